@@ -1,0 +1,259 @@
+//! Building blocks shared by many payloads: money, people, references to courses and products.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::BuildError;
+
+/// Fields a payload does not model, kept in their JSON form.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
+
+/// A value that may stand in a `required` payload field; strings must not be blank.
+pub trait Required {
+    /// Whether the value is empty in a way that counts as missing.
+    fn is_blank(&self) -> bool {
+        false
+    }
+}
+
+impl Required for String {
+    fn is_blank(&self) -> bool {
+        self.trim().is_empty()
+    }
+}
+
+impl Required for u32 {}
+impl Required for u8 {}
+impl Required for bool {}
+impl Required for crate::Timestamp {}
+
+/// The `build()` check for one required field.
+pub(crate) fn required<T: Required>(
+    value: Option<T>,
+    payload: &'static str,
+    field: &'static str,
+) -> Result<T, BuildError> {
+    match value {
+        None => Err(BuildError::MissingField { payload, field }),
+        Some(v) if v.is_blank() => Err(BuildError::EmptyField { payload, field }),
+        Some(v) => Ok(v),
+    }
+}
+
+/// An ISO 4217 currency code: three upper-case ASCII letters such as `EUR`.
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::event::Currency;
+///
+/// assert_eq!(Currency::new("eur")?, Currency::EUR);
+/// assert!(Currency::new("EURO").is_err());
+/// # Ok::<(), lms_webhooks::BuildError>(())
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency([u8; 3]);
+
+impl Currency {
+    /// Euro.
+    pub const EUR: Currency = Currency(*b"EUR");
+    /// United States dollar.
+    pub const USD: Currency = Currency(*b"USD");
+    /// Pound sterling.
+    pub const GBP: Currency = Currency(*b"GBP");
+    /// Canadian dollar.
+    pub const CAD: Currency = Currency(*b"CAD");
+    /// Swiss franc.
+    pub const CHF: Currency = Currency(*b"CHF");
+    /// Australian dollar.
+    pub const AUD: Currency = Currency(*b"AUD");
+    /// Japanese yen (no minor unit: amounts are whole yen).
+    pub const JPY: Currency = Currency(*b"JPY");
+
+    /// Parses a three-letter code; lower case is accepted and upper-cased.
+    pub fn new(code: &str) -> Result<Currency, BuildError> {
+        match code.as_bytes() {
+            [a, b, c] if code.bytes().all(|x| x.is_ascii_alphabetic()) => Ok(Currency([
+                a.to_ascii_uppercase(),
+                b.to_ascii_uppercase(),
+                c.to_ascii_uppercase(),
+            ])),
+            _ => Err(BuildError::InvalidValue {
+                payload: "Money",
+                field: "currency",
+                reason: format!(
+                    "`{}` is not an ISO 4217 code (three letters, e.g. EUR)",
+                    code.chars().take(16).collect::<String>()
+                ),
+            }),
+        }
+    }
+
+    /// The code, e.g. `"EUR"`.
+    pub fn as_str(&self) -> &str {
+        // Always three ASCII letters by construction.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl FromStr for Currency {
+    type Err = BuildError;
+    fn from_str(s: &str) -> Result<Currency, BuildError> {
+        Currency::new(s)
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Currency({})", self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Currency, D::Error> {
+        let code = String::deserialize(deserializer)?;
+        Currency::new(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An amount of money in the currency's minor unit (cents for EUR, whole yen for JPY).
+///
+/// Money is never a float: `49.90 EUR` is `Money::new(4990, Currency::EUR)`, and travels as
+/// `{"amount": 4990, "currency": "EUR"}`. Refunds and credit notes carry positive amounts; the
+/// event type says which way the money went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    /// The amount in minor units.
+    pub amount: i64,
+    /// The ISO 4217 currency.
+    pub currency: Currency,
+}
+
+impl Money {
+    /// An amount in minor units of `currency`.
+    pub const fn new(amount: i64, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+}
+
+impl Required for Money {}
+impl Required for Currency {}
+
+impl fmt::Display for Money {
+    /// Minor units and code, e.g. `4990 EUR`: the crate does not know each currency's exponent.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+fn person_has_identity(p: &Person) -> Result<(), BuildError> {
+    let filled = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+    if filled(&p.id) || filled(&p.email) {
+        Ok(())
+    } else {
+        Err(BuildError::InvalidValue {
+            payload: "Person",
+            field: "id",
+            reason: "a person needs an `id` or an `email`".to_owned(),
+        })
+    }
+}
+
+payload! {
+    /// A person: a customer, contact, learner, registrant, member or affiliate.
+    ///
+    /// At least one of `id` and `email` is required; CRMs match on `email`, the platform on `id`.
+    pub struct Person / PersonBuilder {
+        required {}
+        optional {
+            /// The platform's user or contact id.
+            id: String,
+            /// The e-mail address.
+            email: String,
+            /// Given name.
+            first_name: String,
+            /// Family name.
+            last_name: String,
+            /// Phone number, preferably E.164 (`+33612345678`).
+            phone: String,
+            /// Preferred language as a BCP 47 tag (`fr-FR`).
+            locale: String,
+            /// Country as ISO 3166-1 alpha-2 (`FR`).
+            country: String,
+        }
+        lists {
+            /// The contact's tags.
+            tags: String,
+            /// The mailing lists the contact is on.
+            lists: String,
+        }
+        check person_has_identity;
+    }
+}
+
+payload! {
+    /// A reference to a named thing: a list, sequence, quiz, section, community, funnel...
+    pub struct NamedRef / NamedRefBuilder {
+        required {
+            /// The platform's id.
+            id: String,
+        }
+        optional {
+            /// Its human-readable name.
+            name: String,
+        }
+        lists {}
+    }
+}
+
+payload! {
+    /// A course (or a learning program, where the event says so).
+    pub struct Course / CourseBuilder {
+        required {
+            /// The platform's course id.
+            id: String,
+        }
+        optional {
+            /// The course title.
+            title: String,
+            /// The course page.
+            url: String,
+        }
+        lists {}
+    }
+}
+
+payload! {
+    /// A product as sold: a course, bundle, subscription plan, coaching, physical good...
+    pub struct Product / ProductBuilder {
+        required {
+            /// The platform's product id.
+            id: String,
+        }
+        optional {
+            /// The product name.
+            name: String,
+            /// What kind of product (`course`, `bundle`, `subscription`...), as the platform says it.
+            kind: String,
+            /// The list price.
+            price: Money,
+            /// How many were bought.
+            quantity: u32,
+        }
+        lists {}
+    }
+}
