@@ -80,6 +80,8 @@
 pub mod envelope;
 pub mod event;
 mod random;
+pub mod secret;
+pub mod signature;
 mod timestamp;
 
 pub use envelope::{Envelope, EnvelopeError, EventId, EventIdError};
@@ -88,6 +90,8 @@ pub use event::{
     EventTypeError, NotificationEvent, RawEvent, SalesEvent, WebhookEvent, WebinarEvent,
 };
 pub use random::RandomError;
+pub use secret::{Secret, SecretError};
+pub use signature::{Scheme, SignError, Tolerance, Verified, Verifier, VerifyError};
 pub use timestamp::{Timestamp, TimestampError};
 
 /// The README's examples, compiled and run as doc tests so they cannot rot.

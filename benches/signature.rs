@@ -1,0 +1,93 @@
+//! Signing and verifying, next to the bare `hmac` crate over the same bytes and next to the
+//! reference `standardwebhooks` crate. Same run, same machine, same inputs.
+//!
+//! `cargo bench --bench signature`
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmac::{Hmac, KeyInit, Mac};
+use lms_webhooks::signature::{BodyHmacHex, Message};
+use lms_webhooks::{Scheme, Secret, Timestamp, Verifier};
+use sha2::Sha256;
+use std::hint::black_box;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ID: &str = "evt_01JDX3V4S5Q8K9M2N7P6R5T4W3";
+
+fn raw_hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+fn bench(c: &mut Criterion) {
+    let secret = Secret::parse(SECRET).unwrap();
+    let secrets = std::slice::from_ref(&secret);
+    let key = secret.expose_bytes().to_vec();
+    let reference = standardwebhooks::Webhook::new(SECRET).unwrap();
+
+    for size in [256usize, 1024, 16 * 1024, 256 * 1024] {
+        // A JSON-ish ASCII body (the reference crate requires UTF-8).
+        let body: Vec<u8> = (0..size).map(|i| b"{\"data\":abcdefgh}"[i % 17]).collect();
+        let now = Timestamp::now();
+        let signed_content = format!("{ID}.{}.", now.unix())
+            .into_bytes()
+            .into_iter()
+            .chain(body.iter().copied())
+            .collect::<Vec<u8>>();
+
+        let standard = Scheme::standard();
+        let headers = standard
+            .sign(secrets, &Message::new(ID, now, &body))
+            .unwrap();
+        let verifier = Verifier::new(standard.clone(), [secret.clone()]);
+
+        let mut group = c.benchmark_group(format!("standard/{size}B"));
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::new("hmac", "raw"), |b| {
+            b.iter(|| raw_hmac(&key, black_box(&signed_content)))
+        });
+        group.bench_function(BenchmarkId::new("sign", "ours"), |b| {
+            b.iter(|| {
+                standard
+                    .sign(secrets, &Message::new(ID, now, black_box(&body)))
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("sign", "standardwebhooks"), |b| {
+            b.iter(|| reference.sign(ID, now.unix(), black_box(&body)).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("verify", "ours"), |b| {
+            b.iter(|| verifier.verify(&headers, black_box(&body), now).unwrap())
+        });
+        group.bench_function(BenchmarkId::new("verify", "standardwebhooks"), |b| {
+            b.iter(|| reference.verify(black_box(&body), &headers).unwrap())
+        });
+        group.finish();
+
+        let hex = Scheme::from(BodyHmacHex::learnomy());
+        let hex_headers = hex.sign(secrets, &Message::new(ID, now, &body)).unwrap();
+        let hex_verifier = Verifier::new(hex.clone(), [secret.clone()]);
+        let mut group = c.benchmark_group(format!("hex/{size}B"));
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::new("hmac", "raw"), |b| {
+            b.iter(|| raw_hmac(&key, black_box(&body)))
+        });
+        group.bench_function(BenchmarkId::new("sign", "ours"), |b| {
+            b.iter(|| {
+                hex.sign(secrets, &Message::new(ID, now, black_box(&body)))
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("verify", "ours"), |b| {
+            b.iter(|| {
+                hex_verifier
+                    .verify(&hex_headers, black_box(&body), now)
+                    .unwrap()
+            })
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,288 @@
+//! Signing secrets: generation from the OS CSPRNG, parsing, redaction and zeroization.
+//!
+//! A secret is the key both ends share. It is written in one of three forms:
+//!
+//! | form | example | key bytes |
+//! |---|---|---|
+//! | Standard Webhooks | `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` | the base64 after `whsec_` |
+//! | base64 | `base64:q83vASNFZ4mrze8BI0VniavN7wEjRWeJ` | the base64 after `base64:` |
+//! | raw | `Zx8k2mQ4...` (Learnomy's 32 characters, a LearnWorlds token) | the text's UTF-8 bytes |
+//!
+//! A key shorter than [`Secret::MIN_LEN`] bytes is refused, so that a typo or a truncated copy
+//! cannot become a three-byte key. `Debug` shows a hint and the length, never the key; there is
+//! no `Display`; the bytes are zeroized when the secret is dropped.
+
+use std::fmt;
+
+use base64::engine::general_purpose::{STANDARD, STANDARD_PAD_INDIFFERENT};
+use base64::Engine as _;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::random::{self, RandomError};
+
+/// A signing (and, for Learnybox, encryption) secret.
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::Secret;
+///
+/// let secret = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")?;
+/// assert_eq!(secret.expose_bytes().len(), 24);
+/// assert_eq!(secret.hint(), "…LaSw");
+/// assert!(!format!("{secret:?}").contains("MfKQ9r8G"));
+///
+/// let fresh = Secret::generate_standard()?; // whsec_ + 32 random bytes
+/// let shown_once = fresh.expose_text();     // store it, show it to the admin once
+/// assert!(shown_once.starts_with("whsec_"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Secret {
+    bytes: Zeroizing<Vec<u8>>,
+    form: Form,
+}
+
+/// How a secret was written, so [`Secret::expose_text`] gives it back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretForm {
+    /// `whsec_` followed by base64 (Standard Webhooks, Svix).
+    Whsec,
+    /// `base64:` followed by base64 (PHP frameworks' keys).
+    Base64,
+    /// The text itself is the key.
+    Raw,
+}
+
+type Form = SecretForm;
+
+/// Why a secret was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretError {
+    /// Nothing was given (or only a prefix).
+    #[error("the secret is empty")]
+    Empty,
+    /// The key is too short to be safe.
+    #[error(
+        "the secret's key is {len} bytes long; at least {min} are required (is it truncated?)"
+    )]
+    TooShort {
+        /// The key's length in bytes, after decoding.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// The text after `whsec_` or `base64:` is not base64.
+    #[error("the text after `{prefix}` is not valid base64")]
+    InvalidBase64 {
+        /// `whsec_` or `base64:`.
+        prefix: &'static str,
+    },
+    /// The operating system's random source failed while generating a secret.
+    #[error(transparent)]
+    Random(#[from] RandomError),
+}
+
+impl Secret {
+    /// The shortest key accepted, in bytes.
+    pub const MIN_LEN: usize = 16;
+    /// The prefix of Standard Webhooks secrets.
+    pub const WHSEC_PREFIX: &'static str = "whsec_";
+    /// The prefix of base64 secrets.
+    pub const BASE64_PREFIX: &'static str = "base64:";
+
+    /// Parses a secret in any of the three forms (see the [module docs](self)).
+    pub fn parse(text: &str) -> Result<Secret, SecretError> {
+        let text = text.trim();
+        if let Some(b64) = text.strip_prefix(Self::WHSEC_PREFIX) {
+            Secret::decode(b64, Self::WHSEC_PREFIX, Form::Whsec)
+        } else if let Some(b64) = text.strip_prefix(Self::BASE64_PREFIX) {
+            Secret::decode(b64, Self::BASE64_PREFIX, Form::Base64)
+        } else {
+            Secret::from_bytes(text.as_bytes().to_vec(), Form::Raw)
+        }
+    }
+
+    /// A secret from raw key bytes (shown as `whsec_` text by [`Secret::expose_text`]).
+    pub fn from_key(bytes: impl Into<Vec<u8>>) -> Result<Secret, SecretError> {
+        Secret::from_bytes(bytes.into(), Form::Whsec)
+    }
+
+    /// A new Standard Webhooks secret: `whsec_` and 32 bytes from the OS CSPRNG.
+    pub fn generate_standard() -> Result<Secret, SecretError> {
+        let mut bytes = Zeroizing::new(vec![0u8; 32]);
+        random::fill(&mut bytes)?;
+        Ok(Secret {
+            bytes,
+            form: Form::Whsec,
+        })
+    }
+
+    /// A new 32-character alphanumeric secret (`[A-Za-z0-9]`, Learnomy style), whose text is
+    /// the key. Each character carries log2(62) ≈ 5.95 bits: about 190 bits in all.
+    pub fn generate_alphanumeric() -> Result<Secret, SecretError> {
+        const ALPHABET: &[u8; 62] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut text = Zeroizing::new(Vec::with_capacity(32));
+        let mut pool = Zeroizing::new([0u8; 64]);
+        while text.len() < 32 {
+            random::fill(pool.as_mut())?;
+            // Rejection sampling: 248 = 4 × 62, so every character is equally likely.
+            for &b in pool.iter().filter(|&&b| b < 248) {
+                if text.len() == 32 {
+                    break;
+                }
+                text.push(ALPHABET[usize::from(b % 62)]);
+            }
+        }
+        Ok(Secret {
+            bytes: text,
+            form: Form::Raw,
+        })
+    }
+
+    /// The key bytes. Named loudly so that every use stands out in review.
+    pub fn expose_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The secret written in its form (`whsec_…`, `base64:…` or the raw text), for the one
+    /// time a host stores it or shows it to an admin. Zeroized when dropped.
+    pub fn expose_text(&self) -> Zeroizing<String> {
+        Zeroizing::new(match self.form {
+            Form::Whsec => format!("{}{}", Self::WHSEC_PREFIX, STANDARD.encode(&*self.bytes)),
+            Form::Base64 => format!("{}{}", Self::BASE64_PREFIX, STANDARD.encode(&*self.bytes)),
+            Form::Raw => String::from_utf8_lossy(&self.bytes).into_owned(),
+        })
+    }
+
+    /// How the secret is written.
+    pub fn form(&self) -> SecretForm {
+        self.form
+    }
+
+    /// `…` and the last four characters of the written form, for admin screens.
+    pub fn hint(&self) -> String {
+        let text = self.expose_text();
+        let tail: Vec<char> = text.chars().rev().take(4).collect();
+        std::iter::once('…').chain(tail.into_iter().rev()).collect()
+    }
+
+    fn decode(b64: &str, prefix: &'static str, form: Form) -> Result<Secret, SecretError> {
+        if b64.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        let bytes = STANDARD_PAD_INDIFFERENT
+            .decode(b64)
+            .map_err(|_| SecretError::InvalidBase64 { prefix })?;
+        Secret::from_bytes(bytes, form)
+    }
+
+    fn from_bytes(bytes: Vec<u8>, form: Form) -> Result<Secret, SecretError> {
+        let bytes = Zeroizing::new(bytes);
+        match bytes.len() {
+            0 => Err(SecretError::Empty),
+            len if len < Self::MIN_LEN => Err(SecretError::TooShort {
+                len,
+                min: Self::MIN_LEN,
+            }),
+            _ => Ok(Secret { bytes, form }),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret")
+            .field("hint", &self.hint())
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Constant-time: comparing secrets must not leak how much of them matched.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        bool::from(self.bytes.as_slice().ct_eq(other.bytes.as_slice()))
+    }
+}
+
+impl Eq for Secret {}
+
+impl std::str::FromStr for Secret {
+    type Err = SecretError;
+    fn from_str(s: &str) -> Result<Secret, SecretError> {
+        Secret::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_three_forms() {
+        let s = Secret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap();
+        assert_eq!(s.form(), SecretForm::Whsec);
+        assert_eq!(s.expose_bytes().len(), 24);
+        assert_eq!(&*s.expose_text(), "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD");
+
+        let b = Secret::parse("base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        assert_eq!(b.expose_bytes(), (0u8..32).collect::<Vec<_>>().as_slice());
+        assert_eq!(b.form(), SecretForm::Base64);
+
+        let r = Secret::parse("It's a Secret to Everybody").unwrap();
+        assert_eq!(r.expose_bytes(), b"It's a Secret to Everybody");
+        assert_eq!(&*r.expose_text(), "It's a Secret to Everybody");
+        assert_eq!(r.hint(), "…body");
+    }
+
+    #[test]
+    fn refuses_empty_short_and_bad_base64() {
+        assert_eq!(Secret::parse(""), Err(SecretError::Empty));
+        assert_eq!(Secret::parse("   "), Err(SecretError::Empty));
+        assert_eq!(Secret::parse("whsec_"), Err(SecretError::Empty));
+        assert_eq!(
+            Secret::parse("abc"),
+            Err(SecretError::TooShort { len: 3, min: 16 })
+        );
+        assert_eq!(
+            Secret::parse("whsec_AAEC"),
+            Err(SecretError::TooShort { len: 3, min: 16 })
+        );
+        assert_eq!(
+            Secret::parse("whsec_not*base64!"),
+            Err(SecretError::InvalidBase64 { prefix: "whsec_" })
+        );
+        assert_eq!(
+            Secret::parse("base64:@@@@"),
+            Err(SecretError::InvalidBase64 { prefix: "base64:" })
+        );
+    }
+
+    #[test]
+    fn generated_secrets_have_the_promised_shape_and_differ() {
+        let a = Secret::generate_standard().unwrap();
+        let b = Secret::generate_standard().unwrap();
+        assert_eq!(a.expose_bytes().len(), 32);
+        assert_ne!(a, b);
+        assert_eq!(Secret::parse(&a.expose_text()).unwrap(), a);
+
+        let n = Secret::generate_alphanumeric().unwrap();
+        assert_eq!(n.expose_bytes().len(), 32);
+        assert!(n.expose_bytes().iter().all(u8::is_ascii_alphanumeric));
+        assert_ne!(n, Secret::generate_alphanumeric().unwrap());
+        assert_eq!(Secret::parse(&n.expose_text()).unwrap(), n);
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let s = Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let shown = format!("{s:?} {s:#?}");
+        assert!(!shown.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2"), "{shown}");
+        assert!(shown.contains("LaSw") && shown.contains("24"), "{shown}");
+    }
+}

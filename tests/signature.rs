@@ -1,0 +1,444 @@
+//! Signatures: published vectors, interop with the reference `standardwebhooks` crate, rotation,
+//! and every rejection.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use lms_webhooks::signature::{
+    BodyHmacHex, FnHeaders, HeaderLookup, Message, PresharedToken, StandardWebhooks,
+};
+use lms_webhooks::{Scheme, Secret, SignError, Timestamp, Tolerance, Verifier, VerifyError};
+use proptest::prelude::*;
+
+fn secret(s: &str) -> Secret {
+    Secret::parse(s).unwrap()
+}
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_unix(secs).unwrap()
+}
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+struct Vector {
+    secret: &'static str,
+    id: &'static str,
+    ts: i64,
+    body: &'static str,
+    signature: &'static str,
+}
+
+/// The Standard Webhooks specification's published vectors.
+const SPEC: [Vector; 2] = [
+    Vector {
+        secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        id: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+        ts: 1_649_367_553,
+        body: r#"{"email":"test@example.com","username":"test_user"}"#,
+        signature: "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+    },
+    Vector {
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        ts: 1_614_265_330,
+        body: r#"{"test": 2432232314}"#,
+        signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    },
+];
+
+#[test]
+fn spec_vectors_sign_and_verify() {
+    for v in &SPEC {
+        let s = secret(v.secret);
+        let signed = Scheme::standard()
+            .sign(
+                std::slice::from_ref(&s),
+                &Message::new(v.id, at(v.ts), v.body.as_bytes()),
+            )
+            .unwrap();
+        assert_eq!(signed["webhook-signature"], v.signature);
+        assert_eq!(signed["webhook-id"], v.id);
+        assert_eq!(signed["webhook-timestamp"], v.ts.to_string().as_str());
+
+        let h = headers(&[
+            ("webhook-id", v.id),
+            ("webhook-timestamp", &v.ts.to_string()),
+            ("webhook-signature", v.signature),
+        ]);
+        let ok = Verifier::new(Scheme::standard(), [s])
+            .verify(&h, v.body.as_bytes(), at(v.ts + 10))
+            .unwrap();
+        assert_eq!(ok.id.as_deref(), Some(v.id));
+        assert_eq!(ok.timestamp, Some(at(v.ts)));
+        assert_eq!(ok.secret_index, 0);
+    }
+}
+
+#[test]
+fn github_vector_with_value_prefix() {
+    let s = secret("It's a Secret to Everybody");
+    let want = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    let scheme = Scheme::from(BodyHmacHex::github());
+    let signed = scheme
+        .sign(
+            std::slice::from_ref(&s),
+            &Message::new("ignored", at(0), b"Hello, World!"),
+        )
+        .unwrap();
+    assert_eq!(signed["x-hub-signature-256"], want);
+    let v = Verifier::new(scheme.clone(), [s.clone()]);
+    // Upper-case hex and any header-name case are accepted.
+    let upper = format!("sha256={}", want["sha256=".len()..].to_uppercase());
+    for value in [want, upper.as_str()] {
+        let pairs = [("X-Hub-Signature-256", value)];
+        assert!(
+            v.verify(&pairs[..], b"Hello, World!", at(0)).is_ok(),
+            "{value}"
+        );
+    }
+    // Without the prefix it is malformed; with a changed body it is a mismatch.
+    let bare = [("x-hub-signature-256", &want["sha256=".len()..])];
+    assert!(matches!(
+        v.verify(&bare[..], b"Hello, World!", at(0)),
+        Err(VerifyError::MalformedHeader { .. })
+    ));
+    let pairs = [("x-hub-signature-256", want)];
+    assert_eq!(
+        v.verify(&pairs[..], b"Hello, World?", at(0)),
+        Err(VerifyError::Mismatch)
+    );
+}
+
+#[test]
+fn learnomy_hex_has_no_prefix_and_ignores_time() {
+    let s = Secret::generate_alphanumeric().unwrap();
+    let scheme = Scheme::from(BodyHmacHex::learnomy());
+    let body = br#"{"type":"webhook.test"}"#;
+    let h = scheme
+        .sign(std::slice::from_ref(&s), &Message::new("x", at(0), body))
+        .unwrap();
+    let value = h["x-learnomy-signature"].to_str().unwrap();
+    assert_eq!(value.len(), 64);
+    assert!(value.bytes().all(|b| b.is_ascii_hexdigit()));
+    // No timestamp is signed, so a stored request verifies at any time.
+    assert!(Verifier::new(scheme, [s])
+        .verify(&h, body, at(9_999_999_999))
+        .is_ok());
+}
+
+#[test]
+fn preshared_token_is_compared_whole() {
+    let token = secret("v1=4f3c2b1a09e8d7c6b5a49382716f5e4d");
+    let scheme = Scheme::from(PresharedToken::learnworlds());
+    let h = scheme
+        .sign(
+            std::slice::from_ref(&token),
+            &Message::new("x", at(0), b"{}"),
+        )
+        .unwrap();
+    assert_eq!(
+        h["learnworlds-webhook-signature"],
+        "v1=4f3c2b1a09e8d7c6b5a49382716f5e4d"
+    );
+    let v = Verifier::new(scheme, [token]);
+    assert!(v.verify(&h, b"anything", at(0)).is_ok());
+    for bad in [
+        "v1=4f3c2b1a09e8d7c6b5a49382716f5e4",
+        "v1=4f3c2b1a09e8d7c6b5a49382716f5e4d0",
+        "",
+        "4f3c2b1a09e8d7c6b5a49382716f5e4d",
+    ] {
+        let pairs = [("Learnworlds-Webhook-Signature", bad)];
+        assert_eq!(
+            v.verify(&pairs[..], b"{}", at(0)),
+            Err(VerifyError::Mismatch),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        v.verify(&HeaderMap::new(), b"{}", at(0)),
+        Err(VerifyError::MissingHeader { .. })
+    ));
+}
+
+#[test]
+fn svix_headers_are_written_on_request_and_accepted_either_way() {
+    let s = Secret::generate_standard().unwrap();
+    let now = at(1_700_000_000);
+    let body = b"{\"type\":\"notifications.sent\"}";
+    let svix = Scheme::from(StandardWebhooks::svix());
+    let h = svix
+        .sign(std::slice::from_ref(&s), &Message::new("msg_1", now, body))
+        .unwrap();
+    assert!(h.contains_key("svix-id") && h.contains_key("svix-signature"));
+    assert!(!h.contains_key("webhook-id"));
+    // A receiver configured for either family accepts both.
+    for scheme in [Scheme::standard(), svix.clone()] {
+        assert!(Verifier::new(scheme.clone(), [s.clone()])
+            .verify(&h, body, now)
+            .is_ok());
+        let w = Scheme::standard()
+            .sign(std::slice::from_ref(&s), &Message::new("msg_1", now, body))
+            .unwrap();
+        assert!(Verifier::new(scheme, [s.clone()])
+            .verify(&w, body, now)
+            .is_ok());
+    }
+}
+
+#[test]
+fn rotation_signs_with_all_and_accepts_any() {
+    let old = Secret::generate_standard().unwrap();
+    let new = Secret::generate_standard().unwrap();
+    let now = at(1_700_000_000);
+    let body = b"{}";
+    let h = Scheme::standard()
+        .sign(
+            &[new.clone(), old.clone()],
+            &Message::new("msg_r", now, body),
+        )
+        .unwrap();
+    let sig = h["webhook-signature"].to_str().unwrap();
+    assert_eq!(sig.split(' ').count(), 2);
+    assert!(sig.split(' ').all(|s| s.starts_with("v1,")));
+    // A receiver that only knows the old secret still accepts it, and one that knows only the
+    // new one too; the index says which of its secrets matched.
+    assert_eq!(
+        Verifier::new(Scheme::standard(), [old.clone()])
+            .verify(&h, body, now)
+            .unwrap()
+            .secret_index,
+        0
+    );
+    assert_eq!(
+        Verifier::new(Scheme::standard(), [new.clone()])
+            .verify(&h, body, now)
+            .unwrap()
+            .secret_index,
+        0
+    );
+    let single = Scheme::standard()
+        .sign(
+            std::slice::from_ref(&old),
+            &Message::new("msg_r", now, body),
+        )
+        .unwrap();
+    let both = Verifier::new(Scheme::standard(), [new, old]);
+    assert_eq!(both.verify(&single, body, now).unwrap().secret_index, 1);
+}
+
+fn spec_headers(signature: &str, ts: i64) -> HeaderMap {
+    headers(&[
+        ("webhook-id", SPEC[0].id),
+        ("webhook-timestamp", &ts.to_string()),
+        ("webhook-signature", signature),
+    ])
+}
+
+#[test]
+fn rejections_say_what_was_wrong() {
+    let v = &SPEC[0];
+    let verifier = Verifier::new(Scheme::standard(), [secret(v.secret)]);
+    let body = v.body.as_bytes();
+    let now = at(v.ts);
+    let check = |sig: &str| verifier.verify(&spec_headers(sig, v.ts), body, now);
+
+    // A valid signature among decoys passes.
+    let decoys = format!(
+        "v1,bm90IGl0 v2,{} v1a,xyz {} v1,AAAA",
+        &v.signature[3..],
+        v.signature
+    );
+    assert!(check(&decoys).is_ok());
+
+    // Partial, empty, wrong version, bad base64: all fail.
+    let partial = &v.signature[..3 + 8];
+    assert_eq!(check(partial), Err(VerifyError::Mismatch));
+    assert_eq!(check("v1,"), Err(VerifyError::Mismatch));
+    assert_eq!(check("v1,!!!not-base64!!!"), Err(VerifyError::Mismatch));
+    let v2 = format!("v2,{}", &v.signature[3..]);
+    assert!(matches!(check(&v2), Err(VerifyError::NoV1Signature { .. })));
+    assert!(matches!(check(""), Err(VerifyError::NoV1Signature { .. })));
+    assert!(matches!(
+        check("   "),
+        Err(VerifyError::NoV1Signature { .. })
+    ));
+
+    // Tolerance: the limit passes, one second past it fails, both ways.
+    let limit = 300;
+    for (offset, ok) in [
+        (limit, true),
+        (limit + 1, false),
+        (-limit, true),
+        (-limit - 1, false),
+    ] {
+        let r = verifier.verify(&spec_headers(v.signature, v.ts), body, at(v.ts + offset));
+        assert_eq!(r.is_ok(), ok, "offset {offset}: {r:?}");
+    }
+    assert_eq!(
+        verifier.verify(&spec_headers(v.signature, v.ts), body, at(v.ts + 301)),
+        Err(VerifyError::TimestampTooOld {
+            age_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+    assert_eq!(
+        verifier.verify(&spec_headers(v.signature, v.ts), body, at(v.ts - 301)),
+        Err(VerifyError::TimestampTooNew {
+            ahead_secs: 301,
+            tolerance_secs: 300
+        })
+    );
+    // Configurable, and can be switched off for stored requests.
+    let wide = verifier
+        .clone()
+        .tolerance(Tolerance::Within(Duration::from_secs(3600)));
+    assert!(wide
+        .verify(&spec_headers(v.signature, v.ts), body, at(v.ts + 3000))
+        .is_ok());
+    let replay = verifier.clone().tolerance(Tolerance::Ignore);
+    assert!(replay
+        .verify(
+            &spec_headers(v.signature, v.ts),
+            body,
+            at(v.ts + 86_400 * 365)
+        )
+        .is_ok());
+
+    // Wrong secret, flipped body byte.
+    let wrong = Verifier::new(Scheme::standard(), [Secret::generate_standard().unwrap()]);
+    assert_eq!(
+        wrong.verify(&spec_headers(v.signature, v.ts), body, now),
+        Err(VerifyError::Mismatch)
+    );
+    for i in 0..body.len() {
+        let mut flipped = body.to_vec();
+        flipped[i] ^= 0x01;
+        assert_eq!(
+            check_body(&verifier, v, &flipped),
+            Err(VerifyError::Mismatch),
+            "byte {i}"
+        );
+    }
+
+    // Missing and malformed headers, no secrets.
+    for missing in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        let mut h = spec_headers(v.signature, v.ts);
+        h.remove(missing);
+        match verifier.verify(&h, body, now) {
+            Err(VerifyError::MissingHeader { header }) => assert_eq!(header, missing),
+            other => panic!("{missing}: {other:?}"),
+        }
+    }
+    for bad_ts in ["soon", "-1", "1649367553.0", ""] {
+        let h = headers(&[
+            ("webhook-id", v.id),
+            ("webhook-timestamp", bad_ts),
+            ("webhook-signature", v.signature),
+        ]);
+        assert!(
+            matches!(verifier.verify(&h, body, now), Err(VerifyError::MalformedHeader { ref header, .. }) if header == "webhook-timestamp"),
+            "{bad_ts:?}"
+        );
+    }
+    assert_eq!(
+        Scheme::standard().verify(
+            &[],
+            &spec_headers(v.signature, v.ts),
+            body,
+            now,
+            Tolerance::DEFAULT
+        ),
+        Err(VerifyError::NoSecret)
+    );
+    assert_eq!(
+        Scheme::standard().sign(&[], &Message::new("a", now, body)),
+        Err(SignError::NoSecret)
+    );
+}
+
+fn check_body(verifier: &Verifier, v: &Vector, body: &[u8]) -> Result<(), VerifyError> {
+    verifier
+        .verify(&spec_headers(v.signature, v.ts), body, at(v.ts))
+        .map(|_| ())
+}
+
+#[test]
+fn header_lookups_other_than_header_map() {
+    let v = &SPEC[1];
+    let verifier = Verifier::new(Scheme::standard(), [secret(v.secret)]);
+    let ts = v.ts.to_string();
+    let pairs = vec![
+        ("Webhook-Id".to_owned(), v.id.to_owned()),
+        ("WEBHOOK-TIMESTAMP".to_owned(), ts.clone()),
+        ("webhook-signature".to_owned(), v.signature.to_owned()),
+    ];
+    assert!(verifier.verify(&pairs, v.body.as_bytes(), at(v.ts)).is_ok());
+    let lookup = FnHeaders(|name: &str| match name {
+        "webhook-id" => Some(v.id.to_owned()),
+        "webhook-timestamp" => Some(ts.clone()),
+        "webhook-signature" => Some(v.signature.to_owned()),
+        _ => None,
+    });
+    assert!(verifier
+        .verify(&lookup, v.body.as_bytes(), at(v.ts))
+        .is_ok());
+    assert_eq!(lookup.header("other"), None);
+}
+
+#[test]
+fn unsignable_header_values_are_errors() {
+    let s = Secret::generate_standard().unwrap();
+    let r = Scheme::standard().sign(&[s], &Message::new("bad\nid", at(0), b"{}"));
+    assert!(matches!(r, Err(SignError::InvalidHeaderValue { .. })));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Ours → reference and reference → ours, on random secrets, ids and bodies.
+    #[test]
+    fn interop_with_the_reference_crate(
+        key in proptest::collection::vec(any::<u8>(), 16..64),
+        id in "[a-zA-Z0-9_]{1,40}",
+        body in ".{0,300}",
+    ) {
+        let ours = Secret::from_key(key.clone()).unwrap();
+        let text = ours.expose_text();
+        let reference = standardwebhooks::Webhook::new(&text).unwrap();
+        let now = Timestamp::now();
+
+        let signed = Scheme::standard().sign(std::slice::from_ref(&ours), &Message::new(&id, now, body.as_bytes())).unwrap();
+        prop_assert!(reference.verify(body.as_bytes(), &signed).is_ok());
+
+        let theirs = reference.sign(&id, now.unix(), body.as_bytes()).unwrap();
+        prop_assert_eq!(&theirs, signed["webhook-signature"].to_str().unwrap());
+        let h = headers(&[
+            ("webhook-id", &id),
+            ("webhook-timestamp", &now.unix().to_string()),
+            ("webhook-signature", &theirs),
+        ]);
+        prop_assert!(Verifier::new(Scheme::standard(), [ours]).verify(&h, body.as_bytes(), now).is_ok());
+    }
+
+    #[test]
+    fn no_header_or_body_panics(
+        id in ".{0,40}", ts in ".{0,24}", sig in ".{0,200}", body in proptest::collection::vec(any::<u8>(), 0..200)
+    ) {
+        let pairs = [("webhook-id", id.as_str()), ("webhook-timestamp", ts.as_str()), ("webhook-signature", sig.as_str())];
+        let s = secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        for scheme in [Scheme::standard(), BodyHmacHex::github().into(), BodyHmacHex::learnomy().into(), PresharedToken::learnworlds().into()] {
+            let _ = scheme.verify(std::slice::from_ref(&s), &pairs[..], &body, at(1_700_000_000), Tolerance::DEFAULT);
+        }
+        let _ = Secret::parse(&sig);
+    }
+}
