@@ -1,0 +1,278 @@
+//! `webhook`: a debugging CLI for webhook senders and receivers.
+//!
+//! The body is read from standard input, byte for byte (mind the trailing newline `echo` adds;
+//! use `printf`), results go to standard output, errors to standard error. The exit status is 0
+//! on success and 1 on any verification failure or bad input.
+//!
+//! ```text
+//! cargo run -q --example webhook -- sign --scheme standard --secret whsec_... --id msg_1 --timestamp 1700000000 < body.json
+//! cargo run -q --example webhook -- verify --scheme standard --secret whsec_... -H 'webhook-id: msg_1' ... < body.json
+//! ```
+//!
+//! Subcommands and flags are a stable interface: scripts depend on them.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use http::HeaderName;
+use lms_webhooks::signature::{
+    BodyHmacHex, HeaderPrefix, Message, PresharedToken, StandardWebhooks,
+};
+use lms_webhooks::{EventId, Scheme, Secret, Timestamp, Tolerance, Verifier};
+
+const USAGE: &str = "\
+webhook: sign and verify webhook requests (body on stdin)
+
+USAGE:
+  webhook sign   --scheme standard --secret S [--secret S2 ...] [--id ID] [--timestamp TS] [--prefix webhook|svix]
+  webhook sign   --scheme hex --secret S [--header NAME] [--value-prefix P]
+  webhook sign   --scheme token --secret S [--header NAME]
+  webhook verify --scheme standard|hex|token --secret S [--secret S2 ...] [--header NAME]
+                 [--value-prefix P] [--now TS] [--tolerance SECS | --ignore-timestamp]
+                 -H 'name: value' [-H ...]
+
+  sign prints one `name: value` line per header; verify prints `valid`.
+  TS are Unix seconds. --id defaults to a fresh evt_ id, --timestamp and --now to the clock.
+  --header defaults to X-Learnomy-Signature (hex) and Learnworlds-Webhook-Signature (token).
+  For token, --secret is the whole header value as the platform shows it (e.g. v1=abc...).
+  Exit status: 0 on success, 1 on a verification failure or bad input.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(format!("no subcommand given\n\n{USAGE}"));
+    };
+    match command.as_str() {
+        "sign" => sign(&Flags::parse(rest, &["--ignore-timestamp"])?),
+        "verify" => verify(&Flags::parse(rest, &["--ignore-timestamp"])?),
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown subcommand `{other}`\n\n{USAGE}")),
+    }
+}
+
+/// Parsed `--name value` pairs (repeatable), `-H` headers and boolean switches.
+#[derive(Debug, Default)]
+struct Flags {
+    values: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    switches: Vec<String>,
+}
+
+impl Flags {
+    fn parse(args: &[String], switches: &[&str]) -> Result<Flags, String> {
+        let mut flags = Flags::default();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if switches.contains(&arg.as_str()) {
+                flags.switches.push(arg.clone());
+                continue;
+            }
+            if arg == "-H" || arg == "--header-line" {
+                let line = it.next().ok_or("-H needs a 'name: value' argument")?;
+                let (name, value) = line
+                    .split_once(':')
+                    .ok_or_else(|| format!("-H `{line}` is not of the form 'name: value'"))?;
+                flags
+                    .headers
+                    .push((name.trim().to_owned(), value.trim().to_owned()));
+                continue;
+            }
+            if let Some(name) = arg.strip_prefix("--") {
+                let (name, value) = match name.split_once('=') {
+                    Some((n, v)) => (n.to_owned(), v.to_owned()),
+                    None => {
+                        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                        (name.to_owned(), value.clone())
+                    }
+                };
+                flags.values.push((name, value));
+                continue;
+            }
+            return Err(format!("unexpected argument `{arg}`"));
+        }
+        Ok(flags)
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.values
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn has(&self, switch: &str) -> bool {
+        self.switches.iter().any(|s| s == switch)
+    }
+
+    fn require(&self, name: &str) -> Result<&str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
+    }
+
+    /// Rejects flags the subcommand does not know, so a typo is not silently ignored.
+    fn only(&self, known: &[&str]) -> Result<(), String> {
+        match self
+            .values
+            .iter()
+            .find(|(n, _)| !known.contains(&n.as_str()))
+        {
+            Some((name, _)) => Err(format!("unknown flag --{name}")),
+            None => Ok(()),
+        }
+    }
+}
+
+fn read_body() -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut body)
+        .map_err(|e| format!("cannot read the body from stdin: {e}"))?;
+    Ok(body)
+}
+
+fn unix(flag: &str, text: &str) -> Result<Timestamp, String> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| Timestamp::from_unix(secs).ok())
+        .ok_or_else(|| format!("--{flag} `{text}` is not Unix seconds"))
+}
+
+fn secrets(flags: &Flags) -> Result<Vec<Secret>, String> {
+    let secrets = flags
+        .all("secret")
+        .map(|s| Secret::parse(s).map_err(|e| format!("--secret: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if secrets.is_empty() {
+        return Err("--secret is required".to_owned());
+    }
+    Ok(secrets)
+}
+
+/// The scheme and the header names to display, as the user spelled them.
+fn scheme(flags: &Flags) -> Result<(Scheme, Vec<String>), String> {
+    let header = |default: &str| -> Result<(HeaderName, String), String> {
+        let shown = flags.get("header").unwrap_or(default).to_owned();
+        let name = HeaderName::from_bytes(shown.as_bytes())
+            .map_err(|_| format!("--header `{shown}` is not a valid header name"))?;
+        Ok((name, shown))
+    };
+    match flags.require("scheme")? {
+        "standard" => {
+            let standard = match flags.get("prefix").unwrap_or("webhook") {
+                "webhook" => StandardWebhooks::new(),
+                "svix" => StandardWebhooks::svix(),
+                other => return Err(format!("--prefix `{other}`: expected webhook or svix")),
+            };
+            let p = match standard.prefix() {
+                HeaderPrefix::Svix => "svix",
+                _ => "webhook",
+            };
+            let shown = ["id", "timestamp", "signature"].map(|n| format!("{p}-{n}"));
+            Ok((standard.into(), shown.to_vec()))
+        }
+        "hex" => {
+            let (name, shown) = header("X-Learnomy-Signature")?;
+            let hex = BodyHmacHex::new(name).value_prefix(flags.get("value-prefix").unwrap_or(""));
+            Ok((hex.into(), vec![shown]))
+        }
+        "token" => {
+            let (name, shown) = header("Learnworlds-Webhook-Signature")?;
+            Ok((PresharedToken::new(name).into(), vec![shown]))
+        }
+        other => Err(format!(
+            "--scheme `{other}`: expected standard, hex or token"
+        )),
+    }
+}
+
+fn sign(flags: &Flags) -> Result<(), String> {
+    flags.only(&[
+        "scheme",
+        "secret",
+        "id",
+        "timestamp",
+        "prefix",
+        "header",
+        "value-prefix",
+    ])?;
+    let (scheme, shown) = scheme(flags)?;
+    let secrets = secrets(flags)?;
+    let id = match flags.get("id") {
+        Some(id) => id.to_owned(),
+        None => EventId::new().to_string(),
+    };
+    let timestamp = match flags.get("timestamp") {
+        Some(ts) => unix("timestamp", ts)?,
+        None => Timestamp::now(),
+    };
+    let body = read_body()?;
+    let headers = scheme
+        .sign(&secrets, &Message::new(&id, timestamp, &body))
+        .map_err(|e| e.to_string())?;
+    let mut out = std::io::stdout().lock();
+    for name in shown {
+        let lower = name.to_ascii_lowercase();
+        if let Some(value) = headers.get(lower.as_str()) {
+            let value = value.to_str().map_err(|e| e.to_string())?;
+            writeln!(out, "{name}: {value}").map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+fn verify(flags: &Flags) -> Result<(), String> {
+    flags.only(&[
+        "scheme",
+        "secret",
+        "header",
+        "value-prefix",
+        "now",
+        "tolerance",
+        "prefix",
+    ])?;
+    let (scheme, _) = scheme(flags)?;
+    let secrets = secrets(flags)?;
+    let now = match flags.get("now") {
+        Some(ts) => unix("now", ts)?,
+        None => Timestamp::now(),
+    };
+    let tolerance = match (flags.get("tolerance"), flags.has("--ignore-timestamp")) {
+        (_, true) => Tolerance::Ignore,
+        (Some(secs), false) => Tolerance::Within(std::time::Duration::from_secs(
+            secs.trim()
+                .parse()
+                .map_err(|_| format!("--tolerance `{secs}` is not a number of seconds"))?,
+        )),
+        (None, false) => Tolerance::DEFAULT,
+    };
+    let body = read_body()?;
+    Verifier::new(scheme, secrets)
+        .tolerance(tolerance)
+        .verify(&flags.headers, &body, now)
+        .map_err(|e| e.to_string())?;
+    println!("valid");
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The `webhook` debugging CLI, driven from outside as users script it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The example binary, built once (cargo test builds examples, but not always first).
+fn binary() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "webhook"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the webhook example failed");
+        // tests live in target/<profile>/deps; examples in target/<profile>/examples.
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+        let path = dir.join(format!("webhook{}", std::env::consts::EXE_SUFFIX));
+        assert!(path.exists(), "{} not found", path.display());
+        path
+    })
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The CLI may exit on bad flags before it reads the body.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const BODY: &[u8] = br#"{"test": 2432232314}"#;
+
+#[test]
+fn sign_standard_prints_the_spec_headers() {
+    let o = run(
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+        ],
+        BODY,
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        stdout(&o),
+        "webhook-id: msg_p5jXN8AQM9LWM0D4loKWxJek\n\
+         webhook-timestamp: 1614265330\n\
+         webhook-signature: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=\n"
+    );
+    let svix = run(
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--id",
+            "m",
+            "--timestamp",
+            "1",
+            "--prefix",
+            "svix",
+        ],
+        BODY,
+    );
+    assert!(stdout(&svix).starts_with("svix-id: m\nsvix-timestamp: 1\nsvix-signature: v1,"));
+}
+
+#[test]
+fn sign_hex_and_token() {
+    let o = run(
+        &[
+            "sign",
+            "--scheme",
+            "hex",
+            "--secret",
+            "It's a Secret to Everybody",
+            "--header",
+            "X-Hub-Signature-256",
+            "--value-prefix",
+            "sha256=",
+        ],
+        b"Hello, World!",
+    );
+    assert_eq!(
+        stdout(&o),
+        "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17\n"
+    );
+    let o = run(
+        &[
+            "sign",
+            "--scheme",
+            "token",
+            "--secret",
+            "v1=0123456789abcdef0123",
+            "--header",
+            "Learnworlds-Webhook-Signature",
+        ],
+        b"{}",
+    );
+    assert_eq!(
+        stdout(&o),
+        "Learnworlds-Webhook-Signature: v1=0123456789abcdef0123\n"
+    );
+}
+
+/// Signs with the CLI, then verifies the printed headers with the CLI.
+fn sign_then_verify(scheme: &[&str], verify_extra: &[&str], body: &[u8]) -> Output {
+    let signed = run(
+        &[&["sign"][..], scheme, &["--timestamp", "1700000000"]].concat(),
+        body,
+    );
+    assert_eq!(signed.status.code(), Some(0), "{signed:?}");
+    let lines = stdout(&signed);
+    let mut args: Vec<&str> = [&["verify"][..], scheme, verify_extra].concat();
+    for line in lines.lines() {
+        args.push("-H");
+        args.push(line);
+    }
+    run(&args, body)
+}
+
+#[test]
+fn verify_accepts_what_sign_printed() {
+    let body = br#"{"type":"webhook.test"}"#;
+    let schemes: [&[&str]; 3] = [
+        &["--scheme", "standard", "--secret", SECRET],
+        &[
+            "--scheme",
+            "hex",
+            "--secret",
+            "abcdefghijklmnopqrstuvwxyz012345",
+        ],
+        &["--scheme", "token", "--secret", "v1=0123456789abcdef0123"],
+    ];
+    for scheme in schemes {
+        let o = sign_then_verify(scheme, &["--now", "1700000100"], body);
+        assert_eq!(o.status.code(), Some(0), "{scheme:?}: {o:?}");
+        assert_eq!(stdout(&o), "valid\n");
+    }
+}
+
+#[test]
+fn verify_failures_exit_1_with_the_error_on_stderr() {
+    let standard = ["--scheme", "standard", "--secret", SECRET];
+    // Too late (tolerance + 1), then accepted with a wider tolerance or none.
+    let o = sign_then_verify(&standard, &["--now", "1700000301"], BODY);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("old"), "{o:?}");
+    let o = sign_then_verify(
+        &standard,
+        &["--now", "1700000301", "--tolerance", "400"],
+        BODY,
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let o = sign_then_verify(
+        &standard,
+        &["--now", "1800000000", "--ignore-timestamp"],
+        BODY,
+    );
+    assert_eq!(o.status.code(), Some(0));
+
+    // A different body.
+    let signed = run(
+        &[&["sign"][..], &standard, &["--timestamp", "1700000000"]].concat(),
+        BODY,
+    );
+    let mut args = vec![
+        "verify",
+        "--scheme",
+        "standard",
+        "--secret",
+        SECRET,
+        "--now",
+        "1700000000",
+    ];
+    let lines = stdout(&signed);
+    for line in lines.lines() {
+        args.extend(["-H", line]);
+    }
+    let o = run(&args, br#"{"test": 2432232315}"#);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match"));
+
+    // Rotation: the second secret matches.
+    let mut rotated = args.clone();
+    rotated.splice(
+        4..5,
+        ["whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD", "--secret", SECRET],
+    );
+    assert_eq!(run(&rotated, BODY).status.code(), Some(0));
+}
+
+#[test]
+fn bad_input_exits_1() {
+    for args in [
+        &[][..],
+        &["bogus"][..],
+        &["sign", "--scheme", "rsa", "--secret", SECRET][..],
+        &["sign", "--scheme", "standard", "--secret", "short"][..],
+        &["sign", "--scheme", "standard"][..],
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--timestamp",
+            "soon",
+        ][..],
+        &[
+            "sign", "--scheme", "standard", "--secret", SECRET, "--tpyo", "x",
+        ][..],
+        &[
+            "verify", "--scheme", "standard", "--secret", SECRET, "-H", "no colon",
+        ][..],
+        &["verify", "--scheme", "standard", "--secret", SECRET][..],
+        &[
+            "verify",
+            "--scheme",
+            "hex",
+            "--secret",
+            SECRET,
+            "--header",
+            "bad header",
+        ][..],
+    ] {
+        let o = run(args, BODY);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+        assert!(!o.stderr.is_empty(), "{args:?}");
+    }
+    let help = run(&["help"], b"");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(stdout(&help).contains("webhook verify"));
+}
