@@ -53,6 +53,25 @@ fn bench(c: &mut Criterion) {
                     .unwrap()
             })
         });
+        group.bench_function(BenchmarkId::new("signature_value", "ours"), |b| {
+            b.iter(|| {
+                standard
+                    .signature_value(secrets, &Message::new(ID, now, black_box(&body)))
+                    .unwrap()
+            })
+        });
+        let mut reused = http::HeaderMap::with_capacity(3);
+        group.bench_function(BenchmarkId::new("sign_into", "ours"), |b| {
+            b.iter(|| {
+                standard
+                    .sign_into(
+                        secrets,
+                        &Message::new(ID, now, black_box(&body)),
+                        &mut reused,
+                    )
+                    .unwrap()
+            })
+        });
         group.bench_function(BenchmarkId::new("sign", "standardwebhooks"), |b| {
             b.iter(|| reference.sign(ID, now.unix(), black_box(&body)).unwrap())
         });

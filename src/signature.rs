@@ -49,9 +49,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -80,33 +78,37 @@ pub const LEARNWORLDS_WEBHOOK_SIGNATURE: &str = "learnworlds-webhook-signature";
 ///
 /// The trait keeps the verifier usable by code on another `http` version or another framework.
 pub trait HeaderLookup {
-    /// The first value of the header `name` (given in lower case), if present.
-    fn header(&self, name: &str) -> Option<Cow<'_, str>>;
+    /// The first value of the header `name`, if present. `name.as_str()` is lower case.
+    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>>;
 }
 
 impl HeaderLookup for HeaderMap {
-    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
-        self.get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
+        let value = self.get(name)?;
+        // Signature headers are visible ASCII; anything else is read lossily and will not match.
+        Some(match value.to_str() {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()),
+        })
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderLookup for [(K, V)] {
-    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
         self.iter()
-            .find(|(k, _)| k.as_ref().trim().eq_ignore_ascii_case(name))
+            .find(|(k, _)| k.as_ref().trim().eq_ignore_ascii_case(name.as_str()))
             .map(|(_, v)| Cow::Borrowed(v.as_ref()))
     }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderLookup for Vec<(K, V)> {
-    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
         self.as_slice().header(name)
     }
 }
 
 impl<T: HeaderLookup + ?Sized> HeaderLookup for &T {
-    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
+    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
         (**self).header(name)
     }
 }
@@ -118,14 +120,15 @@ impl<T: HeaderLookup + ?Sized> HeaderLookup for &T {
 /// use lms_webhooks::signature::{FnHeaders, HeaderLookup};
 ///
 /// let lookup = FnHeaders(|name: &str| (name == "webhook-id").then(|| "msg_1".to_owned()));
-/// assert_eq!(lookup.header("webhook-id").as_deref(), Some("msg_1"));
+/// let name = http::HeaderName::from_static("webhook-id");
+/// assert_eq!(lookup.header(&name).as_deref(), Some("msg_1"));
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct FnHeaders<F>(pub F);
 
 impl<F: Fn(&str) -> Option<String>> HeaderLookup for FnHeaders<F> {
-    fn header(&self, name: &str) -> Option<Cow<'_, str>> {
-        (self.0)(name).map(Cow::Owned)
+    fn header(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
+        (self.0)(name.as_str()).map(Cow::Owned)
     }
 }
 
@@ -168,10 +171,21 @@ pub enum HeaderPrefix {
 }
 
 impl HeaderPrefix {
-    fn names(self) -> [&'static str; 3] {
+    /// The id, timestamp and signature header names (built at compile time).
+    fn names(self) -> [HeaderName; 3] {
+        const WEBHOOK: [HeaderName; 3] = [
+            HeaderName::from_static(WEBHOOK_ID),
+            HeaderName::from_static(WEBHOOK_TIMESTAMP),
+            HeaderName::from_static(WEBHOOK_SIGNATURE),
+        ];
+        const SVIX: [HeaderName; 3] = [
+            HeaderName::from_static("svix-id"),
+            HeaderName::from_static("svix-timestamp"),
+            HeaderName::from_static("svix-signature"),
+        ];
         match self {
-            HeaderPrefix::Webhook => [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE],
-            HeaderPrefix::Svix => ["svix-id", "svix-timestamp", "svix-signature"],
+            HeaderPrefix::Webhook => WEBHOOK,
+            HeaderPrefix::Svix => SVIX,
         }
     }
 
@@ -426,37 +440,67 @@ impl Scheme {
     /// Signs a message with every secret (Standard Webhooks: one `v1,` signature per secret,
     /// for rotation) or the first secret (body HMAC, token), and returns the headers to add.
     pub fn sign(&self, secrets: &[Secret], message: &Message<'_>) -> Result<HeaderMap, SignError> {
-        let first = secrets.first().ok_or(SignError::NoSecret)?;
-        let mut headers = HeaderMap::new();
-        match self {
+        let mut headers = HeaderMap::with_capacity(3);
+        self.sign_into(secrets, message, &mut headers)?;
+        Ok(headers)
+    }
+
+    /// Like [`Scheme::sign`], but inserts the headers into an existing map (a request's), which
+    /// saves building a map per message. Headers of the same names are replaced.
+    pub fn sign_into(
+        &self,
+        secrets: &[Secret],
+        message: &Message<'_>,
+        headers: &mut HeaderMap,
+    ) -> Result<(), SignError> {
+        let value = self.signature_value(secrets, message)?;
+        let signature_header = match self {
             Scheme::StandardWebhooks(s) => {
                 let [id_name, ts_name, sig_name] = s.prefix.names();
-                let mut signature = String::with_capacity(secrets.len() * 48);
+                insert(headers, id_name, message.id.as_bytes().to_vec())?;
+                headers.insert(ts_name, HeaderValue::from(message.timestamp.unix()));
+                sig_name
+            }
+            Scheme::BodyHmacHex(s) => s.header.clone(),
+            Scheme::PresharedToken(s) => s.header.clone(),
+        };
+        insert(headers, signature_header, value.into_bytes())
+    }
+
+    /// The signature header's value alone: `v1,<base64>[ v1,<base64>...]`, the (prefixed) hex
+    /// digest, or the token. For hosts that build requests with another HTTP library; the
+    /// Standard Webhooks id and timestamp headers are `message.id` and
+    /// `message.timestamp.unix()`.
+    pub fn signature_value(
+        &self,
+        secrets: &[Secret],
+        message: &Message<'_>,
+    ) -> Result<String, SignError> {
+        let first = secrets.first().ok_or(SignError::NoSecret)?;
+        Ok(match self {
+            Scheme::StandardWebhooks(_) => {
+                let ts = message.timestamp.unix();
+                let mut value = String::with_capacity(secrets.len() * 48);
                 for secret in secrets {
-                    if !signature.is_empty() {
-                        signature.push(' ');
+                    if !value.is_empty() {
+                        value.push(' ');
                     }
-                    let tag =
-                        standard_mac(secret, message.id, message.timestamp.unix(), message.body);
-                    signature.push_str("v1,");
-                    STANDARD.encode_string(tag, &mut signature);
+                    value.push_str("v1,");
+                    push_base64_tag(
+                        &mut value,
+                        &standard_mac(secret, message.id, ts, message.body),
+                    );
                 }
-                insert(&mut headers, id_name, message.id)?;
-                insert(&mut headers, ts_name, &message.timestamp.unix().to_string())?;
-                insert(&mut headers, sig_name, &signature)?;
+                value
             }
             Scheme::BodyHmacHex(s) => {
-                let tag = body_mac(first, message.body);
                 let mut value = String::with_capacity(s.value_prefix.len() + 64);
                 value.push_str(&s.value_prefix);
-                push_hex(&mut value, &tag);
-                insert_named(&mut headers, &s.header, &value)?;
+                push_hex(&mut value, &body_mac(first, message.body));
+                value
             }
-            Scheme::PresharedToken(s) => {
-                insert_named(&mut headers, &s.header, &first.expose_text())?;
-            }
-        }
-        Ok(headers)
+            Scheme::PresharedToken(_) => first.expose_text().as_str().to_owned(),
+        })
     }
 
     /// Verifies a request's headers against its raw body, accepting a match with any secret.
@@ -479,8 +523,8 @@ impl Scheme {
                 verify_standard(s, secrets, headers, body, now, tolerance)
             }
             Scheme::BodyHmacHex(s) => {
+                let value = required(headers, &s.header)?;
                 let name = s.header.as_str();
-                let value = required(headers, name)?;
                 let digest = value
                     .trim()
                     .strip_prefix(s.value_prefix.as_str())
@@ -501,7 +545,7 @@ impl Scheme {
                 })
             }
             Scheme::PresharedToken(s) => {
-                let value = required(headers, s.header.as_str())?;
+                let value = required(headers, &s.header)?;
                 let given = value.trim().as_bytes();
                 let index = secrets
                     .iter()
@@ -526,19 +570,32 @@ fn verify_standard<H: HeaderLookup + ?Sized>(
     tolerance: Tolerance,
 ) -> Result<Verified, VerifyError> {
     // Accept either header family: the configured one first.
-    let prefix = [scheme.prefix, scheme.prefix.other()]
-        .into_iter()
-        .find(|p| headers.header(p.names()[0]).is_some())
-        .unwrap_or(scheme.prefix);
-    let [id_name, ts_name, sig_name] = prefix.names();
-    let id = required(headers, id_name)?;
+    let mut names = scheme.prefix.names();
+    let id = match headers.header(&names[0]) {
+        Some(id) => id,
+        None => {
+            let other = scheme.prefix.other().names();
+            match headers.header(&other[0]) {
+                Some(id) => {
+                    names = other;
+                    id
+                }
+                None => return Err(missing(&names[0])),
+            }
+        }
+    };
+    let [id_name, ts_name, sig_name] = &names;
     let id = id.trim();
     if id.is_empty() {
-        return Err(malformed(id_name, "it is empty".to_owned()));
+        return Err(malformed(id_name.as_str(), "it is empty".to_owned()));
     }
     let ts_text = required(headers, ts_name)?;
-    let ts = parse_unix_seconds(ts_text.trim())
-        .ok_or_else(|| malformed(ts_name, "expected Unix seconds, e.g. 1700000000".to_owned()))?;
+    let ts = parse_unix_seconds(ts_text.trim()).ok_or_else(|| {
+        malformed(
+            ts_name.as_str(),
+            "expected Unix seconds, e.g. 1700000000".to_owned(),
+        )
+    })?;
     if let Tolerance::Within(limit) = tolerance {
         let limit_secs = limit.as_secs();
         let diff = i128::from(now.unix()) - i128::from(ts);
@@ -557,35 +614,33 @@ fn verify_standard<H: HeaderLookup + ?Sized>(
     }
     let signatures = required(headers, sig_name)?;
 
-    let expected: Vec<[u8; 32]> = secrets
-        .iter()
-        .map(|secret| standard_mac(secret, id, ts, body))
-        .collect();
     let mut saw_v1 = false;
-    for entry in signatures.split(' ').filter(|e| !e.is_empty()) {
-        let Some(("v1", encoded)) = entry.split_once(',') else {
-            continue;
-        };
-        saw_v1 = true;
-        let mut given = [0u8; 32];
-        // A signature of the wrong length or alphabet is simply one that does not match.
-        match STANDARD.decode_slice(encoded, &mut given) {
-            Ok(32) => {}
-            _ => continue,
-        }
-        if let Some(index) = expected.iter().position(|e| bool::from(e.ct_eq(&given))) {
-            return Ok(Verified {
-                secret_index: index,
-                id: Some(id.to_owned()),
-                timestamp: Timestamp::from_unix(ts).ok(),
-            });
+    // Secrets outside, signatures inside: one HMAC per secret, and no allocation.
+    for (index, secret) in secrets.iter().enumerate() {
+        let expected = standard_mac(secret, id, ts, body);
+        for entry in signatures.split(' ') {
+            let Some(("v1", encoded)) = entry.split_once(',') else {
+                continue;
+            };
+            saw_v1 = true;
+            // A signature of the wrong length or alphabet is simply one that does not match.
+            let Some(given) = decode_base64_tag(encoded) else {
+                continue;
+            };
+            if bool::from(expected.ct_eq(&given)) {
+                return Ok(Verified {
+                    secret_index: index,
+                    id: Some(id.to_owned()),
+                    timestamp: Timestamp::from_unix(ts).ok(),
+                });
+            }
         }
     }
     if saw_v1 {
         Err(VerifyError::Mismatch)
     } else {
         Err(VerifyError::NoV1Signature {
-            header: sig_name.to_owned(),
+            header: sig_name.as_str().to_owned(),
         })
     }
 }
@@ -643,14 +698,6 @@ impl Verifier {
     }
 }
 
-fn new_mac(secret: &Secret) -> HmacSha256 {
-    // HMAC takes keys of any length; `Secret` guarantees at least 16 bytes.
-    match HmacSha256::new_from_slice(secret.expose_bytes()) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts keys of every length"),
-    }
-}
-
 fn finish(mac: HmacSha256) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
@@ -658,7 +705,7 @@ fn finish(mac: HmacSha256) -> [u8; 32] {
 /// HMAC-SHA256 over `{id}.{ts}.{body}`, fed in parts: the signed content is never copied.
 pub(crate) fn standard_mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> [u8; 32] {
     let mut digits = [0u8; 20];
-    let mut mac = new_mac(secret);
+    let mut mac = secret.hmac();
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(format_i64(ts, &mut digits));
@@ -669,7 +716,7 @@ pub(crate) fn standard_mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> [
 
 /// HMAC-SHA256 over the body alone.
 pub(crate) fn body_mac(secret: &Secret, body: &[u8]) -> [u8; 32] {
-    let mut mac = new_mac(secret);
+    let mut mac = secret.hmac();
     mac.update(body);
     finish(mac)
 }
@@ -695,10 +742,76 @@ fn format_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
 
 /// Unix seconds as Standard Webhooks sends them: ASCII digits only, no sign, no spaces.
 fn parse_unix_seconds(text: &str) -> Option<i64> {
-    if text.is_empty() || text.len() > 18 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    if text.is_empty() || text.len() > 18 {
         return None;
     }
-    text.parse().ok()
+    // 18 digits cannot overflow an i64.
+    text.bytes().try_fold(0i64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+    })
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// The standard-alphabet base64 of a 32-byte tag (44 characters, one `=`), appended to `out`.
+///
+/// Written out for the one size signatures have: it is on every request's hot path.
+fn push_base64_tag(out: &mut String, tag: &[u8; 32]) {
+    let sextet = |v: u32, shift: u32| char::from(B64[((v >> shift) & 63) as usize]);
+    for chunk in tag.chunks(3) {
+        let v = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
+        out.push(sextet(v, 18));
+        out.push(sextet(v, 12));
+        if chunk.len() == 3 {
+            out.push(sextet(v, 6));
+            out.push(sextet(v, 0));
+        } else {
+            // 32 = 10 × 3 + 2: the last group holds two bytes.
+            out.push(sextet(v, 6));
+            out.push('=');
+        }
+    }
+}
+
+/// Decodes exactly the 44-character canonical base64 of a 32-byte tag; anything else is `None`.
+fn decode_base64_tag(text: &str) -> Option<[u8; 32]> {
+    const INVALID: u8 = 0xff;
+    const TABLE: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut i = 0;
+        while i < 64 {
+            table[B64[i] as usize] = i as u8;
+            i += 1;
+        }
+        table
+    };
+    let bytes = text.as_bytes();
+    let (body, pad) = bytes.split_at_checked(43)?;
+    if pad != b"=" {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    let mut n = 0;
+    for &c in body {
+        let v = TABLE[usize::from(c)];
+        if v == INVALID {
+            return None;
+        }
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            *out.get_mut(n)? = (acc >> bits) as u8;
+            n += 1;
+        }
+    }
+    // 43 × 6 = 258 bits = 32 bytes and 2 bits, which a canonical encoding leaves at zero.
+    (n == 32 && acc & ((1 << bits) - 1) == 0).then_some(out)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -732,13 +845,15 @@ pub(crate) fn decode_hex(text: &str, out: &mut [u8]) -> Option<()> {
 
 fn required<'h, H: HeaderLookup + ?Sized>(
     headers: &'h H,
-    name: &str,
+    name: &HeaderName,
 ) -> Result<Cow<'h, str>, VerifyError> {
-    headers
-        .header(name)
-        .ok_or_else(|| VerifyError::MissingHeader {
-            header: name.to_owned(),
-        })
+    headers.header(name).ok_or_else(|| missing(name))
+}
+
+fn missing(name: &HeaderName) -> VerifyError {
+    VerifyError::MissingHeader {
+        header: name.as_str().to_owned(),
+    }
 }
 
 fn malformed(header: &str, reason: String) -> VerifyError {
@@ -748,16 +863,17 @@ fn malformed(header: &str, reason: String) -> VerifyError {
     }
 }
 
-fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), SignError> {
-    insert_named(headers, &HeaderName::from_static(name), value)
-}
-
-fn insert_named(headers: &mut HeaderMap, name: &HeaderName, value: &str) -> Result<(), SignError> {
-    let value = HeaderValue::from_str(value).map_err(|_| SignError::InvalidHeaderValue {
-        header: name.as_str().to_owned(),
-    })?;
-    headers.insert(name.clone(), value);
-    Ok(())
+/// Inserts a header, taking the value's buffer without copying it.
+fn insert(headers: &mut HeaderMap, name: HeaderName, value: Vec<u8>) -> Result<(), SignError> {
+    match HeaderValue::try_from(value) {
+        Ok(value) => {
+            headers.insert(name, value);
+            Ok(())
+        }
+        Err(_) => Err(SignError::InvalidHeaderValue {
+            header: name.as_str().to_owned(),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -783,6 +899,30 @@ mod tests {
         assert_eq!(decode_hex("00abf", &mut out), None);
         assert_eq!(decode_hex("00abfg", &mut out), None);
         assert_eq!(decode_hex("é0abff", &mut out), None);
+    }
+
+    #[test]
+    fn base64_tags_match_the_base64_crate() {
+        use base64::engine::general_purpose::STANDARD;
+        use base64::Engine as _;
+        for seed in 0u8..=255 {
+            let tag: [u8; 32] =
+                std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7));
+            let mut ours = String::new();
+            push_base64_tag(&mut ours, &tag);
+            assert_eq!(ours, STANDARD.encode(tag));
+            assert_eq!(decode_base64_tag(&ours), Some(tag));
+        }
+        let good = STANDARD.encode([0xabu8; 32]);
+        // Wrong length, missing padding, bad alphabet, non-canonical trailing bits.
+        assert_eq!(decode_base64_tag(&good[..43]), None);
+        assert_eq!(decode_base64_tag(&format!("{good}=")), None);
+        assert_eq!(decode_base64_tag(&good.replace('q', "-")), None);
+        let mut last = good.clone().into_bytes();
+        last[42] = b'v'; // sets a trailing bit that carries no data
+        assert_eq!(decode_base64_tag(std::str::from_utf8(&last).unwrap()), None);
+        assert_eq!(decode_base64_tag("é"), None);
+        assert_eq!(decode_base64_tag(""), None);
     }
 
     #[test]

@@ -392,7 +392,7 @@ fn header_lookups_other_than_header_map() {
     assert!(verifier
         .verify(&lookup, v.body.as_bytes(), at(v.ts))
         .is_ok());
-    assert_eq!(lookup.header("other"), None);
+    assert_eq!(lookup.header(&HeaderName::from_static("other")), None);
 }
 
 #[test]
