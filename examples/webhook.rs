@@ -18,10 +18,10 @@ use http::HeaderName;
 use lms_webhooks::signature::{
     BodyHmacHex, HeaderPrefix, Message, PresharedToken, StandardWebhooks,
 };
-use lms_webhooks::{EventId, Scheme, Secret, Timestamp, Tolerance, Verifier};
+use lms_webhooks::{EncryptionKey, EventId, Scheme, Secret, Timestamp, Tolerance, Verifier};
 
 const USAGE: &str = "\
-webhook: sign and verify webhook requests (body on stdin)
+webhook: sign, verify, encrypt and decrypt webhook bodies (body on stdin)
 
 USAGE:
   webhook sign   --scheme standard --secret S [--secret S2 ...] [--id ID] [--timestamp TS] [--prefix webhook|svix]
@@ -30,8 +30,13 @@ USAGE:
   webhook verify --scheme standard|hex|token --secret S [--secret S2 ...] [--header NAME]
                  [--value-prefix P] [--now TS] [--tolerance SECS | --ignore-timestamp]
                  -H 'name: value' [-H ...]
+  webhook encrypt --key K [--iv HEX]     plaintext on stdin, encrypted body on stdout
+  webhook decrypt --key K                encrypted body on stdin, plaintext on stdout
 
   sign prints one `name: value` line per header; verify prints `valid`.
+  encrypt and decrypt write their output byte for byte, with no newline added.
+  K is 32 bytes: a 32-character secret, or base64:/whsec_ and the base64 of 32 bytes.
+  --iv (32 hex digits) fixes the IV, for test vectors only: never reuse an IV for real.
   TS are Unix seconds. --id defaults to a fresh evt_ id, --timestamp and --now to the clock.
   --header defaults to X-Learnomy-Signature (hex) and Learnworlds-Webhook-Signature (token).
   For token, --secret is the whole header value as the platform shows it (e.g. v1=abc...).
@@ -56,6 +61,8 @@ fn run(args: &[String]) -> Result<(), String> {
     match command.as_str() {
         "sign" => sign(&Flags::parse(rest, &["--ignore-timestamp"])?),
         "verify" => verify(&Flags::parse(rest, &["--ignore-timestamp"])?),
+        "encrypt" => encrypt(&Flags::parse(rest, &[])?),
+        "decrypt" => decrypt(&Flags::parse(rest, &[])?),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -275,4 +282,55 @@ fn verify(flags: &Flags) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     println!("valid");
     Ok(())
+}
+
+fn key(flags: &Flags) -> Result<EncryptionKey, String> {
+    EncryptionKey::parse(flags.require("key")?).map_err(|e| format!("--key: {e}"))
+}
+
+fn write_out(bytes: &[u8]) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the output: {e}"))
+}
+
+fn encrypt(flags: &Flags) -> Result<(), String> {
+    flags.only(&["key", "iv"])?;
+    let key = key(flags)?;
+    let iv = match flags.get("iv") {
+        Some(text) => Some(parse_iv(text)?),
+        None => None,
+    };
+    let plaintext = read_body()?;
+    let body = match iv {
+        Some(iv) => key.encrypt_with_iv(&plaintext, iv),
+        None => key.encrypt(&plaintext).map_err(|e| e.to_string())?,
+    };
+    write_out(&body)
+}
+
+fn parse_iv(text: &str) -> Result<[u8; 16], String> {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    if bytes.len() != 32 {
+        return Err(format!(
+            "--iv needs 32 hexadecimal digits (16 bytes), got {}",
+            bytes.len()
+        ));
+    }
+    let mut iv = [0u8; 16];
+    for (byte, pair) in iv.iter_mut().zip(bytes.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| "--iv is not hexadecimal".to_owned())?;
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| "--iv is not hexadecimal".to_owned())?;
+    }
+    Ok(iv)
+}
+
+fn decrypt(flags: &Flags) -> Result<(), String> {
+    flags.only(&["key"])?;
+    let key = key(flags)?;
+    let body = read_body()?;
+    let plaintext = key.decrypt(&body).map_err(|e| e.to_string())?;
+    write_out(&plaintext)
 }

@@ -8,7 +8,11 @@
 //! - **senders** build a typed [`Event`], wrap it in an [`Envelope`] (id, type, occurred-at,
 //!   data) and serialize it once;
 //! - **receivers** parse the raw body back into the same typed `Event`, or into
-//!   [`Event::Unknown`] when the type is one they do not know.
+//!   [`Event::Unknown`] when the type is one they do not know;
+//! - both ends share a [`Secret`]: senders sign with a [`Scheme`] (Standard Webhooks v1 by
+//!   default), receivers check with a [`Verifier`] before they trust a byte;
+//! - where a platform encrypts bodies (Learnybox), an [`EncryptionKey`] encrypts and
+//!   authenticates them (AES-256-CBC, then HMAC-SHA256 checked before decryption).
 //!
 //! The crate is sans-IO: it opens no socket, never sleeps and reads the clock only in the few
 //! conveniences that say so ([`Timestamp::now`], [`EventId::new`], [`Envelope::new`]); every
@@ -77,6 +81,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod encryption;
 pub mod envelope;
 pub mod event;
 mod random;
@@ -84,6 +89,7 @@ pub mod secret;
 pub mod signature;
 mod timestamp;
 
+pub use encryption::{DecryptError, EncryptError, EncryptionKey, KeyError};
 pub use envelope::{Envelope, EnvelopeError, EventId, EventIdError};
 pub use event::{
     AffiliateEvent, BuildError, Category, CommunityEvent, CourseEvent, CrmEvent, Event, EventType,

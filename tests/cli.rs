@@ -254,3 +254,70 @@ fn bad_input_exits_1() {
     assert_eq!(help.status.code(), Some(0));
     assert!(stdout(&help).contains("webhook verify"));
 }
+
+/// The OpenSSL-made vector for the envelope plaintext (tests/vectors/encryption/openssl.tsv).
+fn envelope_vector() -> (String, String, Vec<u8>, String) {
+    let line = include_str!("vectors/encryption/openssl.tsv")
+        .lines()
+        .find(|l| l.starts_with("envelope\t"))
+        .unwrap();
+    let f: Vec<&str> = line.split('\t').collect();
+    let key: Vec<u8> = (0..f[1].len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&f[1][i..i + 2], 16).unwrap())
+        .collect();
+    let plaintext: Vec<u8> = (0..f[3].len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&f[3][i..i + 2], 16).unwrap())
+        .collect();
+    let body = format!(r#"{{"iv":"{}","value":"{}","mac":"{}"}}"#, f[4], f[5], f[6]);
+    (
+        String::from_utf8(key).unwrap(),
+        f[2].to_owned(),
+        plaintext,
+        body,
+    )
+}
+
+#[test]
+fn encrypt_with_a_fixed_iv_matches_openssl_and_decrypt_reverses_it() {
+    let (key, iv, plaintext, body) = envelope_vector();
+    let o = run(&["encrypt", "--key", &key, "--iv", &iv], &plaintext);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(stdout(&o), body);
+    let o = run(&["decrypt", "--key", &key], body.as_bytes());
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(o.stdout, plaintext);
+    // A fresh IV each time without --iv, and still decryptable.
+    let a = run(&["encrypt", "--key", &key], &plaintext);
+    let b = run(&["encrypt", "--key", &key], &plaintext);
+    assert_ne!(a.stdout, b.stdout);
+    assert_eq!(
+        run(&["decrypt", "--key", &key], &a.stdout).stdout,
+        plaintext
+    );
+}
+
+#[test]
+fn decrypt_refuses_tampering_and_bad_keys_with_exit_1() {
+    let (key, _, _, body) = envelope_vector();
+    let tampered = body.replacen("\"value\":\"", "\"value\":\"AAAA", 1);
+    for (args, input) in [
+        (vec!["decrypt", "--key", key.as_str()], tampered.as_bytes()),
+        (
+            vec!["decrypt", "--key", key.as_str()],
+            b"not json".as_slice(),
+        ),
+        (vec!["decrypt", "--key", "too-short"], body.as_bytes()),
+        (vec!["decrypt"], body.as_bytes()),
+        (
+            vec!["encrypt", "--key", key.as_str(), "--iv", "xyz"],
+            b"x".as_slice(),
+        ),
+    ] {
+        let o = run(&args, input);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
+        assert!(!o.stderr.is_empty(), "{args:?}");
+    }
+}
