@@ -15,9 +15,12 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use http::HeaderName;
+use lms_webhooks::delivery::{Delivery, Next, Target};
+use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
 use lms_webhooks::signature::{
     BodyHmacHex, HeaderPrefix, Message, PresharedToken, StandardWebhooks,
 };
+use lms_webhooks::transport::{attempt_blocking, BlockingTransport};
 use lms_webhooks::{EncryptionKey, EventId, Scheme, Secret, Timestamp, Tolerance, Verifier};
 
 const USAGE: &str = "\
@@ -30,10 +33,18 @@ USAGE:
   webhook verify --scheme standard|hex|token --secret S [--secret S2 ...] [--header NAME]
                  [--value-prefix P] [--now TS] [--tolerance SECS | --ignore-timestamp]
                  -H 'name: value' [-H ...]
+  webhook send   --url URL --scheme standard|hex|token --secret S [--header NAME] [--value-prefix P]
+                 [--policy learnybox|learnworlds|standard] [--success exactly-200|any-2xx]
+                 [--speedup N] [--key K] [--timeout SECS] [--allow-http] [--allow-private]
   webhook encrypt --key K [--iv HEX]     plaintext on stdin, encrypted body on stdout
   webhook decrypt --key K                encrypted body on stdin, plaintext on stdout
 
   sign prints one `name: value` line per header; verify prints `valid`.
+  send delivers the body for real, retrying on the policy's schedule (default standard) with
+  each delay divided by --speedup; it prints one JSON line per attempt
+  {attempt, status, error, delay, result} (delay: seconds until the next attempt, as
+  scheduled) and exits 0 once delivered, 1 when it gave up. --key encrypts the body first;
+  --timeout bounds each attempt (default 15 s). http:// URLs need --allow-http.
   encrypt and decrypt write their output byte for byte, with no newline added.
   K is 32 bytes: a 32-character secret, or base64:/whsec_ and the base64 of 32 bytes.
   --iv (32 hex digits) fixes the IV, for test vectors only: never reuse an IV for real.
@@ -61,6 +72,7 @@ fn run(args: &[String]) -> Result<(), String> {
     match command.as_str() {
         "sign" => sign(&Flags::parse(rest, &["--ignore-timestamp"])?),
         "verify" => verify(&Flags::parse(rest, &["--ignore-timestamp"])?),
+        "send" => send(&Flags::parse(rest, &["--allow-http", "--allow-private"])?),
         "encrypt" => encrypt(&Flags::parse(rest, &[])?),
         "decrypt" => decrypt(&Flags::parse(rest, &[])?),
         "help" | "--help" | "-h" => {
@@ -333,4 +345,179 @@ fn decrypt(flags: &Flags) -> Result<(), String> {
     let body = read_body()?;
     let plaintext = key.decrypt(&body).map_err(|e| e.to_string())?;
     write_out(&plaintext)
+}
+
+/// A blocking transport over `ureq` for the CLI (the library's own adapter sits behind the
+/// `ureq` feature, which `cargo run --example` does not turn on).
+struct Http {
+    agent: ureq::Agent,
+}
+
+impl Http {
+    fn new(timeout: std::time::Duration) -> Http {
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(timeout.min(std::time::Duration::from_secs(5))))
+            .timeout_global(Some(timeout))
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .build();
+        Http {
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+}
+
+impl BlockingTransport for Http {
+    fn send(&self, request: http::Request<bytes::Bytes>) -> Outcome {
+        let (parts, body) = request.into_parts();
+        match self
+            .agent
+            .run(http::Request::from_parts(parts, body.as_ref()))
+        {
+            Ok(mut response) => {
+                let retry_after = response
+                    .headers()
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let mut excerpt = Vec::new();
+                let _ = response
+                    .body_mut()
+                    .as_reader()
+                    .take(Outcome::MAX_EXCERPT as u64)
+                    .read_to_end(&mut excerpt);
+                let outcome = Outcome::status(response.status().as_u16()).with_body(&excerpt);
+                match retry_after {
+                    Some(value) => outcome.with_retry_after(value),
+                    None => outcome,
+                }
+            }
+            Err(ureq::Error::Timeout(_)) => Outcome::Timeout,
+            Err(e) => Outcome::error(e.to_string()),
+        }
+    }
+}
+
+fn send(flags: &Flags) -> Result<(), String> {
+    flags.only(&[
+        "url",
+        "scheme",
+        "secret",
+        "header",
+        "value-prefix",
+        "prefix",
+        "policy",
+        "success",
+        "speedup",
+        "key",
+        "timeout",
+    ])?;
+    let url = flags.require("url")?;
+    if url.trim_start().to_ascii_lowercase().starts_with("http:") && !flags.has("--allow-http") {
+        return Err(format!(
+            "`{url}` is not https; pass --allow-http to send over plain HTTP"
+        ));
+    }
+    let (scheme, _) = scheme(flags)?;
+    let policy = match flags.get("policy").unwrap_or("standard") {
+        "learnybox" => RetrySchedule::learnybox(),
+        "learnworlds" => RetrySchedule::learnworlds(),
+        "standard" => RetrySchedule::standard_webhooks(),
+        other => {
+            return Err(format!(
+                "--policy `{other}`: expected learnybox, learnworlds or standard"
+            ))
+        }
+    };
+    let success = match flags.get("success").unwrap_or("any-2xx") {
+        "any-2xx" => SuccessRule::Any2xx,
+        "exactly-200" => SuccessRule::Exactly200,
+        other => {
+            return Err(format!(
+                "--success `{other}`: expected exactly-200 or any-2xx"
+            ))
+        }
+    };
+    let speedup: u32 = flags
+        .get("speedup")
+        .unwrap_or("1")
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or("--speedup must be a whole number of at least 1")?;
+    let timeout: f64 = flags
+        .get("timeout")
+        .unwrap_or("15")
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&t: &f64| t > 0.0 && t.is_finite())
+        .ok_or("--timeout must be a positive number of seconds")?;
+    let mut target = Target::new(url)
+        .map_err(|e| e.to_string())?
+        .scheme(scheme)
+        .retry(policy)
+        .success(success);
+    for secret in secrets(flags)? {
+        target = target.secret(secret);
+    }
+    if flags.get("key").is_some() {
+        target = target.encryption(key(flags)?);
+    }
+    let body = read_body()?;
+    let id = EventId::new();
+    let transport = Http::new(std::time::Duration::from_secs_f64(timeout));
+    let mut delivery = Delivery::new(id.as_str(), body, target, Timestamp::now());
+    loop {
+        let next = attempt_blocking(&mut delivery, &transport, &Timestamp::now)
+            .map_err(|e| e.to_string())?;
+        let Some(last) = delivery.attempts().last() else {
+            return Err("no attempt was recorded".to_owned());
+        };
+        let (status, error) = match &last.outcome {
+            Outcome::Response { status, .. } => (Some(*status), None),
+            Outcome::Timeout => (None, Some("timeout".to_owned())),
+            Outcome::Error { message } => (None, Some(message.clone())),
+            other => (None, Some(format!("{other:?}"))),
+        };
+        // The scheduled delay, from the moment the outcome was recorded, to the millisecond.
+        let recorded = last
+            .started_at
+            .saturating_add(std::time::Duration::from_millis(last.duration_ms));
+        let (delay, result) = match next {
+            Next::Done => (None, "delivered"),
+            Next::RetryAt(at) => {
+                let d = at.duration_since(recorded).unwrap_or_default();
+                (
+                    Some(std::time::Duration::from_millis(d.as_millis() as u64)),
+                    "retry",
+                )
+            }
+            Next::GaveUp(_) => (None, "gave_up"),
+        };
+        let line = serde_json::json!({
+            "attempt": last.number,
+            "status": status,
+            "error": error,
+            "delay": delay.map(|d| d.as_secs_f64()),
+            "result": result,
+        });
+        println!("{line}");
+        match next {
+            Next::Done => return Ok(()),
+            Next::GaveUp(reason) => {
+                return Err(format!(
+                    "gave up after {} attempts ({reason:?})",
+                    last.number
+                ))
+            }
+            Next::RetryAt(_) => {
+                if let Some(delay) = delay {
+                    std::thread::sleep(delay / speedup);
+                }
+            }
+        }
+    }
 }

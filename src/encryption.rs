@@ -326,6 +326,27 @@ impl PartialEq for EncryptionKey {
 
 impl Eq for EncryptionKey {}
 
+/// Serialized as `base64:` and the key: protect whatever stores it like the key itself.
+impl serde::Serialize for EncryptionKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = Zeroizing::new(format!(
+            "{}{}",
+            Secret::BASE64_PREFIX,
+            STANDARD.encode(*self.key)
+        ));
+        serializer.serialize_str(&text)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EncryptionKey {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<EncryptionKey, D::Error> {
+        let text = Zeroizing::new(<String as serde::Deserialize>::deserialize(deserializer)?);
+        EncryptionKey::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl TryFrom<&Secret> for EncryptionKey {
     type Error = KeyError;
     fn try_from(secret: &Secret) -> Result<EncryptionKey, KeyError> {

@@ -81,13 +81,16 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod delivery;
 pub mod encryption;
 pub mod envelope;
 pub mod event;
 mod random;
+pub mod retry;
 pub mod secret;
 pub mod signature;
 mod timestamp;
+pub mod transport;
 
 pub use encryption::{DecryptError, EncryptError, EncryptionKey, KeyError};
 pub use envelope::{Envelope, EnvelopeError, EventId, EventIdError};

@@ -233,6 +233,21 @@ impl PartialEq for Secret {
 
 impl Eq for Secret {}
 
+/// Serialized as its written form (`whsec_…`, `base64:…` or raw): whatever stores a serialized
+/// `Secret` (a delivery row, say) must be protected like the secret itself.
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.expose_text())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Secret, D::Error> {
+        let text = Zeroizing::new(String::deserialize(deserializer)?);
+        Secret::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl std::str::FromStr for Secret {
     type Err = SecretError;
     fn from_str(s: &str) -> Result<Secret, SecretError> {

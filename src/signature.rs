@@ -331,6 +331,65 @@ impl From<PresharedToken> for Scheme {
     }
 }
 
+/// The serialized form of a [`Scheme`], with header names as text.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum SchemeRepr {
+    StandardWebhooks {
+        #[serde(default)]
+        svix: bool,
+    },
+    BodyHmacHex {
+        header: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        value_prefix: String,
+    },
+    PresharedToken {
+        header: String,
+    },
+}
+
+impl serde::Serialize for Scheme {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Scheme::StandardWebhooks(s) => SchemeRepr::StandardWebhooks {
+                svix: s.prefix == HeaderPrefix::Svix,
+            },
+            Scheme::BodyHmacHex(s) => SchemeRepr::BodyHmacHex {
+                header: s.header.as_str().to_owned(),
+                value_prefix: s.value_prefix.clone(),
+            },
+            Scheme::PresharedToken(s) => SchemeRepr::PresharedToken {
+                header: s.header.as_str().to_owned(),
+            },
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Scheme {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Scheme, D::Error> {
+        use serde::de::Error;
+        let header = |name: &str| {
+            HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| D::Error::custom(format!("`{name}` is not a valid header name")))
+        };
+        Ok(match SchemeRepr::deserialize(deserializer)? {
+            SchemeRepr::StandardWebhooks { svix: false } => StandardWebhooks::new().into(),
+            SchemeRepr::StandardWebhooks { svix: true } => StandardWebhooks::svix().into(),
+            SchemeRepr::BodyHmacHex {
+                header: name,
+                value_prefix,
+            } => BodyHmacHex::new(header(&name)?)
+                .value_prefix(value_prefix)
+                .into(),
+            SchemeRepr::PresharedToken { header: name } => {
+                PresharedToken::new(header(&name)?).into()
+            }
+        })
+    }
+}
+
 /// How far a signature timestamp may be from the receiver's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -5,20 +5,23 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-/// The example binary, built once (cargo test builds examples, but not always first).
+/// The example binary. `cargo test` builds the examples before it runs the tests; building it
+/// here only happens when the test binary runs on its own.
 fn binary() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "webhook"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the webhook example failed");
         // tests live in target/<profile>/deps; examples in target/<profile>/examples.
         let exe = std::env::current_exe().unwrap();
         let dir = exe.parent().unwrap().parent().unwrap().join("examples");
         let path = dir.join(format!("webhook{}", std::env::consts::EXE_SUFFIX));
+        if !path.exists() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "--example", "webhook"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the webhook example failed");
+        }
         assert!(path.exists(), "{} not found", path.display());
         path
     })
@@ -319,5 +322,147 @@ fn decrypt_refuses_tampering_and_bad_keys_with_exit_1() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
         assert!(o.stdout.is_empty(), "{args:?}");
         assert!(!o.stderr.is_empty(), "{args:?}");
+    }
+}
+
+/// A loopback server answering `statuses` in turn; returns its URL.
+fn scripted_server(statuses: Vec<u16>) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for status in statuses {
+            let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_secs(20)) else {
+                return;
+            };
+            let _ = request.respond(tiny_http::Response::from_string("").with_status_code(status));
+        }
+    });
+    url
+}
+
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn send_retries_on_the_schedule_and_exits_0_once_delivered() {
+    let url = scripted_server(vec![500, 503, 200]);
+    let started = std::time::Instant::now();
+    let o = run(
+        &[
+            "send",
+            "--url",
+            &url,
+            "--allow-http",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--policy",
+            "learnybox",
+            "--speedup",
+            "600",
+        ],
+        br#"{"type":"webhook.test"}"#,
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["attempt"], 1);
+    assert_eq!(lines[0]["status"], 500);
+    assert_eq!(lines[0]["delay"], 60.0);
+    assert_eq!(lines[0]["result"], "retry");
+    assert_eq!(lines[1]["status"], 503);
+    assert_eq!(lines[1]["delay"], 300.0);
+    assert_eq!(lines[2]["status"], 200);
+    assert_eq!(lines[2]["result"], "delivered");
+    assert!(lines[2]["delay"].is_null());
+    // 60 s + 300 s at 600× is 0.6 s of waiting.
+    assert!(started.elapsed() >= std::time::Duration::from_millis(600));
+}
+
+#[test]
+fn send_gives_up_with_exit_1() {
+    let url = scripted_server(vec![500; 5]);
+    let o = run(
+        &[
+            "send",
+            "--url",
+            &url,
+            "--allow-http",
+            "--scheme",
+            "hex",
+            "--secret",
+            SECRET,
+            "--policy",
+            "learnybox",
+            "--speedup",
+            "36000",
+            "--success",
+            "exactly-200",
+        ],
+        b"{}",
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let lines = json_lines(&o);
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[4]["result"], "gave_up");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("gave up"));
+}
+
+#[test]
+fn send_refuses_plain_http_without_the_flag_and_bad_flags() {
+    let url = scripted_server(vec![200]);
+    for args in [
+        vec![
+            "send",
+            "--url",
+            url.as_str(),
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+        ],
+        vec![
+            "send",
+            "--url",
+            url.as_str(),
+            "--allow-http",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--policy",
+            "weekly",
+        ],
+        vec![
+            "send",
+            "--url",
+            url.as_str(),
+            "--allow-http",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--speedup",
+            "0",
+        ],
+        vec![
+            "send",
+            "--url",
+            "ftp://example.com/",
+            "--allow-http",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+        ],
+    ] {
+        let o = run(&args, b"{}");
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+        assert!(o.stdout.is_empty(), "{args:?}");
     }
 }

@@ -1,0 +1,80 @@
+//! Sending requests: the [`Transport`] trait (async) and its [`BlockingTransport`] twin, a
+//! driver that runs one attempt, and with the `ureq` feature a real HTTP client.
+//!
+//! A transport turns a request into an [`Outcome`] and never fails otherwise: timeouts and
+//! connection errors are outcomes too, so that the delivery records them and retries. It must
+//! not follow redirects (a 3xx is a failed attempt) and should bound the time of one attempt.
+
+use std::future::Future;
+
+use bytes::Bytes;
+use http::Request;
+
+use crate::delivery::{Delivery, DeliveryError, Next};
+use crate::retry::Outcome;
+use crate::Timestamp;
+
+/// Sends one request asynchronously. Implement it over the host's HTTP client.
+pub trait Transport: Send + Sync {
+    /// Sends `request` and reports what happened.
+    fn send(&self, request: Request<Bytes>) -> impl Future<Output = Outcome> + Send;
+}
+
+/// Sends one request, blocking the thread until the outcome is known.
+pub trait BlockingTransport {
+    /// Sends `request` and reports what happened.
+    fn send(&self, request: Request<Bytes>) -> Outcome;
+}
+
+/// Where the driver reads the time; [`SystemClock`] in production, a fake in tests.
+pub trait Clock {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+impl<F: Fn() -> Timestamp> Clock for F {
+    fn now(&self) -> Timestamp {
+        self()
+    }
+}
+
+/// Runs one attempt: build the request, send it, record the outcome.
+///
+/// The returned [`Next`] tells the host what to schedule; persist the delivery first.
+pub async fn attempt<T: Transport + ?Sized, C: Clock + ?Sized>(
+    delivery: &mut Delivery,
+    transport: &T,
+    clock: &C,
+) -> Result<Next, DeliveryError> {
+    let request = delivery.next_request(clock.now())?;
+    let outcome = transport.send(request).await;
+    delivery.record(clock.now(), outcome)
+}
+
+/// [`attempt`], blocking.
+pub fn attempt_blocking<T: BlockingTransport + ?Sized, C: Clock + ?Sized>(
+    delivery: &mut Delivery,
+    transport: &T,
+    clock: &C,
+) -> Result<Next, DeliveryError> {
+    let request = delivery.next_request(clock.now())?;
+    let outcome = transport.send(request);
+    delivery.record(clock.now(), outcome)
+}
+
+#[cfg(feature = "ureq")]
+mod ureq_transport;
+
+#[cfg(feature = "ureq")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ureq")))]
+pub use ureq_transport::UreqTransport;
