@@ -16,6 +16,7 @@ use std::process::ExitCode;
 
 use http::HeaderName;
 use lms_webhooks::delivery::{Delivery, Next, Target};
+use lms_webhooks::endpoint::UrlPolicy;
 use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
 use lms_webhooks::signature::{
     BodyHmacHex, HeaderPrefix, Message, PresharedToken, StandardWebhooks,
@@ -24,7 +25,7 @@ use lms_webhooks::transport::{attempt_blocking, BlockingTransport};
 use lms_webhooks::{EncryptionKey, EventId, Scheme, Secret, Timestamp, Tolerance, Verifier};
 
 const USAGE: &str = "\
-webhook: sign, verify, encrypt and decrypt webhook bodies (body on stdin)
+webhook: sign, verify, send, encrypt and decrypt webhook bodies (body on stdin)
 
 USAGE:
   webhook sign   --scheme standard --secret S [--secret S2 ...] [--id ID] [--timestamp TS] [--prefix webhook|svix]
@@ -36,6 +37,7 @@ USAGE:
   webhook send   --url URL --scheme standard|hex|token --secret S [--header NAME] [--value-prefix P]
                  [--policy learnybox|learnworlds|standard] [--success exactly-200|any-2xx]
                  [--speedup N] [--key K] [--timeout SECS] [--allow-http] [--allow-private]
+  webhook check-url URL [--allow-http] [--allow-private]
   webhook encrypt --key K [--iv HEX]     plaintext on stdin, encrypted body on stdout
   webhook decrypt --key K                encrypted body on stdin, plaintext on stdout
 
@@ -44,7 +46,10 @@ USAGE:
   each delay divided by --speedup; it prints one JSON line per attempt
   {attempt, status, error, delay, result} (delay: seconds until the next attempt, as
   scheduled) and exits 0 once delivered, 1 when it gave up. --key encrypts the body first;
-  --timeout bounds each attempt (default 15 s). http:// URLs need --allow-http.
+  --timeout bounds each attempt (default 15 s).
+  check-url prints `ok` or why the URL is refused: https only (--allow-http opens http),
+  public hosts only (--allow-private opens loopback, private, link-local and local names).
+  send applies the same rules to its --url.
   encrypt and decrypt write their output byte for byte, with no newline added.
   K is 32 bytes: a 32-character secret, or base64:/whsec_ and the base64 of 32 bytes.
   --iv (32 hex digits) fixes the IV, for test vectors only: never reuse an IV for real.
@@ -73,6 +78,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "sign" => sign(&Flags::parse(rest, &["--ignore-timestamp"])?),
         "verify" => verify(&Flags::parse(rest, &["--ignore-timestamp"])?),
         "send" => send(&Flags::parse(rest, &["--allow-http", "--allow-private"])?),
+        "check-url" => check_url(rest),
         "encrypt" => encrypt(&Flags::parse(rest, &[])?),
         "decrypt" => decrypt(&Flags::parse(rest, &[])?),
         "help" | "--help" | "-h" => {
@@ -414,11 +420,7 @@ fn send(flags: &Flags) -> Result<(), String> {
         "timeout",
     ])?;
     let url = flags.require("url")?;
-    if url.trim_start().to_ascii_lowercase().starts_with("http:") && !flags.has("--allow-http") {
-        return Err(format!(
-            "`{url}` is not https; pass --allow-http to send over plain HTTP"
-        ));
-    }
+    url_policy(flags).check(url).map_err(|e| e.to_string())?;
     let (scheme, _) = scheme(flags)?;
     let policy = match flags.get("policy").unwrap_or("standard") {
         "learnybox" => RetrySchedule::learnybox(),
@@ -520,4 +522,23 @@ fn send(flags: &Flags) -> Result<(), String> {
             }
         }
     }
+}
+
+fn url_policy(flags: &Flags) -> UrlPolicy {
+    UrlPolicy::new()
+        .allow_http(flags.has("--allow-http"))
+        .allow_private(flags.has("--allow-private"))
+}
+
+fn check_url(args: &[String]) -> Result<(), String> {
+    let (urls, switches): (Vec<String>, Vec<String>) =
+        args.iter().cloned().partition(|a| !a.starts_with("--"));
+    let flags = Flags::parse(&switches, &["--allow-http", "--allow-private"])?;
+    flags.only(&[])?;
+    let [url] = urls.as_slice() else {
+        return Err("check-url takes exactly one URL".to_owned());
+    };
+    url_policy(&flags).check(url).map_err(|e| e.to_string())?;
+    println!("ok");
+    Ok(())
 }

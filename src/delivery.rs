@@ -130,15 +130,20 @@ impl Target {
                 reason: "the URL has no host",
             });
         }
-        Ok(Target {
-            url: url.to_owned(),
+        Ok(Target::unchecked(url.to_owned()))
+    }
+
+    /// A target whose URL was already checked (by an endpoint's URL policy).
+    pub(crate) fn unchecked(url: String) -> Target {
+        Target {
+            url,
             scheme: Scheme::standard(),
             secrets: Vec::new(),
             encryption: None,
             retry: RetrySchedule::standard_webhooks(),
             success: SuccessRule::Any2xx,
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
-        })
+        }
     }
 
     /// The delivery URL.
@@ -298,6 +303,8 @@ pub enum DeliveryError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
     event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint_id: Option<String>,
     #[serde(with = "body_base64")]
     body: Bytes,
     target: Target,
@@ -353,6 +360,7 @@ impl Delivery {
             });
         Delivery {
             event_id,
+            endpoint_id: None,
             body: body.into(),
             target,
             created_at: now,
@@ -495,6 +503,18 @@ impl Delivery {
                 Next::RetryAt(asked.map_or(at, |asked| asked.max(at)))
             }
         }
+    }
+
+    /// Names the endpoint this delivery is for, so that its results can update it.
+    #[must_use]
+    pub fn with_endpoint_id(mut self, id: impl Into<String>) -> Delivery {
+        self.endpoint_id = Some(id.into());
+        self
+    }
+
+    /// The endpoint this delivery is for, if named.
+    pub fn endpoint_id(&self) -> Option<&str> {
+        self.endpoint_id.as_deref()
     }
 
     /// The event id, the same on every attempt: the receivers' deduplication key.

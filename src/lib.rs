@@ -83,6 +83,7 @@
 
 pub mod delivery;
 pub mod encryption;
+pub mod endpoint;
 pub mod envelope;
 pub mod event;
 mod random;

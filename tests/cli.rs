@@ -357,6 +357,7 @@ fn send_retries_on_the_schedule_and_exits_0_once_delivered() {
             "--url",
             &url,
             "--allow-http",
+            "--allow-private",
             "--scheme",
             "standard",
             "--secret",
@@ -393,6 +394,7 @@ fn send_gives_up_with_exit_1() {
             "--url",
             &url,
             "--allow-http",
+            "--allow-private",
             "--scheme",
             "hex",
             "--secret",
@@ -414,7 +416,7 @@ fn send_gives_up_with_exit_1() {
 }
 
 #[test]
-fn send_refuses_plain_http_without_the_flag_and_bad_flags() {
+fn send_refuses_urls_the_policy_refuses_and_bad_flags() {
     let url = scripted_server(vec![200]);
     for args in [
         vec![
@@ -435,6 +437,17 @@ fn send_refuses_plain_http_without_the_flag_and_bad_flags() {
             "standard",
             "--secret",
             SECRET,
+        ],
+        vec![
+            "send",
+            "--url",
+            url.as_str(),
+            "--allow-http",
+            "--allow-private",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
             "--policy",
             "weekly",
         ],
@@ -443,6 +456,7 @@ fn send_refuses_plain_http_without_the_flag_and_bad_flags() {
             "--url",
             url.as_str(),
             "--allow-http",
+            "--allow-private",
             "--scheme",
             "standard",
             "--secret",
@@ -465,4 +479,39 @@ fn send_refuses_plain_http_without_the_flag_and_bad_flags() {
         assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
         assert!(o.stdout.is_empty(), "{args:?}");
     }
+}
+
+#[test]
+fn check_url_prints_ok_or_the_reason() {
+    let o = run(&["check-url", "https://hooks.example.com/lms"], b"");
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "ok\n"));
+    for (url, reason) in [
+        ("https://0x7f.1/", "loopback"),
+        ("https://169.254.169.254/latest", "link-local"),
+        ("http://hooks.example.com/", "scheme"),
+        ("https://user:pw@hooks.example.com/", "credentials"),
+        ("https://[::ffff:10.0.0.1]/", "private"),
+        ("https://metadata.google.internal/", "internal"),
+    ] {
+        let o = run(&["check-url", url], b"");
+        assert_eq!(o.status.code(), Some(1), "{url}");
+        assert!(o.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(reason),
+            "{url}: {o:?}"
+        );
+    }
+    let o = run(
+        &[
+            "check-url",
+            "http://127.0.0.1:9/",
+            "--allow-http",
+            "--allow-private",
+        ],
+        b"",
+    );
+    assert_eq!(stdout(&o), "ok\n");
+    let o = run(&["check-url", "http://127.0.0.1:9/", "--allow-http"], b"");
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(run(&["check-url"], b"").status.code(), Some(1));
 }

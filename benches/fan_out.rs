@@ -1,0 +1,76 @@
+//! Fan-out of one ~1 KiB event to N endpoints, each delivery's first request built and signed,
+//! next to N raw HMACs of the same body (one key per endpoint, as each has its own secret).
+//!
+//! `cargo bench --bench fan_out`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use hmac::{Hmac, KeyInit, Mac};
+use lms_webhooks::endpoint::{fan_out, Endpoint, UrlPolicy};
+use lms_webhooks::{Envelope, Event, EventType, SalesEvent, Timestamp};
+use sha2::Sha256;
+
+fn envelope_1k() -> Envelope {
+    let Event::Sales(SalesEvent::TransactionCompleted(mut tx)) =
+        Event::sample(EventType::SalesTransactionCompleted)
+    else {
+        unreachable!("the sample of a completed sale is a completed sale")
+    };
+    tx.extra.insert("note".into(), "x".repeat(300).into());
+    Envelope::new(SalesEvent::TransactionCompleted(tx))
+}
+
+fn bench(c: &mut Criterion) {
+    let now = Timestamp::from_unix(1_800_000_000).unwrap();
+    let envelope = envelope_1k();
+    let body = envelope.to_bytes().unwrap();
+    let mut group = c.benchmark_group(format!("fan_out/{}B", body.len()));
+    group.sample_size(10);
+    for n in [1usize, 100, 10_000] {
+        let policy = UrlPolicy::new();
+        let endpoints: Vec<Endpoint> = (0..n)
+            .map(|i| {
+                Endpoint::create(
+                    format!("ep{i}"),
+                    &format!("https://h{i}.example.com/in"),
+                    &policy,
+                    now,
+                )
+                .unwrap()
+                .0
+            })
+            .collect();
+        let keys: Vec<Vec<u8>> = endpoints
+            .iter()
+            .map(|e| e.signing_secrets(now)[0].expose_bytes().to_vec())
+            .collect();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(BenchmarkId::new("raw_hmac", n), &keys, |b, keys| {
+            b.iter(|| {
+                for key in keys {
+                    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+                    mac.update(black_box(&body));
+                    black_box(mac.finalize());
+                }
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("fan_out_only", n),
+            &endpoints,
+            |b, endpoints| b.iter(|| fan_out(&envelope, endpoints, now).unwrap()),
+        );
+        group.bench_with_input(BenchmarkId::new("ours", n), &endpoints, |b, endpoints| {
+            b.iter(|| {
+                let out = fan_out(&envelope, endpoints, now).unwrap();
+                for mut d in out.deliveries {
+                    black_box(d.next_request(now).unwrap());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,89 @@
+//! One event to every endpoint that wants it, serialized once.
+
+use super::{Endpoint, EndpointStatus};
+use crate::delivery::Delivery;
+use crate::{Envelope, EnvelopeError, Timestamp};
+
+/// The deliveries one event makes.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct FanOut {
+    /// For `Active` endpoints: send them now.
+    pub deliveries: Vec<Delivery>,
+    /// For `Paused` and `Failed` endpoints: keep them, and send them once the endpoint is
+    /// active again. Nothing is dropped.
+    pub held: Vec<Delivery>,
+    /// Subscribed endpoints that get nothing (`Disabled`).
+    pub skipped: Vec<Skipped>,
+}
+
+/// A subscribed endpoint that got no delivery, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Skipped {
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// Its status.
+    pub status: EndpointStatus,
+}
+
+/// Makes one delivery per subscribed endpoint.
+///
+/// The envelope is serialized once and the bytes are shared by every delivery (no copy per
+/// endpoint); each delivery carries its endpoint's own signing secrets, encryption and retry
+/// schedule, and its endpoint id.
+///
+/// ```
+/// use lms_webhooks::endpoint::{fan_out, Endpoint, EventFilter, UrlPolicy};
+/// use lms_webhooks::{Envelope, Event, EventType, Timestamp};
+///
+/// let now = Timestamp::from_unix(1_800_000_000)?;
+/// let policy = UrlPolicy::new();
+/// let (crm, _secret) = Endpoint::create("ep_crm", "https://crm.example.com/in", &policy, now)?;
+/// let (lms, _) = Endpoint::create("ep_lms", "https://lms.example.org/h", &policy, now)?;
+/// let lms = lms.with_filter(EventFilter::parse(["course.*"])?);
+///
+/// let sale = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+/// let out = fan_out(&sale, &[crm, lms], now)?;
+/// assert_eq!(out.deliveries.len(), 1); // the course-only endpoint does not want a sale
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn fan_out(
+    envelope: &Envelope,
+    endpoints: &[Endpoint],
+    now: Timestamp,
+) -> Result<FanOut, EnvelopeError> {
+    let event_type = envelope.event().type_str();
+    let mut out = FanOut {
+        deliveries: Vec::with_capacity(endpoints.len()),
+        ..FanOut::default()
+    };
+    let mut body = None;
+    for endpoint in endpoints.iter().filter(|e| e.subscribes_to(event_type)) {
+        let list = match endpoint.status() {
+            EndpointStatus::Active => &mut out.deliveries,
+            EndpointStatus::Paused | EndpointStatus::Failed => &mut out.held,
+            status => {
+                out.skipped.push(Skipped {
+                    endpoint_id: endpoint.id().to_owned(),
+                    status,
+                });
+                continue;
+            }
+        };
+        let bytes = match &body {
+            Some(bytes) => bytes,
+            None => body.insert(envelope.to_bytes()?),
+        };
+        list.push(
+            Delivery::new(
+                envelope.id().as_str(),
+                bytes.clone(),
+                endpoint.target(now),
+                now,
+            )
+            .with_endpoint_id(endpoint.id()),
+        );
+    }
+    Ok(out)
+}
