@@ -81,13 +81,17 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod dedupe;
 pub mod delivery;
 pub mod encryption;
 pub mod endpoint;
 pub mod envelope;
 pub mod event;
+pub mod profile;
 mod random;
+pub mod receiver;
 pub mod retry;
+pub mod rules;
 pub mod secret;
 pub mod signature;
 mod timestamp;

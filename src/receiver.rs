@@ -1,0 +1,221 @@
+//! The receiver toolkit: verify, decrypt and parse a webhook request in one call.
+//!
+//! ```
+//! use lms_webhooks::receiver::Receiver;
+//! use lms_webhooks::profile::Profile;
+//! use lms_webhooks::signature::Message;
+//! use lms_webhooks::{Envelope, Event, EventType, Secret, Timestamp};
+//!
+//! let secret = Secret::generate_standard()?;
+//! let now = Timestamp::now();
+//! // What a sender sends...
+//! let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+//! let body = envelope.to_bytes()?;
+//! let headers = Profile::standard().scheme().sign(&[secret.clone()], &Message::new(envelope.id().as_str(), now, &body))?;
+//!
+//! // ...and what the receiver gets back.
+//! let receiver = Receiver::new(Profile::standard()).secret(secret);
+//! let received = receiver.receive(&headers, &body, now)?;
+//! assert_eq!(received.event, *envelope.event());
+//! assert_eq!(received.id, envelope.id().as_str());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Occurred-at and delivered-at
+//!
+//! Replay protection uses the signature timestamp (when the request was sent), never the
+//! envelope's `timestamp` (when the event occurred): an event queued while a learner was
+//! offline arrives days later and is still accepted, as long as the delivery itself is fresh.
+//!
+//! # Answer first, work later
+//!
+//! Answer 200 as soon as [`Receiver::receive`] succeeds and the event is recorded, and process
+//! it afterwards; check [`Deduplicator`](crate::dedupe::Deduplicator) with the event id first,
+//! because senders retry.
+
+use http::Request;
+
+use crate::encryption::{DecryptError, EncryptionKey, DEFAULT_MAX_BODY_LEN};
+use crate::profile::Profile;
+use crate::signature::{HeaderLookup, Tolerance, VerifyError};
+use crate::{EnvelopeError, Event, Secret, Timestamp};
+
+/// What a receiver learned from a valid request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Received {
+    /// The event id: the deduplication key.
+    pub id: String,
+    /// The event, typed, or [`Event::Unknown`] with its raw data.
+    pub event: Event,
+    /// When the event occurred (the envelope's `timestamp`).
+    pub occurred_at: Timestamp,
+    /// When the request was signed and sent (the signature timestamp), if the scheme says.
+    pub delivered_at: Option<Timestamp>,
+    /// Which of the receiver's secrets matched, if a signature was checked.
+    pub secret_index: Option<usize>,
+}
+
+/// Why a request was refused, and at which step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// The body is larger than the receiver accepts.
+    #[error("the body is {len} bytes; at most {max} are accepted")]
+    TooLarge {
+        /// The body's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The receiver is not configured for this profile (no secret, or no key for an encrypted
+    /// profile).
+    #[error("the receiver is misconfigured: {0}")]
+    Misconfigured(&'static str),
+    /// The signature check failed.
+    #[error("signature: {0}")]
+    Signature(#[source] VerifyError),
+    /// The encrypted body was refused.
+    #[error("decryption: {0}")]
+    Decrypt(#[source] DecryptError),
+    /// The (decrypted) body is not a valid envelope.
+    #[error("payload: {0}")]
+    Payload(#[source] EnvelopeError),
+}
+
+impl ReceiveError {
+    /// The HTTP status to answer: 401 for an unauthenticated request (a bad signature or MAC:
+    /// the sender will retry, and fixing the secret fixes it), 413 for a body too large, 400
+    /// for a malformed one, 500 for a receiver that is misconfigured.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            ReceiveError::TooLarge { .. } => 413,
+            ReceiveError::Misconfigured(_) => 500,
+            ReceiveError::Signature(VerifyError::NoSecret) => 500,
+            ReceiveError::Signature(_) => 401,
+            ReceiveError::Decrypt(DecryptError::MacMismatch) => 401,
+            ReceiveError::Decrypt(_) | ReceiveError::Payload(_) => 400,
+        }
+    }
+}
+
+/// Verifies, decrypts and parses requests for one profile. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    profile: Profile,
+    secrets: Vec<Secret>,
+    key: Option<EncryptionKey>,
+    tolerance: Tolerance,
+    max_body_len: usize,
+}
+
+impl Receiver {
+    /// A receiver for `profile`; add its secret(s) and, if it encrypts, its key.
+    pub fn new(profile: Profile) -> Receiver {
+        Receiver {
+            profile,
+            secrets: Vec::new(),
+            key: None,
+            tolerance: Tolerance::DEFAULT,
+            max_body_len: DEFAULT_MAX_BODY_LEN,
+        }
+    }
+
+    /// Accepts signatures by `secret` (call again for each secret during a rotation).
+    #[must_use]
+    pub fn secret(mut self, secret: Secret) -> Receiver {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// Decrypts with `key` (encrypted profiles).
+    #[must_use]
+    pub fn key(mut self, key: EncryptionKey) -> Receiver {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sets the signature timestamp tolerance (default 5 minutes).
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Tolerance) -> Receiver {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Refuses bodies over `max` bytes before any work (default 4 MiB).
+    #[must_use]
+    pub fn max_body_len(mut self, max: usize) -> Receiver {
+        self.max_body_len = max;
+        self
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Verifies, decrypts and parses one request: headers from any [`HeaderLookup`] and the
+    /// RAW body, at the receiver's time `now`.
+    pub fn receive<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<Received, ReceiveError> {
+        if body.len() > self.max_body_len {
+            return Err(ReceiveError::TooLarge {
+                len: body.len(),
+                max: self.max_body_len,
+            });
+        }
+        let verified = if self.profile.requires_signature() {
+            if self.secrets.is_empty() {
+                return Err(ReceiveError::Misconfigured(
+                    "no secret to verify signatures with",
+                ));
+            }
+            Some(
+                self.profile
+                    .scheme()
+                    .verify(&self.secrets, headers, body, now, self.tolerance)
+                    .map_err(ReceiveError::Signature)?,
+            )
+        } else {
+            None
+        };
+        let plaintext;
+        let payload = if self.profile.encrypted() {
+            let key = self.key.as_ref().ok_or(ReceiveError::Misconfigured(
+                "an encrypted profile needs a key",
+            ))?;
+            plaintext = key
+                .decrypt_limited(body, self.max_body_len)
+                .map_err(ReceiveError::Decrypt)?;
+            plaintext.as_slice()
+        } else {
+            body
+        };
+        let signed_id = verified.as_ref().and_then(|v| v.id.as_deref());
+        let envelope = self
+            .profile
+            .parse(payload, signed_id, now)
+            .map_err(ReceiveError::Payload)?;
+        let (id, occurred_at, event) = envelope.into_parts();
+        Ok(Received {
+            id: id.to_string(),
+            event,
+            occurred_at,
+            delivered_at: verified.as_ref().and_then(|v| v.timestamp),
+            secret_index: verified.map(|v| v.secret_index),
+        })
+    }
+
+    /// [`Receiver::receive`] for an [`http::Request`] holding the raw body.
+    pub fn receive_request<B: AsRef<[u8]>>(
+        &self,
+        request: &Request<B>,
+        now: Timestamp,
+    ) -> Result<Received, ReceiveError> {
+        self.receive(request.headers(), request.body().as_ref(), now)
+    }
+}

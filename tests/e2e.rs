@@ -1,0 +1,148 @@
+//! Sender and receiver end to end over real HTTP on loopback, for every platform profile.
+#![cfg(feature = "ureq")]
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::delivery::{Delivery, Next};
+use lms_webhooks::profile::Profile;
+use lms_webhooks::receiver::{Received, Receiver};
+use lms_webhooks::transport::{attempt_blocking, UreqTransport};
+use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Secret, Timestamp};
+
+/// What the server reports per request: (first time seen, what was received), or the status.
+type Report = Result<(bool, Received), u16>;
+
+/// A loopback receiver: verifies, dedupes, answers 200 (or the error's status) and reports.
+fn serve(receiver: Receiver, requests: usize) -> (String, mpsc::Receiver<Report>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let seen = MemoryDeduplicator::new(1000, Duration::from_secs(3600));
+        for _ in 0..requests {
+            let Ok(Some(mut request)) = server.recv_timeout(Duration::from_secs(10)) else {
+                return;
+            };
+            let mut body = Vec::new();
+            request.as_reader().read_to_end(&mut body).unwrap();
+            let headers: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_owned(),
+                        h.value.as_str().to_owned(),
+                    )
+                })
+                .collect();
+            let (status, report) = match receiver.receive(&headers, &body, Timestamp::now()) {
+                Ok(got) => {
+                    let first = seen.check_and_mark(&got.id, Timestamp::now());
+                    (200, Ok((first, got)))
+                }
+                Err(e) => (e.http_status(), Err(e.http_status())),
+            };
+            let _ = request.respond(tiny_http::Response::empty(status));
+            let _ = tx.send(report);
+        }
+    });
+    (url, rx)
+}
+
+fn deliver(
+    profile: &Profile,
+    url: &str,
+    secret: &Secret,
+    key: Option<&EncryptionKey>,
+    envelope: &Envelope,
+) -> Next {
+    let mut target = profile.target(url).unwrap().secret(secret.clone());
+    if let Some(key) = key {
+        target = target.encryption(key.clone());
+    }
+    let body = profile.render(envelope).unwrap();
+    let mut d = Delivery::new(envelope.id().as_str(), body, target, Timestamp::now());
+    attempt_blocking(&mut d, &UreqTransport::default(), &Timestamp::now).unwrap()
+}
+
+#[test]
+fn every_profile_end_to_end_with_duplicates_detected() {
+    let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
+    let cases = [
+        (
+            Profile::standard(),
+            Secret::generate_standard().unwrap(),
+            None,
+            EventType::SalesTransactionCompleted,
+        ),
+        (
+            Profile::learnybox(),
+            Secret::from_key(*key.expose_bytes()).unwrap(),
+            Some(key.clone()),
+            EventType::SalesTransactionRefunded,
+        ),
+        (
+            Profile::learnworlds("school_1"),
+            Secret::parse("v1=4f3c2b1a09e8d7c6b5a49382716f5e4d").unwrap(),
+            None,
+            EventType::CourseMemberCompleted,
+        ),
+        (
+            Profile::learnink(),
+            Secret::generate_standard().unwrap(),
+            None,
+            EventType::NotificationsSent,
+        ),
+        (
+            Profile::learnomy(),
+            Secret::generate_alphanumeric().unwrap(),
+            None,
+            EventType::CrmContactTagAdded,
+        ),
+    ];
+    for (profile, secret, key, event_type) in cases {
+        let mut receiver = Receiver::new(profile.clone()).secret(secret.clone());
+        if let Some(k) = &key {
+            receiver = receiver.key(k.clone());
+        }
+        let (url, reports) = serve(receiver, 2);
+        let envelope = Envelope::new(Event::sample(event_type));
+        // The same event twice, as a retry would send it.
+        for expect_first in [true, false] {
+            assert_eq!(
+                deliver(&profile, &url, &secret, key.as_ref(), &envelope),
+                Next::Done,
+                "{}",
+                profile.name()
+            );
+            let (first, got) = reports
+                .recv()
+                .unwrap()
+                .unwrap_or_else(|s| panic!("{}: {s}", profile.name()));
+            assert_eq!(first, expect_first, "{}", profile.name());
+            assert_eq!(got.event, *envelope.event(), "{}", profile.name());
+        }
+    }
+}
+
+#[test]
+fn a_wrong_secret_is_refused_over_http_and_retried() {
+    let profile = Profile::standard();
+    let (url, reports) = serve(
+        Receiver::new(profile.clone()).secret(Secret::generate_standard().unwrap()),
+        1,
+    );
+    let envelope = Envelope::new(Event::sample(EventType::WebhookTest));
+    let next = deliver(
+        &profile,
+        &url,
+        &Secret::generate_standard().unwrap(),
+        None,
+        &envelope,
+    );
+    assert!(matches!(next, Next::RetryAt(_)));
+    assert_eq!(reports.recv().unwrap().unwrap_err(), 401);
+}

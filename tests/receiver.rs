@@ -1,0 +1,326 @@
+//! The receiver toolkit, profiles, dedupe and the seeds' rules.
+
+use std::time::Duration;
+
+use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::profile::{from_learnworlds_type, learnworlds_names, Profile};
+use lms_webhooks::receiver::{ReceiveError, Receiver};
+use lms_webhooks::rules::{events_for, Action};
+use lms_webhooks::signature::{Message, VerifyError};
+use lms_webhooks::{EncryptionKey, Envelope, Event, EventId, EventType, Secret, Timestamp};
+use serde_json::json;
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_unix(secs).unwrap()
+}
+
+const NOW: i64 = 1_800_000_000;
+
+fn sign(
+    profile: &Profile,
+    secret: &Secret,
+    id: &str,
+    ts: Timestamp,
+    body: &[u8],
+) -> http::HeaderMap {
+    profile
+        .scheme()
+        .sign(std::slice::from_ref(secret), &Message::new(id, ts, body))
+        .unwrap()
+}
+
+#[test]
+fn an_event_that_occurred_five_days_before_delivery_is_accepted() {
+    let secret = Secret::generate_standard().unwrap();
+    let occurred = at(NOW - 5 * 86_400);
+    let envelope = Envelope::from_parts(
+        EventId::new(),
+        occurred,
+        Event::sample(EventType::NotificationsSent),
+    );
+    let profile = Profile::learnink();
+    let body = profile.render(&envelope).unwrap();
+    let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
+    let got = Receiver::new(profile)
+        .secret(secret)
+        .receive(&headers, &body, at(NOW + 10))
+        .unwrap();
+    assert_eq!(got.occurred_at, occurred);
+    assert_eq!(got.delivered_at, Some(at(NOW)));
+    assert_eq!(got.event, *envelope.event());
+    assert_eq!(got.id, envelope.id().as_str());
+}
+
+#[test]
+fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
+    let secret = Secret::generate_standard().unwrap();
+    let envelope = Envelope::new(Event::sample(EventType::SalesTransactionRefunded));
+    let profile = Profile::standard();
+    let body = profile.render(&envelope).unwrap();
+    let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
+    let receiver = Receiver::new(profile.clone()).secret(secret);
+    // Replayed an hour later.
+    let e = receiver
+        .receive(&headers, &body, at(NOW + 3600))
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        ReceiveError::Signature(VerifyError::TimestampTooOld { .. })
+    ));
+    assert_eq!(e.http_status(), 401);
+    // Tampered.
+    let mut tampered = body.to_vec();
+    let i = tampered.len() / 2;
+    tampered[i] ^= 1;
+    let e = receiver.receive(&headers, &tampered, at(NOW)).unwrap_err();
+    assert_eq!(e, ReceiveError::Signature(VerifyError::Mismatch));
+    // Too large, misconfigured.
+    let small = receiver.clone().max_body_len(10);
+    assert_eq!(
+        small
+            .receive(&headers, &body, at(NOW))
+            .unwrap_err()
+            .http_status(),
+        413
+    );
+    let none = Receiver::new(profile);
+    assert_eq!(
+        none.receive(&headers, &body, at(NOW))
+            .unwrap_err()
+            .http_status(),
+        500
+    );
+    // A valid signature over a body that is not an envelope: 400.
+    let junk = br#"{"hello":"world"}"#;
+    let junk_headers = sign(
+        &Profile::standard(),
+        &Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
+        "x",
+        at(NOW),
+        junk,
+    );
+    let r = Receiver::new(Profile::standard())
+        .secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
+    let e = r.receive(&junk_headers, junk, at(NOW)).unwrap_err();
+    assert!(matches!(e, ReceiveError::Payload(_)));
+    assert_eq!(e.http_status(), 400);
+}
+
+#[test]
+fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
+    let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
+    let envelope = Envelope::new(Event::sample(EventType::AffiliateCommissionGenerated));
+    let body = key
+        .encrypt(&Profile::learnybox().render(&envelope).unwrap())
+        .unwrap();
+    // Learnybox itself sends no signature headers: the MAC authenticates.
+    let receiver = Receiver::new(Profile::learnybox()).key(key);
+    let got = receiver
+        .receive(&http::HeaderMap::new(), &body, at(NOW))
+        .unwrap();
+    assert_eq!(got.event, *envelope.event());
+    assert_eq!(got.delivered_at, None);
+    let mut v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    v["mac"] = json!("0".repeat(64));
+    let e = receiver
+        .receive(
+            &http::HeaderMap::new(),
+            &serde_json::to_vec(&v).unwrap(),
+            at(NOW),
+        )
+        .unwrap_err();
+    assert_eq!(e.http_status(), 401);
+    assert!(Receiver::new(Profile::learnybox())
+        .receive(&http::HeaderMap::new(), &body, at(NOW))
+        .is_err());
+}
+
+#[test]
+fn learnworlds_layout_names_and_quirks() {
+    let token = Secret::parse("v1=4f3c2b1a09e8d7c6b5a49382716f5e4d").unwrap();
+    let profile = Profile::learnworlds("school_42");
+    let envelope = Envelope::new(Event::sample(EventType::CourseCertificateAwarded));
+    let body = profile.render(&envelope).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["type"], "awardedCertificate");
+    assert_eq!(v["trigger"], "certificate_awarded");
+    assert_eq!(v["school_id"], "school_42");
+    let headers = sign(&profile, &token, "ignored", at(NOW), &body);
+    let receiver = Receiver::new(profile.clone()).secret(token.clone());
+    let a = receiver.receive(&headers, &body, at(NOW)).unwrap();
+    assert_eq!(a.event, *envelope.event());
+    // No id in the body: a stable one derived from it, so retries deduplicate.
+    let b = receiver.receive(&headers, &body, at(NOW + 60)).unwrap();
+    assert_eq!(a.id, b.id);
+    assert!(a.id.starts_with("body_"));
+
+    // A real-world user event: fields directly in `data`, an epoch-float timestamp, extras.
+    let raw = json!({
+        "version": 2, "type": "userUpdated", "trigger": "user_updated", "school_id": "s",
+        "timestamp": 1_700_000_000.25,
+        "data": {"id": "u_1", "email": "ada@example.com", "username": "ada", "fields": {"bio": "x"}}
+    });
+    let raw = serde_json::to_vec(&raw).unwrap();
+    let headers = sign(&profile, &token, "x", at(NOW), &raw);
+    let got = receiver.receive(&headers, &raw, at(NOW)).unwrap();
+    let Event::Crm(lms_webhooks::CrmEvent::UserUpdated(change)) = &got.event else {
+        panic!("{:?}", got.event)
+    };
+    assert_eq!(change.user.email.as_deref(), Some("ada@example.com"));
+    assert_eq!(change.user.extra["username"], "ada");
+    assert_eq!(
+        got.occurred_at,
+        Timestamp::from_unix_millis(1_700_000_000_250).unwrap()
+    );
+
+    // Every LearnWorlds name maps back.
+    for &t in EventType::ALL {
+        if let Some((ty, _)) = learnworlds_names(t) {
+            let back = from_learnworlds_type(ty).unwrap();
+            assert!(
+                back == t || (t == EventType::CrmUserCreated && back == EventType::CrmUserUpdated)
+            );
+        }
+    }
+    let legacy = Profile::learnworlds_legacy("s").render(&envelope).unwrap();
+    let legacy: serde_json::Value = serde_json::from_slice(&legacy).unwrap();
+    assert_eq!(
+        (legacy["version"].clone(), legacy.get("trigger")),
+        (json!(1), None)
+    );
+}
+
+#[test]
+fn learnink_layout_and_timestamps_in_every_form() {
+    let profile = Profile::learnink();
+    let envelope = Envelope::new(Event::sample(EventType::CourseMemberStarted));
+    let body: serde_json::Value =
+        serde_json::from_slice(&profile.render(&envelope).unwrap()).unwrap();
+    assert_eq!(body["object"], "event");
+    assert_eq!(body["type"], "user.course.started");
+    for ts in [
+        json!("2026-11-23T09:30:00Z"),
+        json!(1_795_426_200),
+        json!(1_795_426_200.0),
+        json!(1_795_426_200_000u64),
+        json!("1795426200"),
+    ] {
+        let mut b = body.clone();
+        b["timestamp"] = ts.clone();
+        let parsed = profile
+            .parse(&serde_json::to_vec(&b).unwrap(), None, at(NOW))
+            .unwrap();
+        assert_eq!(parsed.timestamp(), at(1_795_426_200), "{ts}");
+        assert_eq!(
+            parsed.event().event_type(),
+            Some(EventType::CourseMemberStarted)
+        );
+    }
+    let mut b = body.clone();
+    b["timestamp"] = json!(true);
+    assert!(profile
+        .parse(&serde_json::to_vec(&b).unwrap(), None, at(NOW))
+        .is_err());
+}
+
+#[test]
+fn unknown_types_arrive_as_unknown() {
+    let secret = Secret::generate_alphanumeric().unwrap();
+    let profile = Profile::learnomy();
+    let body = br#"{"id":"evt_x","type":"learnomy.badge.awarded","timestamp":"2026-11-23T09:30:00Z","data":{"badge":"gold"}}"#;
+    let headers = sign(&profile, &secret, "evt_x", at(NOW), body);
+    let got = Receiver::new(profile)
+        .secret(secret)
+        .receive(&headers, body, at(NOW))
+        .unwrap();
+    let Event::Unknown(raw) = &got.event else {
+        panic!()
+    };
+    assert_eq!(raw.event_type(), "learnomy.badge.awarded");
+    assert_eq!(raw.data()["badge"], "gold");
+}
+
+#[test]
+fn dedupe_detects_retries_and_stays_bounded_under_a_million_ids() {
+    let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
+    assert!(seen.check_and_mark("evt_a", at(NOW)));
+    assert!(!seen.check_and_mark("evt_a", at(NOW + 1)));
+    assert!(seen.check_and_mark("evt_b", at(NOW + 1)));
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut fresh = 0;
+    for i in 0..1_000_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if seen.check_and_mark(&format!("evt_{x:016x}"), at(NOW + 2 + i / 1000)) {
+            fresh += 1;
+        }
+        assert!(seen.len() <= 10_000);
+    }
+    assert_eq!(fresh, 1_000_000, "distinct ids never collide");
+    assert_eq!(seen.len(), 10_000);
+}
+
+#[test]
+fn every_rule_from_the_seeds() {
+    use EventType as T;
+    let cases: &[(Action, &[EventType])] = &[
+        (
+            Action::SubscriptionBought { trial_days: 0 },
+            &[T::SalesSubscriptionPaid, T::SalesPaymentCreated],
+        ),
+        (
+            Action::SubscriptionBought { trial_days: 14 },
+            &[T::SalesSubscriptionTrialStarted],
+        ),
+        (
+            Action::PaymentAfterTrial,
+            &[T::SalesSubscriptionPaid, T::SalesPaymentCreated],
+        ),
+        (
+            Action::AdminEnrolledWithoutPayment,
+            &[T::SalesSubscriptionPaid, T::SalesPaymentCreated],
+        ),
+        (Action::CancelClicked, &[]),
+        (Action::SubscriptionEnded, &[T::SalesSubscriptionCanceled]),
+        (Action::PlanChanged, &[T::SalesSubscriptionUpdated]),
+        (
+            Action::Refund,
+            &[T::SalesTransactionRefunded, T::SalesCreditNoteCreated],
+        ),
+        (
+            Action::Sale {
+                referred_by_affiliate: false,
+            },
+            &[T::SalesTransactionCompleted, T::SalesInvoiceCreated],
+        ),
+        (
+            Action::Sale {
+                referred_by_affiliate: true,
+            },
+            &[
+                T::SalesTransactionCompleted,
+                T::SalesInvoiceCreated,
+                T::AffiliateCommissionGenerated,
+            ],
+        ),
+        (Action::Registration, &[T::CrmUserCreated]),
+        (Action::ProfileUpdate, &[T::CrmUserUpdated]),
+        (
+            Action::FreeSectionPreviewed {
+                course_is_paid: true,
+            },
+            &[T::CourseSectionPreviewed],
+        ),
+        (
+            Action::FreeSectionPreviewed {
+                course_is_paid: false,
+            },
+            &[],
+        ),
+    ];
+    for (action, want) in cases {
+        assert_eq!(events_for(*action), *want, "{action:?}");
+    }
+}
