@@ -1,30 +1,260 @@
-//! Quickstart: build one event of each category, print its envelope, and read it back.
+//! Quickstart: the whole story in a few seconds, on loopback.
+//!
+//! 1. A receiver app starts on 127.0.0.1 with three webhook routes, one per platform profile.
+//! 2. The LMS registers three endpoints: Standard Webhooks, Learnybox (encrypted, 200 only)
+//!    and Learnomy (hex HMAC), whose app is down for the sale's first two attempts.
+//! 3. The LMS fans out a sale, a course completion and push notifications; every delivery
+//!    runs on its platform's retry schedule, sped up 600 times.
+//! 4. The receiver verifies, decrypts, deduplicates and prints the typed events; the LMS prints
+//!    its delivery log.
 //!
 //! Run with `cargo run --example quickstart`.
 
-use lms_webhooks::{Category, Envelope, Event, EventId, Timestamp};
+#[path = "support/http.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::delivery::{Delivery, Next};
+use lms_webhooks::endpoint::{fan_out, Endpoint, EventFilter, Registry, UrlPolicy};
+use lms_webhooks::profile::Profile;
+use lms_webhooks::receiver::Receiver;
+use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
+use lms_webhooks::signature::BodyHmacHex;
+use lms_webhooks::transport::attempt_blocking;
+use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Scheme, Secret, Timestamp};
+
+const SPEEDUP: u32 = 600;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let occurred = Timestamp::now().truncated_to_millis();
-    for &category in Category::ALL {
-        // The first type of each category, with its realistic sample payload.
-        let Some(event_type) = category.event_types().next() else {
-            continue;
-        };
-        let envelope = Envelope::from_parts(EventId::new(), occurred, Event::sample(event_type));
-        let body = envelope.to_bytes()?;
-        println!("── {category} ({} bytes)", body.len());
-        println!("{}", std::str::from_utf8(&body)?);
+    let now = Timestamp::now();
 
-        let received = Envelope::from_slice(&body)?;
-        assert_eq!(received, envelope);
+    // ── The LMS registers three endpoints ───────────────────────────────────────────────
+    let server = tiny_http::Server::http("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        server.server_addr().to_ip().ok_or("no address")?
+    );
+    let policy = UrlPolicy::new().allow_http(true).allow_private(true); // loopback demo only
+    let mut registry = Registry::learnomy_free();
+
+    let (standard, standard_secret) =
+        Endpoint::create("ep_standard", &format!("{base}/standard"), &policy, now)?;
+    registry.add(standard)?;
+
+    let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
+    let (learnybox, _) =
+        Endpoint::create("ep_learnybox", &format!("{base}/learnybox"), &policy, now)?;
+    registry.add(
+        learnybox
+            .with_signing(Scheme::standard(), Secret::from_key(*key.expose_bytes())?)
+            .with_encryption(key.clone())
+            .with_delivery(
+                RetrySchedule::learnybox().speed_up(SPEEDUP),
+                SuccessRule::Exactly200,
+            )
+            .with_filter(EventFilter::parse(["sales.*", "course.*"])?),
+    )?;
+
+    let learnomy_secret = Secret::generate_alphanumeric()?;
+    let (learnomy, _) = Endpoint::create("ep_learnomy", &format!("{base}/learnomy"), &policy, now)?;
+    registry.add(
+        learnomy
+            .with_signing(BodyHmacHex::learnomy(), learnomy_secret.clone())
+            .with_delivery(
+                RetrySchedule::learnybox().speed_up(SPEEDUP),
+                SuccessRule::Any2xx,
+            ),
+    )?;
+    let (used, limit) = registry.usage();
+    println!(
+        "LMS: {used} of {} endpoints registered",
+        limit.unwrap_or(used)
+    );
+
+    // ── The receiver app ─────────────────────────────────────────────────────────────────
+    let mut receivers = HashMap::new();
+    receivers.insert(
+        "/standard",
+        Receiver::new(Profile::standard()).secret(Secret::parse(&standard_secret)?),
+    );
+    receivers.insert("/learnybox", Receiver::new(Profile::learnybox()).key(key));
+    receivers.insert(
+        "/learnomy",
+        Receiver::new(Profile::learnomy()).secret(learnomy_secret),
+    );
+    let (events_tx, events_rx) = mpsc::channel::<String>();
+    thread::spawn(move || {
+        let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
+        let mut learnomy_failures = 0;
+        while let Ok(Some(mut request)) = server.recv_timeout(Duration::from_secs(10)) {
+            let path = request.url().to_owned();
+            let mut body = Vec::new();
+            let _ = request.as_reader().read_to_end(&mut body);
+            let headers: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_owned(),
+                        h.value.as_str().to_owned(),
+                    )
+                })
+                .collect();
+            let Some(receiver) = receivers.get(path.as_str()) else {
+                let _ = request.respond(tiny_http::Response::empty(404));
+                continue;
+            };
+            match receiver.receive(&headers, &body, Timestamp::now()) {
+                Ok(got) => {
+                    if path == "/learnomy"
+                        && got.event.event_type() == Some(EventType::SalesTransactionCompleted)
+                        && learnomy_failures < 2
+                    {
+                        // The Learnomy-side app is down for the sale's first two attempts.
+                        learnomy_failures += 1;
+                        let _ = request.respond(tiny_http::Response::empty(503));
+                        continue;
+                    }
+                    // Answer first, work after.
+                    let _ = request.respond(tiny_http::Response::empty(200));
+                    // Each route is its own app, with its own deduplication.
+                    let first =
+                        seen.check_and_mark(&format!("{path} {}", got.id), Timestamp::now());
+                    let summary = describe(&got.event);
+                    let _ = events_tx.send(format!(
+                        "{:<11} {:<29} {} {}{}",
+                        path.trim_start_matches('/'),
+                        got.event.type_str(),
+                        got.id,
+                        summary,
+                        if first { "" } else { " (duplicate, skipped)" }
+                    ));
+                }
+                Err(e) => {
+                    let _ = request.respond(tiny_http::Response::empty(e.http_status()));
+                }
+            }
+        }
+    });
+
+    // ── The LMS fans out three events ────────────────────────────────────────────────────
+    let events = [
+        EventType::SalesTransactionCompleted,
+        EventType::CourseMemberCompleted,
+        EventType::NotificationsSent,
+    ];
+    let mut pending: Vec<Delivery> = Vec::new();
+    for t in events {
+        let envelope = Envelope::new(Event::sample(t));
+        let out = fan_out(&envelope, registry.endpoints(), Timestamp::now())?;
+        println!("LMS: {} → {} deliveries", t, out.deliveries.len());
+        pending.extend(out.deliveries);
+    }
+
+    // A tiny scheduler: the host's job queue, in miniature.
+    let transport = support::Http::new(Duration::from_secs(5));
+    let started = Instant::now();
+    let mut finished = Vec::new();
+    while !pending.is_empty() {
+        let now = Timestamp::now();
+        let (due, waiting): (Vec<Delivery>, Vec<Delivery>) = pending
+            .into_iter()
+            .partition(|d| d.next_due().is_some_and(|t| t <= now));
+        pending = waiting;
+        for mut delivery in due {
+            let next = attempt_blocking(&mut delivery, &transport, &Timestamp::now)?;
+            if let Some(id) = delivery.endpoint_id() {
+                if let Some(endpoint) = registry.get_mut(id) {
+                    endpoint.note_attempt(Timestamp::now());
+                    endpoint.record_result(next, Timestamp::now());
+                }
+            }
+            match next {
+                Next::RetryAt(_) => pending.push(delivery),
+                _ => finished.push(delivery),
+            }
+        }
+        thread::sleep(Duration::from_millis(20));
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("deliveries did not finish in 30 s".into());
+        }
+    }
+
+    println!("\nReceiver: verified events");
+    let mut received = Vec::new();
+    while let Ok(line) = events_rx.recv_timeout(Duration::from_millis(300)) {
+        println!("  {line}");
+        received.push(line);
+    }
+
+    println!("\nLMS: delivery log");
+    println!(
+        "  {:<13} {:<29} {:>8}  statuses        result",
+        "endpoint", "event", "attempts"
+    );
+    let mut all_done = true;
+    for d in &finished {
+        let event = Envelope::from_slice(d.body())?;
+        let statuses: Vec<String> = d
+            .attempts()
+            .iter()
+            .map(|a| match &a.outcome {
+                Outcome::Response { status, .. } => status.to_string(),
+                Outcome::Timeout => "timeout".to_owned(),
+                _ => "error".to_owned(),
+            })
+            .collect();
+        let result = match d.attempts().last().map(|a| a.next) {
+            Some(Next::Done) => "delivered",
+            _ => {
+                all_done = false;
+                "FAILED"
+            }
+        };
         println!(
-            "   parsed back: {} {} occurred at {}\n",
-            received.event().type_str(),
-            received.id(),
-            received.timestamp()
+            "  {:<13} {:<29} {:>8}  {:<15} {result}",
+            d.endpoint_id().unwrap_or("-"),
+            event.event().type_str(),
+            d.attempts().len(),
+            statuses.join(","),
         );
     }
-    println!("{} categories sent and received.", Category::ALL.len());
+    if !all_done || received.len() != finished.len() {
+        return Err(format!(
+            "{} deliveries, {} received: something was lost",
+            finished.len(),
+            received.len()
+        )
+        .into());
+    }
+    println!("\nAll {} deliveries verified and received.", finished.len());
     Ok(())
+}
+
+/// One line about the payload, as a consumer app would use it.
+fn describe(event: &Event) -> String {
+    use lms_webhooks::{CourseEvent, NotificationEvent, SalesEvent};
+    match event {
+        Event::Sales(SalesEvent::TransactionCompleted(t)) => {
+            format!(
+                "{} paid by {}",
+                t.amount,
+                t.customer.email.as_deref().unwrap_or("?")
+            )
+        }
+        Event::Course(CourseEvent::MemberCompleted(c)) => format!(
+            "{} finished {}",
+            c.member.first_name.as_deref().unwrap_or("?"),
+            c.course.title.as_deref().unwrap_or(&c.course.id)
+        ),
+        Event::Notifications(NotificationEvent::Sent(n)) => {
+            format!("{} push notification(s) to forward", n.notifications.len())
+        }
+        other => other.type_str().to_owned(),
+    }
 }

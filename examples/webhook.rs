@@ -12,16 +12,21 @@
 //! Subcommands and flags are a stable interface: scripts depend on them.
 
 use std::io::{Read, Write};
+
+#[path = "support/http.rs"]
+mod support;
 use std::process::ExitCode;
 
 use http::HeaderName;
 use lms_webhooks::delivery::{Delivery, Next, Target};
 use lms_webhooks::endpoint::UrlPolicy;
+use lms_webhooks::profile::Profile;
+use lms_webhooks::receiver::Receiver;
 use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
 use lms_webhooks::signature::{
     BodyHmacHex, HeaderPrefix, Message, PresharedToken, StandardWebhooks,
 };
-use lms_webhooks::transport::{attempt_blocking, BlockingTransport};
+use lms_webhooks::transport::attempt_blocking;
 use lms_webhooks::{EncryptionKey, EventId, Scheme, Secret, Timestamp, Tolerance, Verifier};
 
 const USAGE: &str = "\
@@ -38,6 +43,8 @@ USAGE:
                  [--policy learnybox|learnworlds|standard] [--success exactly-200|any-2xx]
                  [--speedup N] [--key K] [--timeout SECS] [--allow-http] [--allow-private]
   webhook check-url URL [--allow-http] [--allow-private]
+  webhook receive --profile standard|learnybox|learnworlds|learnink|learnomy --secret S [--secret S2 ...]
+                 [--key K] [--now TS] [--tolerance SECS | --ignore-timestamp] -H 'name: value' ...
   webhook encrypt --key K [--iv HEX]     plaintext on stdin, encrypted body on stdout
   webhook decrypt --key K                encrypted body on stdin, plaintext on stdout
 
@@ -50,6 +57,9 @@ USAGE:
   check-url prints `ok` or why the URL is refused: https only (--allow-http opens http),
   public hosts only (--allow-private opens loopback, private, link-local and local names).
   send applies the same rules to its --url.
+  receive verifies, decrypts (learnybox: --key) and parses a request as the profile's
+  receiver does, and prints three lines: the canonical event type, the event id, and the
+  payload as canonical JSON.
   encrypt and decrypt write their output byte for byte, with no newline added.
   K is 32 bytes: a 32-character secret, or base64:/whsec_ and the base64 of 32 bytes.
   --iv (32 hex digits) fixes the IV, for test vectors only: never reuse an IV for real.
@@ -79,6 +89,7 @@ fn run(args: &[String]) -> Result<(), String> {
         "verify" => verify(&Flags::parse(rest, &["--ignore-timestamp"])?),
         "send" => send(&Flags::parse(rest, &["--allow-http", "--allow-private"])?),
         "check-url" => check_url(rest),
+        "receive" => receive(&Flags::parse(rest, &["--ignore-timestamp"])?),
         "encrypt" => encrypt(&Flags::parse(rest, &[])?),
         "decrypt" => decrypt(&Flags::parse(rest, &[])?),
         "help" | "--help" | "-h" => {
@@ -284,15 +295,7 @@ fn verify(flags: &Flags) -> Result<(), String> {
         Some(ts) => unix("now", ts)?,
         None => Timestamp::now(),
     };
-    let tolerance = match (flags.get("tolerance"), flags.has("--ignore-timestamp")) {
-        (_, true) => Tolerance::Ignore,
-        (Some(secs), false) => Tolerance::Within(std::time::Duration::from_secs(
-            secs.trim()
-                .parse()
-                .map_err(|_| format!("--tolerance `{secs}` is not a number of seconds"))?,
-        )),
-        (None, false) => Tolerance::DEFAULT,
-    };
+    let tolerance = tolerance(flags)?;
     let body = read_body()?;
     Verifier::new(scheme, secrets)
         .tolerance(tolerance)
@@ -351,58 +354,6 @@ fn decrypt(flags: &Flags) -> Result<(), String> {
     let body = read_body()?;
     let plaintext = key.decrypt(&body).map_err(|e| e.to_string())?;
     write_out(&plaintext)
-}
-
-/// A blocking transport over `ureq` for the CLI (the library's own adapter sits behind the
-/// `ureq` feature, which `cargo run --example` does not turn on).
-struct Http {
-    agent: ureq::Agent,
-}
-
-impl Http {
-    fn new(timeout: std::time::Duration) -> Http {
-        let config = ureq::Agent::config_builder()
-            .timeout_connect(Some(timeout.min(std::time::Duration::from_secs(5))))
-            .timeout_global(Some(timeout))
-            .max_redirects(0)
-            .max_redirects_will_error(false)
-            .http_status_as_error(false)
-            .build();
-        Http {
-            agent: ureq::Agent::new_with_config(config),
-        }
-    }
-}
-
-impl BlockingTransport for Http {
-    fn send(&self, request: http::Request<bytes::Bytes>) -> Outcome {
-        let (parts, body) = request.into_parts();
-        match self
-            .agent
-            .run(http::Request::from_parts(parts, body.as_ref()))
-        {
-            Ok(mut response) => {
-                let retry_after = response
-                    .headers()
-                    .get(http::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let mut excerpt = Vec::new();
-                let _ = response
-                    .body_mut()
-                    .as_reader()
-                    .take(Outcome::MAX_EXCERPT as u64)
-                    .read_to_end(&mut excerpt);
-                let outcome = Outcome::status(response.status().as_u16()).with_body(&excerpt);
-                match retry_after {
-                    Some(value) => outcome.with_retry_after(value),
-                    None => outcome,
-                }
-            }
-            Err(ureq::Error::Timeout(_)) => Outcome::Timeout,
-            Err(e) => Outcome::error(e.to_string()),
-        }
-    }
 }
 
 fn send(flags: &Flags) -> Result<(), String> {
@@ -469,8 +420,12 @@ fn send(flags: &Flags) -> Result<(), String> {
         target = target.encryption(key(flags)?);
     }
     let body = read_body()?;
-    let id = EventId::new();
-    let transport = Http::new(std::time::Duration::from_secs_f64(timeout));
+    // The envelope's own id when the body is one, so the signed id and the dedupe key agree.
+    let id = match lms_webhooks::Envelope::from_slice(&body) {
+        Ok(envelope) => envelope.id().clone(),
+        Err(_) => EventId::new(),
+    };
+    let transport = support::Http::new(std::time::Duration::from_secs_f64(timeout));
     let mut delivery = Delivery::new(id.as_str(), body, target, Timestamp::now());
     loop {
         let next = attempt_blocking(&mut delivery, &transport, &Timestamp::now)
@@ -540,5 +495,59 @@ fn check_url(args: &[String]) -> Result<(), String> {
     };
     url_policy(&flags).check(url).map_err(|e| e.to_string())?;
     println!("ok");
+    Ok(())
+}
+
+fn tolerance(flags: &Flags) -> Result<Tolerance, String> {
+    Ok(
+        match (flags.get("tolerance"), flags.has("--ignore-timestamp")) {
+            (_, true) => Tolerance::Ignore,
+            (Some(secs), false) => Tolerance::Within(std::time::Duration::from_secs(
+                secs.trim()
+                    .parse()
+                    .map_err(|_| format!("--tolerance `{secs}` is not a number of seconds"))?,
+            )),
+            (None, false) => Tolerance::DEFAULT,
+        },
+    )
+}
+
+fn receive(flags: &Flags) -> Result<(), String> {
+    flags.only(&["profile", "secret", "key", "now", "tolerance"])?;
+    let profile = match flags.require("profile")? {
+        "standard" => Profile::standard(),
+        "learnybox" => Profile::learnybox(),
+        "learnworlds" => Profile::learnworlds(""),
+        "learnink" => Profile::learnink(),
+        "learnomy" => Profile::learnomy(),
+        other => {
+            return Err(format!(
+            "--profile `{other}`: expected standard, learnybox, learnworlds, learnink or learnomy"
+        ))
+        }
+    };
+    let mut receiver = Receiver::new(profile).tolerance(tolerance(flags)?);
+    for secret in flags.all("secret") {
+        receiver = receiver.secret(Secret::parse(secret).map_err(|e| format!("--secret: {e}"))?);
+    }
+    if flags.get("key").is_some() {
+        receiver = receiver.key(key(flags)?);
+    }
+    let now = match flags.get("now") {
+        Some(ts) => unix("now", ts)?,
+        None => Timestamp::now(),
+    };
+    let body = read_body()?;
+    let got = receiver
+        .receive(&flags.headers, &body, now)
+        .map_err(|e| e.to_string())?;
+    let id = EventId::parse(&got.id).map_err(|e| e.to_string())?;
+    let canonical = lms_webhooks::Envelope::from_parts(id, got.occurred_at, got.event.clone())
+        .to_vec()
+        .map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_slice(&canonical).map_err(|e| e.to_string())?;
+    println!("{}", got.event.type_str());
+    println!("{}", got.id);
+    println!("{}", value["data"]);
     Ok(())
 }

@@ -515,3 +515,82 @@ fn check_url_prints_ok_or_the_reason() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(run(&["check-url"], b"").status.code(), Some(1));
 }
+
+#[test]
+fn receive_prints_type_id_and_canonical_payload() {
+    let body = br#"{"id":"evt_42","type":"course.quiz.passed","timestamp":"2026-11-23T09:30:00Z","data":{"member":{"id":"u1"},"quiz":{"id":"q1"},"score":16,"max_score":20}}"#;
+    let signed = run(
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--id",
+            "evt_42",
+            "--timestamp",
+            "1700000000",
+        ],
+        body,
+    );
+    let mut args = vec![
+        "receive",
+        "--profile",
+        "standard",
+        "--secret",
+        SECRET,
+        "--now",
+        "1700000030",
+    ];
+    let lines = stdout(&signed);
+    for line in lines.lines() {
+        args.extend(["-H", line]);
+    }
+    let o = run(&args, body);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("course.quiz.passed"));
+    assert_eq!(lines.next(), Some("evt_42"));
+    let data: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(data["score"], 16);
+    assert_eq!(data["quiz"]["id"], "q1");
+
+    // Outside the tolerance: exit 1, nothing on stdout.
+    let late: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "1700000030" { "1700009999" } else { a })
+        .collect();
+    let o = run(&late, body);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn receive_decrypts_a_learnybox_body() {
+    let key = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
+    let plain = br#"{"id":"evt_7","type":"crm.contact.tag_added","timestamp":"2026-11-23T09:30:00Z","data":{"contact":{"email":"a@example.com"},"tags":["vip"]}}"#;
+    let encrypted = run(&["encrypt", "--key", key], plain);
+    let o = run(
+        &["receive", "--profile", "learnybox", "--key", key],
+        &encrypted.stdout,
+    );
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(stdout(&o).starts_with("crm.contact.tag_added\nevt_7\n"));
+    let o = run(
+        &[
+            "receive",
+            "--profile",
+            "learnybox",
+            "--key",
+            "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5b",
+        ],
+        &encrypted.stdout,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(
+        &["receive", "--profile", "moodle", "--secret", SECRET],
+        plain,
+    );
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -1,0 +1,100 @@
+//! A webhook receiver app: verify, deduplicate, answer 200 at once, process afterwards.
+//!
+//! ```text
+//! WEBHOOK_SECRET=whsec_... cargo run --example receiver                 # Standard Webhooks on 127.0.0.1:8080
+//! WEBHOOK_PROFILE=learnybox WEBHOOK_KEY=... cargo run --example receiver
+//! WEBHOOK_ADDR=127.0.0.1:9000 cargo run --example receiver -- --requests 10   # stop after 10
+//! ```
+//!
+//! Then send it something with `webhook send --url http://127.0.0.1:8080/ --allow-http
+//! --allow-private ...`. Profiles: standard, learnybox, learnworlds, learnink, learnomy.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::profile::Profile;
+use lms_webhooks::receiver::{Received, Receiver};
+use lms_webhooks::{EncryptionKey, Secret, Timestamp};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let profile = match env("WEBHOOK_PROFILE").as_deref().unwrap_or("standard") {
+        "standard" => Profile::standard(),
+        "learnybox" => Profile::learnybox(),
+        "learnworlds" => Profile::learnworlds(""),
+        "learnink" => Profile::learnink(),
+        "learnomy" => Profile::learnomy(),
+        other => return Err(format!("unknown WEBHOOK_PROFILE `{other}`").into()),
+    };
+    let mut receiver = Receiver::new(profile);
+    if let Some(secret) = env("WEBHOOK_SECRET") {
+        receiver = receiver.secret(Secret::parse(&secret)?);
+    }
+    if let Some(key) = env("WEBHOOK_KEY") {
+        receiver = receiver.key(EncryptionKey::parse(&key)?);
+    }
+    let limit: Option<usize> = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
+        [flag, n] if flag == "--requests" => Some(n.parse()?),
+        [] => None,
+        _ => return Err("usage: receiver [--requests N]".into()),
+    };
+    let addr = env("WEBHOOK_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let server = tiny_http::Server::http(&addr).map_err(|e| e.to_string())?;
+    println!(
+        "listening on http://{addr}/ ({} profile)",
+        receiver.profile().name()
+    );
+
+    // The work happens on another thread, after the sender got its 200.
+    let (work_tx, work_rx) = mpsc::channel::<Received>();
+    let worker = thread::spawn(move || {
+        for event in work_rx {
+            println!(
+                "processed {} {} (occurred {}, delivered {})",
+                event.event.type_str(),
+                event.id,
+                event.occurred_at,
+                event.delivered_at.map_or("-".to_owned(), |t| t.to_string())
+            );
+        }
+    });
+
+    let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(7 * 86_400));
+    for (handled, mut request) in server.incoming_requests().enumerate() {
+        let mut body = Vec::new();
+        let _ = request.as_reader().read_to_end(&mut body);
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_owned(),
+                    h.value.as_str().to_owned(),
+                )
+            })
+            .collect();
+        let status = match receiver.receive(&headers, &body, Timestamp::now()) {
+            Ok(got) if seen.check_and_mark(&got.id, Timestamp::now()) => {
+                let _ = work_tx.send(got);
+                200
+            }
+            Ok(got) => {
+                println!("duplicate {} ignored", got.id);
+                200
+            }
+            Err(e) => {
+                println!("refused: {e}");
+                e.http_status()
+            }
+        };
+        let _ = request.respond(tiny_http::Response::empty(status));
+        if limit.is_some_and(|n| handled + 1 >= n) {
+            break;
+        }
+    }
+    drop(work_tx);
+    let _ = worker.join();
+    Ok(())
+}
