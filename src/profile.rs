@@ -24,10 +24,12 @@ use crate::signature::{BodyHmacHex, PresharedToken, StandardWebhooks};
 use crate::{Envelope, EnvelopeError, EventType, Scheme, Timestamp};
 
 /// How a platform lays out its JSON body.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "layout", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Layout {
     /// `{id, type, timestamp, data}`.
+    #[default]
     Canonical,
     /// `{version, type, trigger, school_id, data}` with LearnWorlds' event names.
     LearnWorlds {
@@ -41,6 +43,54 @@ pub enum Layout {
         /// The API version written by senders.
         api_version: String,
     },
+}
+
+impl Layout {
+    /// The body in this layout for `envelope` (before encryption).
+    pub fn render(&self, envelope: &Envelope) -> Result<Bytes, EnvelopeError> {
+        let canonical = envelope.to_bytes()?;
+        if *self == Layout::Canonical {
+            return Ok(canonical);
+        }
+        let value: Value = serde_json::from_slice(&canonical)
+            .map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
+        let data = value.get("data").cloned().unwrap_or(Value::Null);
+        let canonical_type = envelope.event().type_str();
+        let out = match self {
+            Layout::LearnWorlds { version, school_id } => {
+                let (ty, trigger) = envelope
+                    .event()
+                    .event_type()
+                    .and_then(learnworlds_names)
+                    .unwrap_or((canonical_type, canonical_type));
+                let mut o =
+                    json!({"version": version, "type": ty, "school_id": school_id, "data": data});
+                if *version >= 2 {
+                    o["trigger"] = json!(trigger);
+                }
+                o
+            }
+            Layout::LearnInk { api_version } => {
+                let ty = envelope
+                    .event()
+                    .event_type()
+                    .and_then(|t| LEARNINK_NAMES.iter().find(|(et, _)| *et == t))
+                    .map_or(canonical_type, |&(_, name)| name);
+                json!({
+                    "object": "event",
+                    "id": envelope.id().as_str(),
+                    "type": ty,
+                    "api_version": api_version,
+                    "data": data,
+                    "timestamp": envelope.timestamp(),
+                })
+            }
+            Layout::Canonical => value,
+        };
+        serde_json::to_vec(&out)
+            .map(Bytes::from)
+            .map_err(|e| EnvelopeError::Serialize(e.to_string()))
+    }
 }
 
 /// A platform preset. See the [module docs](self).
@@ -295,48 +345,7 @@ impl Profile {
 
     /// The body this platform sends for `envelope` (before encryption).
     pub fn render(&self, envelope: &Envelope) -> Result<Bytes, EnvelopeError> {
-        let canonical = envelope.to_bytes()?;
-        if self.layout == Layout::Canonical {
-            return Ok(canonical);
-        }
-        let value: Value = serde_json::from_slice(&canonical)
-            .map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
-        let data = value.get("data").cloned().unwrap_or(Value::Null);
-        let canonical_type = envelope.event().type_str();
-        let out = match &self.layout {
-            Layout::LearnWorlds { version, school_id } => {
-                let (ty, trigger) = envelope
-                    .event()
-                    .event_type()
-                    .and_then(learnworlds_names)
-                    .unwrap_or((canonical_type, canonical_type));
-                let mut o =
-                    json!({"version": version, "type": ty, "school_id": school_id, "data": data});
-                if *version >= 2 {
-                    o["trigger"] = json!(trigger);
-                }
-                o
-            }
-            Layout::LearnInk { api_version } => {
-                let ty = envelope
-                    .event()
-                    .event_type()
-                    .and_then(|t| LEARNINK_NAMES.iter().find(|(et, _)| *et == t))
-                    .map_or(canonical_type, |&(_, name)| name);
-                json!({
-                    "object": "event",
-                    "id": envelope.id().as_str(),
-                    "type": ty,
-                    "api_version": api_version,
-                    "data": data,
-                    "timestamp": envelope.timestamp(),
-                })
-            }
-            Layout::Canonical => value,
-        };
-        serde_json::to_vec(&out)
-            .map(Bytes::from)
-            .map_err(|e| EnvelopeError::Serialize(e.to_string()))
+        self.layout.render(envelope)
     }
 
     /// Reads a body in this platform's layout (after decryption) into the canonical envelope.

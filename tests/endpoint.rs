@@ -483,3 +483,54 @@ fn the_registry_enforces_plan_limits() {
     let json = serde_json::to_string(&pro).unwrap();
     assert_eq!(serde_json::from_str::<Registry>(&json).unwrap(), pro);
 }
+
+#[test]
+fn fan_out_renders_each_endpoint_layout_once() {
+    use lms_webhooks::profile::{Layout, Profile};
+    let v2 = Layout::LearnWorlds {
+        version: 2,
+        school_id: "s1".to_owned(),
+    };
+    let v1 = Layout::LearnWorlds {
+        version: 1,
+        school_id: "s1".to_owned(),
+    };
+    let endpoints = vec![
+        endpoint("canon_a"),
+        endpoint("lw2_a").with_layout(v2.clone()),
+        endpoint("lw1").with_layout(v1.clone()),
+        endpoint("lw2_b").with_layout(v2.clone()),
+        endpoint("canon_b"),
+    ];
+    assert_eq!(endpoints[2].payload_version(), Some(1));
+    assert_eq!(endpoints[0].payload_version(), None);
+    let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+    let out = fan_out(&envelope, &endpoints, at(T0)).unwrap();
+    let body = |id: &str| {
+        out.deliveries
+            .iter()
+            .find(|d| d.endpoint_id() == Some(id))
+            .unwrap()
+            .body()
+            .clone()
+    };
+    // Shared within a layout, different across layouts.
+    assert_eq!(body("canon_a").as_ptr(), body("canon_b").as_ptr());
+    assert_eq!(body("lw2_a").as_ptr(), body("lw2_b").as_ptr());
+    assert_ne!(body("lw2_a"), body("lw1"));
+    assert_eq!(Envelope::from_slice(&body("canon_a")).unwrap(), envelope);
+    let lw: serde_json::Value = serde_json::from_slice(&body("lw2_a")).unwrap();
+    assert_eq!(
+        (lw["version"].clone(), lw["type"].clone()),
+        (serde_json::json!(2), serde_json::json!("courseCompleted"))
+    );
+    let parsed = Profile::learnworlds("s1")
+        .parse(&body("lw2_a"), None, at(T0))
+        .unwrap();
+    assert_eq!(parsed.event(), envelope.event());
+    let lw1: serde_json::Value = serde_json::from_slice(&body("lw1")).unwrap();
+    assert_eq!(lw1["version"], 1);
+    // The layout survives serde with the endpoint.
+    let e: Endpoint = serde_json::from_str(&serde_json::to_string(&endpoints[1]).unwrap()).unwrap();
+    assert_eq!(e.layout(), &v2);
+}

@@ -29,9 +29,10 @@ pub struct Skipped {
 
 /// Makes one delivery per subscribed endpoint.
 ///
-/// The envelope is serialized once and the bytes are shared by every delivery (no copy per
-/// endpoint); each delivery carries its endpoint's own signing secrets, encryption and retry
-/// schedule, and its endpoint id.
+/// The envelope is serialized once per body layout in use (once in all when every endpoint
+/// takes the canonical envelope) and the bytes are shared by every delivery of that layout (no
+/// copy per endpoint); each delivery carries its endpoint's own signing secrets, encryption and
+/// retry schedule, and its endpoint id.
 ///
 /// ```
 /// use lms_webhooks::endpoint::{fan_out, Endpoint, EventFilter, UrlPolicy};
@@ -58,7 +59,8 @@ pub fn fan_out(
         deliveries: Vec::with_capacity(endpoints.len()),
         ..FanOut::default()
     };
-    let mut body = None;
+    // One rendering per layout; a handful of layouts at most, so a list is enough.
+    let mut bodies: Vec<(&crate::profile::Layout, bytes::Bytes)> = Vec::new();
     for endpoint in endpoints.iter().filter(|e| e.subscribes_to(event_type)) {
         let list = match endpoint.status() {
             EndpointStatus::Active => &mut out.deliveries,
@@ -71,9 +73,14 @@ pub fn fan_out(
                 continue;
             }
         };
-        let bytes = match &body {
-            Some(bytes) => bytes,
-            None => body.insert(envelope.to_bytes()?),
+        let layout = endpoint.layout();
+        let bytes = match bodies.iter().find(|(l, _)| *l == layout) {
+            Some((_, bytes)) => bytes.clone(),
+            None => {
+                let bytes = layout.render(envelope)?;
+                bodies.push((layout, bytes.clone()));
+                bytes
+            }
         };
         list.push(
             Delivery::new(

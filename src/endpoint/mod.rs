@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 use crate::delivery::{Delivery, GiveUpReason, Next, Target};
 use crate::encryption::EncryptionKey;
 use crate::event::{check_dotted, TestPing};
+use crate::profile::Layout;
 use crate::retry::{RetrySchedule, SuccessRule};
 use crate::secret::SecretForm;
 use crate::{
@@ -178,8 +179,8 @@ pub struct Endpoint {
     retry: RetrySchedule,
     #[serde(default)]
     success: SuccessRule,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    payload_version: Option<String>,
+    #[serde(default)]
+    layout: Layout,
     status: EndpointStatus,
     created_at: Timestamp,
     updated_at: Timestamp,
@@ -234,7 +235,7 @@ impl Endpoint {
                 encryption: None,
                 retry: RetrySchedule::standard_webhooks(),
                 success: SuccessRule::Any2xx,
-                payload_version: None,
+                layout: Layout::Canonical,
                 status: EndpointStatus::Active,
                 created_at: now,
                 updated_at: now,
@@ -279,10 +280,11 @@ impl Endpoint {
         self
     }
 
-    /// Sets the payload version label (e.g. LearnWorlds' `1` or `2`).
+    /// Sends bodies in `layout` (e.g. LearnWorlds' payload version 1 or 2), chosen per
+    /// endpoint; [`fan_out`] renders each layout once per event.
     #[must_use]
-    pub fn with_payload_version(mut self, version: impl Into<String>) -> Endpoint {
-        self.payload_version = Some(version.into());
+    pub fn with_layout(mut self, layout: Layout) -> Endpoint {
+        self.layout = layout;
         self
     }
 
@@ -320,9 +322,17 @@ impl Endpoint {
         &self.scheme
     }
 
-    /// The payload version label, if set.
-    pub fn payload_version(&self) -> Option<&str> {
-        self.payload_version.as_deref()
+    /// The body layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The payload version, for layouts that have one (LearnWorlds: 1 or 2).
+    pub fn payload_version(&self) -> Option<u8> {
+        match &self.layout {
+            Layout::LearnWorlds { version, .. } => Some(*version),
+            _ => None,
+        }
     }
 
     /// When the endpoint was created.
