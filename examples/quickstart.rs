@@ -10,6 +10,8 @@
 //!
 //! Run with `cargo run --example quickstart`.
 
+#[path = "support/inbound.rs"]
+mod inbound;
 #[path = "support/http.rs"]
 mod support;
 
@@ -93,18 +95,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut learnomy_failures = 0;
         while let Ok(Some(mut request)) = server.recv_timeout(Duration::from_secs(10)) {
             let path = request.url().to_owned();
-            let mut body = Vec::new();
-            let _ = request.as_reader().read_to_end(&mut body);
-            let headers: Vec<(String, String)> = request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_owned(),
-                        h.value.as_str().to_owned(),
-                    )
-                })
-                .collect();
+            let (headers, body) = inbound::read(&mut request);
             let Some(receiver) = receivers.get(path.as_str()) else {
                 let _ = request.respond(tiny_http::Response::empty(404));
                 continue;

@@ -9,6 +9,9 @@
 //! Then send it something with `webhook send --url http://127.0.0.1:8080/ --allow-http
 //! --allow-private ...`. Profiles: standard, learnybox, learnworlds, learnink, learnomy.
 
+#[path = "support/inbound.rs"]
+mod inbound;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -63,18 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(7 * 86_400));
     for (handled, mut request) in server.incoming_requests().enumerate() {
-        let mut body = Vec::new();
-        let _ = request.as_reader().read_to_end(&mut body);
-        let headers: Vec<(String, String)> = request
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_owned(),
-                    h.value.as_str().to_owned(),
-                )
-            })
-            .collect();
+        let (headers, body) = inbound::read(&mut request);
         let status = match receiver.receive(&headers, &body, Timestamp::now()) {
             Ok(got) if seen.check_and_mark(&got.id, Timestamp::now()) => {
                 let _ = work_tx.send(got);

@@ -1,6 +1,9 @@
 //! Sender and receiver end to end over real HTTP on loopback, for every platform profile.
 #![cfg(feature = "ureq")]
 
+#[path = "../examples/support/inbound.rs"]
+mod inbound;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -26,18 +29,7 @@ fn serve(receiver: Receiver, requests: usize) -> (String, mpsc::Receiver<Report>
             let Ok(Some(mut request)) = server.recv_timeout(Duration::from_secs(10)) else {
                 return;
             };
-            let mut body = Vec::new();
-            request.as_reader().read_to_end(&mut body).unwrap();
-            let headers: Vec<(String, String)> = request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_owned(),
-                        h.value.as_str().to_owned(),
-                    )
-                })
-                .collect();
+            let (headers, body) = inbound::read(&mut request);
             let (status, report) = match receiver.receive(&headers, &body, Timestamp::now()) {
                 Ok(got) => {
                     let first = seen.check_and_mark(&got.id, Timestamp::now());

@@ -1,6 +1,9 @@
 //! Real HTTP on loopback: the `ureq` transport against a `tiny_http` server started in the test.
 #![cfg(feature = "ureq")]
 
+#[path = "../examples/support/inbound.rs"]
+mod inbound;
+
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -29,18 +32,7 @@ fn server(script: Vec<(u16, Vec<(&'static str, &'static str)>)>) -> (String, mps
             let Ok(Some(mut request)) = server.recv_timeout(Duration::from_secs(10)) else {
                 return;
             };
-            let mut body = Vec::new();
-            request.as_reader().read_to_end(&mut body).unwrap();
-            let seen_headers = request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_ascii_lowercase(),
-                        h.value.as_str().to_owned(),
-                    )
-                })
-                .collect();
+            let (seen_headers, body) = inbound::read(&mut request);
             let _ = tx.send(Seen {
                 headers: seen_headers,
                 body,
@@ -125,7 +117,7 @@ fn two_failures_then_success_with_the_same_id_and_fresh_valid_signatures() {
         let header = |n: &str| {
             seen.headers
                 .iter()
-                .find(|(k, _)| k == n)
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
                 .map(|(_, v)| v.clone())
                 .unwrap()
         };
