@@ -51,6 +51,7 @@ use http::{Method, Request, Uri};
 use serde::{Deserialize, Serialize};
 
 use crate::encryption::{EncryptError, EncryptionKey};
+use crate::event::clip;
 use crate::retry::{
     parse_retry_after, Outcome, RetryContext, RetryDecision, RetryPolicy, RetrySchedule,
     SuccessRule,
@@ -90,7 +91,8 @@ fn default_max_retry_after() -> Duration {
     DEFAULT_MAX_RETRY_AFTER
 }
 
-mod duration_secs {
+/// `Duration` as whole seconds in serde, for delivery and endpoint settings.
+pub(crate) mod duration_secs {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -112,21 +114,21 @@ impl Target {
     /// addresses it delivers to.
     pub fn new(url: &str) -> Result<Target, DeliveryError> {
         let uri: Uri = url.parse().map_err(|_| DeliveryError::InvalidUrl {
-            url: url.chars().take(200).collect(),
+            url: clip(url, 200),
             reason: "not a valid absolute URL",
         })?;
         match uri.scheme_str() {
             Some("http" | "https") => {}
             _ => {
                 return Err(DeliveryError::InvalidUrl {
-                    url: url.chars().take(200).collect(),
+                    url: clip(url, 200),
                     reason: "the scheme must be http or https",
                 })
             }
         }
         if uri.host().is_none_or(str::is_empty) {
             return Err(DeliveryError::InvalidUrl {
-                url: url.chars().take(200).collect(),
+                url: clip(url, 200),
                 reason: "the URL has no host",
             });
         }
@@ -392,7 +394,7 @@ impl Delivery {
             .url
             .parse()
             .map_err(|_| DeliveryError::InvalidUrl {
-                url: self.target.url.chars().take(200).collect(),
+                url: clip(&self.target.url, 200),
                 reason: "not a valid absolute URL",
             })?;
         let headers = request.headers_mut();

@@ -191,22 +191,8 @@ pub struct Endpoint {
     #[serde(default)]
     failing_since: Option<Timestamp>,
     failure_threshold: u32,
-    #[serde(with = "secs")]
+    #[serde(with = "crate::delivery::duration_secs")]
     failing_period: Duration,
-}
-
-mod secs {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        u64::deserialize(d).map(Duration::from_secs)
-    }
 }
 
 impl Endpoint {

@@ -6,6 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use http::Uri;
 
+use crate::event::clip;
+
 /// Which delivery URLs a platform accepts: the guard against server-side request forgery.
 ///
 /// By default a URL must be absolute `https`, carry no credentials, and name a public host:
@@ -310,7 +312,7 @@ impl UrlPolicy {
     /// Checks a delivery URL.
     pub fn check(&self, url: &str) -> Result<(), UrlError> {
         let invalid = || UrlError::Invalid {
-            url: url.chars().take(200).collect(),
+            url: clip(url, 200),
         };
         if url
             .bytes()
@@ -363,7 +365,7 @@ impl UrlPolicy {
 
     fn check_host(&self, host: &str) -> Result<(), UrlError> {
         let invalid = || UrlError::InvalidHost {
-            host: host.chars().take(200).collect(),
+            host: clip(host, 200),
         };
         if host.is_empty() {
             return Err(invalid());

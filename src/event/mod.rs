@@ -64,6 +64,7 @@ pub use crm::{
     SequenceMembership, SequenceMembershipBuilder, TagChange, TagChangeBuilder, UserChange,
     UserChangeBuilder,
 };
+pub(crate) use error::clip;
 pub use error::{BuildError, EventTypeError};
 pub use notification::{
     Notifications, NotificationsBuilder, PushNotification, PushNotificationBuilder, TestPing,
