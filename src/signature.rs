@@ -431,6 +431,10 @@ pub enum SignError {
     /// No secret was given.
     #[error("no secret to sign with")]
     NoSecret,
+    /// The Standard Webhooks message id is empty or starts or ends with whitespace, which
+    /// HTTP strips: the receiver would verify another id than the one signed.
+    #[error("the message id must be non-empty, without leading or trailing whitespace")]
+    InvalidId,
     /// A header value would hold characters HTTP does not allow (e.g. a line break in an id or
     /// token).
     #[error("the `{header}` header value would hold characters HTTP does not allow")]
@@ -538,6 +542,9 @@ impl Scheme {
         let first = secrets.first().ok_or(SignError::NoSecret)?;
         Ok(match self {
             Scheme::StandardWebhooks(_) => {
+                if message.id.is_empty() || message.id.trim() != message.id {
+                    return Err(SignError::InvalidId);
+                }
                 let ts = message.timestamp.unix();
                 let mut value = String::with_capacity(secrets.len() * 48);
                 for secret in secrets {

@@ -106,6 +106,11 @@ fn hostile_urls_are_refused_with_the_right_reason() {
         ("https://exa mple.com/", "Invalid"),
         ("https://-bad-.example.com/", "Invalid"),
         ("", "Invalid"),
+        // Found by fuzzing: `http` reads the host as `[::ffff:100.0.0.1]` and drops the rest.
+        ("https://[::ffff:100.0.0.1]..local/", "Invalid"),
+        ("https://[2001:4860::8888]evil.internal/", "Invalid"),
+        ("https://hooks.example.com:99999/", "Invalid"),
+        ("https://hooks.example.com:/", "Invalid"),
     ];
     let policy = UrlPolicy::new();
     let mut refused = 0;

@@ -402,6 +402,24 @@ fn unsignable_header_values_are_errors() {
     assert!(matches!(r, Err(SignError::InvalidHeaderValue { .. })));
 }
 
+/// Found by fuzzing: ids a receiver would read differently from what was signed (HTTP strips
+/// surrounding whitespace) are refused when signing, not discovered at the receiver.
+#[test]
+fn ids_the_wire_would_change_are_refused() {
+    let s = Secret::generate_standard().unwrap();
+    for id in ["", " msg_1", "msg_1 ", "\tmsg_1"] {
+        let r = Scheme::standard().sign(&[s.clone()], &Message::new(id, at(0), b"{}"));
+        assert_eq!(r.unwrap_err(), SignError::InvalidId, "{id:?}");
+    }
+    let headers = Scheme::standard()
+        .sign(&[s.clone()], &Message::new("msg 1", at(0), b"{}"))
+        .unwrap();
+    assert!(Verifier::new(Scheme::standard(), [s])
+        .tolerance(Tolerance::Ignore)
+        .verify(&headers, b"{}", at(0))
+        .is_ok());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 

@@ -332,6 +332,18 @@ impl UrlPolicy {
             return Err(UrlError::Credentials);
         }
         let host = authority.host();
+        // Only `host` or `host:port` may follow: `http` reads `[::1]junk` as the host `[::1]`,
+        // and another parser might read it otherwise.
+        let rest = &authority.as_str()[host.len()..];
+        let port_ok = rest.is_empty()
+            || rest.strip_prefix(':').is_some_and(|port| {
+                !port.is_empty()
+                    && port.bytes().all(|b| b.is_ascii_digit())
+                    && authority.port_u16().is_some()
+            });
+        if !port_ok {
+            return Err(invalid());
+        }
         self.check_host(host)
     }
 
