@@ -408,11 +408,14 @@ fn unsignable_header_values_are_errors() {
 fn ids_the_wire_would_change_are_refused() {
     let s = Secret::generate_standard().unwrap();
     for id in ["", " msg_1", "msg_1 ", "\tmsg_1"] {
-        let r = Scheme::standard().sign(&[s.clone()], &Message::new(id, at(0), b"{}"));
+        let r = Scheme::standard().sign(std::slice::from_ref(&s), &Message::new(id, at(0), b"{}"));
         assert_eq!(r.unwrap_err(), SignError::InvalidId, "{id:?}");
     }
     let headers = Scheme::standard()
-        .sign(&[s.clone()], &Message::new("msg 1", at(0), b"{}"))
+        .sign(
+            std::slice::from_ref(&s),
+            &Message::new("msg 1", at(0), b"{}"),
+        )
         .unwrap();
     assert!(Verifier::new(Scheme::standard(), [s])
         .tolerance(Tolerance::Ignore)
