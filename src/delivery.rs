@@ -43,15 +43,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
 use http::{Method, Request, Uri};
 use serde::{Deserialize, Serialize};
 
 use crate::encryption::{EncryptError, EncryptionKey};
 use crate::event::clip;
+use crate::memo::Memo;
 use crate::retry::{
     parse_retry_after, Outcome, RetryContext, RetryDecision, RetryPolicy, RetrySchedule,
     SuccessRule,
@@ -66,10 +69,15 @@ pub const USER_AGENT: &str = concat!("lms-webhooks/", env!("CARGO_PKG_VERSION"))
 pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// Where and how to deliver: the endpoint snapshot a delivery carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deliveries share it behind an [`Arc`]: a fan-out to many events of one endpoint holds one
+/// copy, and the URL is parsed once for all their requests.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Target {
     url: String,
+    #[serde(skip)]
+    uri: Memo<Uri>,
     /// The signature scheme.
     pub scheme: Scheme,
     /// The secrets to sign with (several during a rotation).
@@ -85,6 +93,20 @@ pub struct Target {
     /// The longest `Retry-After` honoured (longer ones are cut to it).
     #[serde(default = "default_max_retry_after", with = "duration_secs")]
     pub max_retry_after: Duration,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("url", &self.url)
+            .field("scheme", &self.scheme)
+            .field("secrets", &self.secrets)
+            .field("encryption", &self.encryption)
+            .field("retry", &self.retry)
+            .field("success", &self.success)
+            .field("max_retry_after", &self.max_retry_after)
+            .finish()
+    }
 }
 
 fn default_max_retry_after() -> Duration {
@@ -139,6 +161,7 @@ impl Target {
     pub(crate) fn unchecked(url: String) -> Target {
         Target {
             url,
+            uri: Memo::default(),
             scheme: Scheme::standard(),
             secrets: Vec::new(),
             encryption: None,
@@ -151,6 +174,19 @@ impl Target {
     /// The delivery URL.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL parsed, once per target.
+    fn uri(&self) -> Result<Uri, DeliveryError> {
+        if let Some(uri) = self.uri.get(|_| true) {
+            return Ok(uri);
+        }
+        let uri: Uri = self.url.parse().map_err(|_| DeliveryError::InvalidUrl {
+            url: clip(&self.url, 200),
+            reason: "not a valid absolute URL",
+        })?;
+        self.uri.set(uri.clone());
+        Ok(uri)
     }
 
     /// Sets the signature scheme.
@@ -304,12 +340,12 @@ pub enum DeliveryError {
 /// One event on its way to one endpoint. See the [module docs](self).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delivery {
-    event_id: String,
+    event_id: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    endpoint_id: Option<String>,
+    endpoint_id: Option<Arc<str>>,
     #[serde(with = "body_base64")]
     body: Bytes,
-    target: Target,
+    target: Arc<Target>,
     created_at: Timestamp,
     state: State,
     attempts: Vec<Attempt>,
@@ -346,14 +382,16 @@ fn splitmix(mut x: u64) -> u64 {
 
 impl Delivery {
     /// A delivery of `body` (the envelope bytes, shared, not copied) for event `event_id` to
-    /// `target`, due at `now`.
+    /// `target`, due at `now`. The id, body and target may be shared by many deliveries
+    /// (pass an `Arc<str>`, [`Bytes`] and `Arc<Target>`): nothing is copied.
     pub fn new(
-        event_id: impl Into<String>,
+        event_id: impl Into<Arc<str>>,
         body: impl Into<Bytes>,
-        target: Target,
+        target: impl Into<Arc<Target>>,
         now: Timestamp,
     ) -> Delivery {
         let event_id = event_id.into();
+        let target = target.into();
         let seed = event_id
             .bytes()
             .chain(target.url.bytes())
@@ -387,25 +425,18 @@ impl Delivery {
             Some(key) => Bytes::from(key.encrypt(&self.body)?),
             None => self.body.clone(),
         };
-        let mut request = Request::new(Bytes::new());
-        *request.method_mut() = Method::POST;
-        *request.uri_mut() = self
-            .target
-            .url
-            .parse()
-            .map_err(|_| DeliveryError::InvalidUrl {
-                url: clip(&self.target.url, 200),
-                reason: "not a valid absolute URL",
-            })?;
-        let headers = request.headers_mut();
+        let mut headers = HeaderMap::with_capacity(8);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
         self.target.scheme.sign_into(
             &self.target.secrets,
             &Message::new(&self.event_id, now, &body),
-            headers,
+            &mut headers,
         )?;
-        *request.body_mut() = body;
+        let mut request = Request::new(body);
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = self.target.uri()?;
+        *request.headers_mut() = headers;
         self.state = State::InFlight {
             attempt: self.attempt_count() + 1,
             started_at: now,
@@ -509,7 +540,7 @@ impl Delivery {
 
     /// Names the endpoint this delivery is for, so that its results can update it.
     #[must_use]
-    pub fn with_endpoint_id(mut self, id: impl Into<String>) -> Delivery {
+    pub fn with_endpoint_id(mut self, id: impl Into<Arc<str>>) -> Delivery {
         self.endpoint_id = Some(id.into());
         self
     }

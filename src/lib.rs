@@ -87,6 +87,7 @@ pub mod encryption;
 pub mod endpoint;
 pub mod envelope;
 pub mod event;
+mod memo;
 pub mod profile;
 mod random;
 pub mod receiver;

@@ -1,6 +1,7 @@
 //! Endpoints: the SSRF policy, statuses, rotation, plan limits, test ping and fan-out.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use lms_webhooks::delivery::{GiveUpReason, Next};
@@ -8,9 +9,9 @@ use lms_webhooks::endpoint::{
     fan_out, AddressClass, Endpoint, EndpointError, EndpointStatus, EventFilter, Registry,
     UrlError, UrlPolicy,
 };
-use lms_webhooks::retry::Outcome;
-use lms_webhooks::signature::Verifier;
-use lms_webhooks::{Envelope, Event, EventType, Scheme, Secret, Timestamp};
+use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
+use lms_webhooks::signature::{BodyHmacHex, Verifier};
+use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Scheme, Secret, Timestamp};
 
 fn at(secs: i64) -> Timestamp {
     Timestamp::from_unix(secs).unwrap()
@@ -426,6 +427,72 @@ fn rotation_signs_with_both_during_the_grace_period_then_only_the_new() {
         .verify(after.headers(), after.body(), at(T0 + 3601))
         .is_ok());
     assert_eq!(e.signing_secrets(at(T0 + 3601)), vec![new]);
+}
+
+/// Deliveries share one target per endpoint, rebuilt whenever what it holds changes.
+#[test]
+fn shared_targets_follow_every_change() {
+    let mut e = endpoint("ep");
+    let first = e.shared_target(at(T0));
+    assert!(Arc::ptr_eq(&first, &e.shared_target(at(T0 + 10))));
+    assert_eq!(*first, e.target(at(T0)));
+
+    // Two events to the same endpoint: one target, one id, no copies.
+    let a = fan_out(
+        &Envelope::new(Event::sample(EventType::CrmContactTagAdded)),
+        std::slice::from_ref(&e),
+        at(T0),
+    )
+    .unwrap();
+    let b = fan_out(
+        &Envelope::new(Event::sample(EventType::CourseMemberAdded)),
+        std::slice::from_ref(&e),
+        at(T0),
+    )
+    .unwrap();
+    assert!(std::ptr::eq(
+        a.deliveries[0].target(),
+        b.deliveries[0].target()
+    ));
+    assert!(std::ptr::eq(a.deliveries[0].target(), &*first));
+
+    // A rotation: both secrets during the grace period, then the new one alone, and both
+    // again for a clock that goes back.
+    e.rotate_secret(Duration::from_secs(3600), at(T0)).unwrap();
+    assert_eq!(e.shared_target(at(T0 + 1)).secrets.len(), 2);
+    assert_eq!(
+        e.shared_target(at(T0 + 3601)).secrets,
+        e.signing_secrets(at(T0 + 3601))
+    );
+    assert_eq!(e.shared_target(at(T0 + 3601)).secrets.len(), 1);
+    assert_eq!(e.shared_target(at(T0 + 1)).secrets.len(), 2);
+
+    // Every setting the target carries.
+    e.set_url("https://moved.example.com/in", &UrlPolicy::new(), at(T0))
+        .unwrap();
+    assert_eq!(
+        e.shared_target(at(T0)).url(),
+        "https://moved.example.com/in"
+    );
+    let before = e.clone();
+    let e = e.with_delivery(RetrySchedule::learnybox(), SuccessRule::Exactly200);
+    assert_eq!(e.shared_target(at(T0)).retry, RetrySchedule::learnybox());
+    assert_eq!(e.shared_target(at(T0)).success, SuccessRule::Exactly200);
+    assert_eq!(
+        before.shared_target(at(T0)).retry,
+        RetrySchedule::standard_webhooks()
+    );
+    let key = EncryptionKey::from_bytes(&[9; 32]).unwrap();
+    let e = e.with_encryption(key.clone());
+    assert_eq!(e.shared_target(at(T0)).encryption, Some(key));
+    let secret = Secret::parse("a-plain-shared-secret-of-learnomy").unwrap();
+    let e = e.with_signing(BodyHmacHex::learnomy(), secret.clone());
+    assert_eq!(e.shared_target(at(T0)).secrets[0], secret);
+    assert_eq!(*e.shared_target(at(T0)), e.target(at(T0)));
+
+    // A stored and reloaded endpoint builds the same target.
+    let back: Endpoint = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+    assert_eq!(*back.shared_target(at(T0)), *e.shared_target(at(T0)));
 }
 
 #[test]

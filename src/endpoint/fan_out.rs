@@ -1,5 +1,7 @@
 //! One event to every endpoint that wants it, serialized once.
 
+use std::sync::Arc;
+
 use super::{Endpoint, EndpointStatus};
 use crate::delivery::Delivery;
 use crate::{Envelope, EnvelopeError, Timestamp};
@@ -55,6 +57,7 @@ pub fn fan_out(
     now: Timestamp,
 ) -> Result<FanOut, EnvelopeError> {
     let event_type = envelope.event().type_str();
+    let event_id: Arc<str> = Arc::from(envelope.id().as_str());
     let mut out = FanOut {
         deliveries: Vec::with_capacity(endpoints.len()),
         ..FanOut::default()
@@ -84,12 +87,12 @@ pub fn fan_out(
         };
         list.push(
             Delivery::new(
-                envelope.id().as_str(),
-                bytes.clone(),
-                endpoint.target(now),
+                Arc::clone(&event_id),
+                bytes,
+                endpoint.shared_target(now),
                 now,
             )
-            .with_endpoint_id(endpoint.id()),
+            .with_endpoint_id(endpoint.shared_id()),
         );
     }
     Ok(out)

@@ -18,6 +18,7 @@
 mod fan_out;
 mod url_policy;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,7 @@ use zeroize::Zeroizing;
 use crate::delivery::{Delivery, GiveUpReason, Next, Target};
 use crate::encryption::EncryptionKey;
 use crate::event::{check_dotted, TestPing};
+use crate::memo::Memo;
 use crate::profile::Layout;
 use crate::retry::{RetrySchedule, SuccessRule};
 use crate::secret::SecretForm;
@@ -167,7 +169,7 @@ struct Retired {
 /// A webhook endpoint. Its `Debug` shows no secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
-    id: String,
+    id: Arc<str>,
     url: String,
     filter: EventFilter,
     scheme: Scheme,
@@ -193,6 +195,9 @@ pub struct Endpoint {
     failure_threshold: u32,
     #[serde(with = "crate::delivery::duration_secs")]
     failing_period: Duration,
+    /// The delivery target last built, with the set of retired secrets it signs with.
+    #[serde(skip)]
+    target_memo: Memo<(u64, Arc<Target>)>,
 }
 
 impl Endpoint {
@@ -212,7 +217,7 @@ impl Endpoint {
         let shown = secret.expose_text();
         Ok((
             Endpoint {
-                id: id.into(),
+                id: Arc::from(id.into()),
                 url: url.to_owned(),
                 filter: EventFilter::all(),
                 scheme: Scheme::standard(),
@@ -230,6 +235,7 @@ impl Endpoint {
                 failing_since: None,
                 failure_threshold: 5,
                 failing_period: Duration::from_secs(5 * 86_400),
+                target_memo: Memo::default(),
             },
             shown,
         ))
@@ -241,6 +247,7 @@ impl Endpoint {
     pub fn with_signing(mut self, scheme: impl Into<Scheme>, secret: Secret) -> Endpoint {
         self.scheme = scheme.into();
         self.secret = secret;
+        self.target_memo.clear();
         self
     }
 
@@ -255,6 +262,7 @@ impl Endpoint {
     #[must_use]
     pub fn with_encryption(mut self, key: EncryptionKey) -> Endpoint {
         self.encryption = Some(key);
+        self.target_memo.clear();
         self
     }
 
@@ -263,6 +271,7 @@ impl Endpoint {
     pub fn with_delivery(mut self, retry: RetrySchedule, success: SuccessRule) -> Endpoint {
         self.retry = retry;
         self.success = success;
+        self.target_memo.clear();
         self
     }
 
@@ -286,6 +295,11 @@ impl Endpoint {
     /// The endpoint's id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The endpoint's id, shared (for [`Delivery::with_endpoint_id`]).
+    pub fn shared_id(&self) -> Arc<str> {
+        Arc::clone(&self.id)
     }
 
     /// The delivery URL.
@@ -366,6 +380,7 @@ impl Endpoint {
         policy.check(url)?;
         self.url = url.to_owned();
         self.updated_at = now;
+        self.target_memo.clear();
         Ok(())
     }
 
@@ -395,6 +410,7 @@ impl Endpoint {
             until: now.saturating_add(grace),
         });
         self.updated_at = now;
+        self.target_memo.clear();
         Ok(shown)
     }
 
@@ -409,6 +425,27 @@ impl Endpoint {
                     .map(|r| r.secret.clone()),
             )
             .collect()
+    }
+
+    /// [`Endpoint::target`], shared: built once and handed to every delivery until the
+    /// endpoint's settings change or a retired secret's grace period ends.
+    pub fn shared_target(&self, now: Timestamp) -> Arc<Target> {
+        // Which retired secrets still sign at `now`, as a bit set; past 64, build every time.
+        let mask = if self.retired.len() <= 64 {
+            self.retired
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.until > now)
+                .fold(0u64, |m, (i, _)| m | 1 << i)
+        } else {
+            return Arc::new(self.target(now));
+        };
+        if let Some((_, target)) = self.target_memo.get(|(m, _)| *m == mask) {
+            return target;
+        }
+        let target = Arc::new(self.target(now));
+        self.target_memo.set((mask, Arc::clone(&target)));
+        target
     }
 
     /// Whether it wants events of this type (whatever its status).
@@ -504,7 +541,7 @@ impl Endpoint {
     /// [`Endpoint::record_test_result`].
     pub fn test_delivery(&self, now: Timestamp) -> Result<Delivery, EndpointError> {
         let ping = TestPing {
-            endpoint_id: Some(self.id.clone()),
+            endpoint_id: Some(self.id.to_string()),
             message: Some(
                 "Test delivery: your endpoint is reachable and verifies signatures.".to_owned(),
             ),
@@ -519,7 +556,7 @@ impl Endpoint {
         target.retry = RetrySchedule::none();
         Ok(
             Delivery::new(envelope.id().as_str(), envelope.to_bytes()?, target, now)
-                .with_endpoint_id(self.id.as_str()),
+                .with_endpoint_id(Arc::clone(&self.id)),
         )
     }
 
@@ -575,7 +612,7 @@ impl Registry {
             return Err(EndpointError::LimitReached { limit });
         }
         if self.get(endpoint.id()).is_some() {
-            return Err(EndpointError::DuplicateId(endpoint.id.clone()));
+            return Err(EndpointError::DuplicateId(endpoint.id.to_string()));
         }
         self.endpoints.push(endpoint);
         Ok(())
@@ -586,19 +623,19 @@ impl Registry {
         let index = self
             .endpoints
             .iter()
-            .position(|e| e.id == id)
+            .position(|e| *e.id == *id)
             .ok_or_else(|| EndpointError::NotFound(id.to_owned()))?;
         Ok(self.endpoints.remove(index))
     }
 
     /// An endpoint by id.
     pub fn get(&self, id: &str) -> Option<&Endpoint> {
-        self.endpoints.iter().find(|e| e.id == id)
+        self.endpoints.iter().find(|e| *e.id == *id)
     }
 
     /// An endpoint by id, to edit.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Endpoint> {
-        self.endpoints.iter_mut().find(|e| e.id == id)
+        self.endpoints.iter_mut().find(|e| *e.id == *id)
     }
 
     /// All endpoints, in the order added.
