@@ -47,7 +47,7 @@ for group in sorted(rows):
         if not is_baseline(name):
             op = name.split("/")[0]
             same_op = [v for k, v in baselines.items() if k.startswith(op + "/") and "standardwebhooks" not in k]
-            if group.startswith(("encrypt/", "decrypt/")) and raw_sum:
+            if group.startswith(("encrypt/", "decrypt/", "receiver/")) and raw_sum:
                 ratio = f"{ns / raw_sum:.2f}× sum of raw primitives"
             elif same_op:
                 ratio = f"{ns / same_op[0]:.2f}× serde_json"

@@ -314,6 +314,15 @@ impl Profile {
         self.requires_signature
     }
 
+    /// Makes receivers require (or not) a valid signature: e.g. a Learnybox receiver that
+    /// also insists on the Standard Webhooks headers this crate's senders add to encrypted
+    /// bodies, on top of the body's own MAC.
+    #[must_use]
+    pub fn require_signature(mut self, required: bool) -> Profile {
+        self.requires_signature = required;
+        self
+    }
+
     /// Whether bodies are encrypted.
     pub fn encrypted(&self) -> bool {
         self.encrypted
