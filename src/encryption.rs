@@ -71,7 +71,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::random::{self, RandomError};
-use crate::signature::{decode_hex, push_hex};
+use crate::signature::{decode_hex, push_hex, tag_eq};
 use crate::{Envelope, EnvelopeError, Secret};
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
@@ -276,7 +276,7 @@ impl EncryptionKey {
         decode_hex(&parts.mac, &mut given).ok_or(DecryptError::MalformedMac)?;
 
         let expected = self.mac(&parts.iv, &parts.value);
-        if !bool::from(expected.ct_eq(&given)) {
+        if !tag_eq(&expected, &given) {
             return Err(DecryptError::MacMismatch);
         }
 
