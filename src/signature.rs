@@ -87,7 +87,11 @@ impl HeaderLookup for HeaderMap {
         // Signature headers are visible ASCII; anything else is read lossily and will not
         // match. (UTF-8 validation is the fast check here: `HeaderValue` already refused
         // control characters.)
-        Some(String::from_utf8_lossy(self.get(name)?.as_bytes()))
+        let bytes = self.get(name)?.as_bytes();
+        Some(match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        })
     }
 }
 
@@ -888,7 +892,7 @@ pub(crate) fn tag_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     let words = |tag: &[u8; 32]| {
         let mut words = [0u64; 4];
         for (word, bytes) in words.iter_mut().zip(tag.chunks_exact(8)) {
-            *word = bytes.iter().fold(0u64, |w, &b| w << 8 | u64::from(b));
+            *word = u64::from_ne_bytes(bytes.try_into().unwrap_or_default());
         }
         words
     };
