@@ -135,6 +135,29 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
         .is_err());
 }
 
+/// A Learnybox receiver may also insist on the Standard Webhooks headers our senders add.
+#[test]
+fn a_learnybox_receiver_can_require_signatures_too() {
+    let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
+    let secret = Secret::generate_standard().unwrap();
+    let profile = Profile::learnybox().require_signature(true);
+    assert!(profile.requires_signature() && !Profile::learnybox().requires_signature());
+    let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    let body = key.encrypt(&profile.render(&envelope).unwrap()).unwrap();
+    let receiver = Receiver::new(profile.clone())
+        .secret(secret.clone())
+        .key(key);
+    let unsigned = receiver.receive(&http::HeaderMap::new(), &body, at(NOW));
+    assert!(matches!(
+        unsigned,
+        Err(ReceiveError::Signature(VerifyError::MissingHeader { .. }))
+    ));
+    let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
+    let got = receiver.receive(&headers, &body, at(NOW)).unwrap();
+    assert_eq!(got.event, *envelope.event());
+    assert_eq!(got.delivered_at, Some(at(NOW)));
+}
+
 #[test]
 fn learnworlds_layout_names_and_quirks() {
     let token = Secret::parse("v1=4f3c2b1a09e8d7c6b5a49382716f5e4d").unwrap();
