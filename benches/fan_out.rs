@@ -1,15 +1,24 @@
 //! Fan-out of one ~1 KiB event to N endpoints, each delivery's first request built and signed,
-//! next to N raw HMACs of the same body (one key per endpoint, as each has its own secret).
+//! next to N raw HMACs of the same body (one key per endpoint, as each has its own secret), and
+//! next to N hand-built signed `http::Request`s (the HMAC plus the request a sender must make).
 //!
 //! `cargo bench --bench fan_out`
 
 use std::hint::black_box;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};
 use lms_webhooks::endpoint::{fan_out, Endpoint, UrlPolicy};
 use lms_webhooks::{Envelope, Event, EventType, SalesEvent, Timestamp};
 use sha2::Sha256;
+
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
 
 fn envelope_1k() -> Envelope {
     let Event::Sales(SalesEvent::TransactionCompleted(mut tx)) =
@@ -52,6 +61,36 @@ fn bench(c: &mut Criterion) {
                     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
                     mac.update(black_box(&body));
                     black_box(mac.finalize());
+                }
+            })
+        });
+        // What a hand-written sender does per endpoint at the least: the HMAC, its base64, and
+        // an `http::Request` with the same five headers (static names, URL parsed beforehand).
+        let uris: Vec<http::Uri> = endpoints.iter().map(|e| e.url().parse().unwrap()).collect();
+        let id = envelope.id().as_str();
+        group.bench_with_input(BenchmarkId::new("raw_hmac_request", n), &keys, |b, keys| {
+            b.iter(|| {
+                for (key, uri) in keys.iter().zip(&uris) {
+                    let ts = now.unix().to_string();
+                    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+                    for part in [id.as_bytes(), b".", ts.as_bytes(), b".", &body] {
+                        mac.update(part);
+                    }
+                    let tag = STANDARD.encode(mac.finalize().into_bytes());
+                    let mut headers = HeaderMap::with_capacity(8);
+                    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    headers.insert(USER_AGENT, HeaderValue::from_static("sender/1"));
+                    headers.insert(WEBHOOK_ID, HeaderValue::from_str(id).unwrap());
+                    headers.insert(WEBHOOK_TIMESTAMP, HeaderValue::from_str(&ts).unwrap());
+                    headers.insert(
+                        WEBHOOK_SIGNATURE,
+                        HeaderValue::from_str(&format!("v1,{tag}")).unwrap(),
+                    );
+                    let mut request = http::Request::new(body.clone());
+                    *request.method_mut() = http::Method::POST;
+                    *request.uri_mut() = uri.clone();
+                    *request.headers_mut() = headers;
+                    black_box(request);
                 }
             })
         });
