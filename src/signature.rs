@@ -904,9 +904,8 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
     out.reserve(bytes.len() * 2);
     for &b in bytes {
-        let pair = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
-        // Two ASCII digits: always one valid `str`.
-        out.push_str(std::str::from_utf8(&pair).unwrap_or_default());
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
 }
 
