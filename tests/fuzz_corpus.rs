@@ -9,18 +9,24 @@ mod harness;
 
 use std::path::Path;
 
+/// Replays `tests/fuzz/<target>/`, and `$FUZZ_CORPUS/<target>/` too when that variable names
+/// a local corpus (e.g. `FUZZ_CORPUS=fuzz/corpus` after a fuzzing run; corpora stay out of the
+/// repository).
 fn replay(target: &str, harness: fn(&[u8])) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fuzz")
-        .join(target);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a readable directory").path())
-        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dirs = vec![root.join("tests/fuzz").join(target)];
+    if let Some(extra) = std::env::var_os("FUZZ_CORPUS") {
+        dirs.push(root.join(extra).join(target));
+    }
+    let mut entries = Vec::new();
+    for dir in &dirs {
+        let listing = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        entries.extend(listing.map(|entry| entry.expect("a readable directory").path()));
+    }
     entries.sort();
-    assert!(!entries.is_empty(), "no inputs in {}", dir.display());
-    for path in entries {
-        let data = std::fs::read(&path).expect("a readable input");
+    assert!(!entries.is_empty(), "no inputs in {dirs:?}");
+    for path in &entries {
+        let data = std::fs::read(path).expect("a readable input");
         let name = path.display().to_string();
         if let Err(panic) = std::panic::catch_unwind(|| harness(&data)) {
             let message = panic
@@ -31,6 +37,7 @@ fn replay(target: &str, harness: fn(&[u8])) {
             panic!("{name}: {message}");
         }
     }
+    eprintln!("{target}: {} inputs replayed", entries.len());
 }
 
 #[test]
