@@ -586,9 +586,10 @@ impl Scheme {
         if secrets.is_empty() {
             return Err(VerifyError::NoSecret);
         }
-        match self {
+        // Body HMAC and token schemes establish only which secret matched.
+        let index = match self {
             Scheme::StandardWebhooks(s) => {
-                verify_standard(s, secrets, headers, body, now, tolerance)
+                return verify_standard(s, secrets, headers, body, now, tolerance)
             }
             Scheme::BodyHmacHex(s) => {
                 let value = required(headers, &s.header)?;
@@ -602,30 +603,23 @@ impl Scheme {
                 let mut given = [0u8; 32];
                 decode_hex(digest, &mut given)
                     .ok_or_else(|| malformed(name, "expected 64 hexadecimal digits".to_owned()))?;
-                let index = secrets
+                secrets
                     .iter()
                     .position(|secret| tag_eq(&body_mac(secret, body), &given))
-                    .ok_or(VerifyError::Mismatch)?;
-                Ok(Verified {
-                    secret_index: index,
-                    id: None,
-                    timestamp: None,
-                })
             }
             Scheme::PresharedToken(s) => {
                 let value = required(headers, &s.header)?;
                 let given = value.trim().as_bytes();
-                let index = secrets
+                secrets
                     .iter()
                     .position(|secret| bool::from(secret.expose_text().as_bytes().ct_eq(given)))
-                    .ok_or(VerifyError::Mismatch)?;
-                Ok(Verified {
-                    secret_index: index,
-                    id: None,
-                    timestamp: None,
-                })
             }
-        }
+        };
+        Ok(Verified {
+            secret_index: index.ok_or(VerifyError::Mismatch)?,
+            id: None,
+            timestamp: None,
+        })
     }
 }
 
