@@ -5,41 +5,50 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use lms_webhooks::delivery::{Delivery, Target};
-use lms_webhooks::retry::{Outcome, RetrySchedule};
+use lms_webhooks::delivery::{Delivery, Outcome, Target};
+use lms_webhooks::endpoint::UrlPolicy;
+use lms_webhooks::retry::RetrySchedule;
 use lms_webhooks::{Envelope, Event, EventType, Secret, Timestamp};
 
 fn bench(c: &mut Criterion) {
     let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
     let body = envelope.to_bytes().unwrap();
-    let target = Target::new("https://crm.example.com/hooks")
-        .unwrap()
-        .secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap())
-        .retry(RetrySchedule::learnybox());
+    let url = UrlPolicy::new()
+        .check("https://crm.example.com/hooks")
+        .unwrap();
+    let target = Target::new(url)
+        .with_secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap())
+        .with_retry(RetrySchedule::learnybox());
     let now = Timestamp::from_unix(1_800_000_000).unwrap();
-    let fresh = Delivery::new(envelope.id().as_str(), body, target, now);
+    let fresh = Delivery::new(envelope.id().as_str(), "ep_crm", body, now);
     let mut in_flight = fresh.clone();
-    in_flight.next_request(now).unwrap();
+    in_flight.next_request(now, &target).unwrap();
 
     let mut group = c.benchmark_group("delivery");
     group.bench_function("record/retry", |b| {
         b.iter_batched_ref(
             || in_flight.clone(),
-            |d| d.record(now, black_box(Outcome::status(500))).unwrap(),
+            |d| {
+                d.record(now, &target, black_box(Outcome::status(500)))
+                    .unwrap()
+            },
             BatchSize::SmallInput,
         )
     });
     group.bench_function("record/done", |b| {
         b.iter_batched_ref(
             || in_flight.clone(),
-            |d| d.record(now, black_box(Outcome::status(200))).unwrap(),
+            |d| {
+                d.record(now, &target, black_box(Outcome::status(200)))
+                    .unwrap()
+            },
             BatchSize::SmallInput,
         )
     });
     group.bench_function("next_request", |b| {
         b.iter_batched_ref(
             || fresh.clone(),
-            |d| d.next_request(black_box(now)).unwrap(),
+            |d| d.next_request(black_box(now), &target).unwrap(),
             BatchSize::SmallInput,
         )
     });

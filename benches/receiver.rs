@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         let id = envelope.id().as_str();
 
         // Standard Webhooks, plain JSON: verify + parse.
-        let standard = Receiver::new(Profile::standard()).secret(secret.clone());
+        let standard = Receiver::new(Profile::standard()).with_secret(secret.clone());
         let headers = Profile::standard()
             .scheme()
             .sign(
@@ -89,8 +89,8 @@ fn bench(c: &mut Criterion) {
         // Learnybox, encrypted and signed: verify + MAC check + decrypt + parse.
         let profile = Profile::learnybox().require_signature(true);
         let learnybox = Receiver::new(profile.clone())
-            .secret(secret.clone())
-            .key(key.clone());
+            .with_secret(secret.clone())
+            .with_key(key.clone());
         let body = key.encrypt(&plain).unwrap();
         let headers = profile
             .scheme()

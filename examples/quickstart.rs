@@ -22,12 +22,13 @@ use std::time::{Duration, Instant};
 
 use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
 use lms_webhooks::delivery::{Delivery, Next};
+use lms_webhooks::delivery::{Outcome, SuccessRule};
 use lms_webhooks::endpoint::{fan_out, Endpoint, EventFilter, Registry, UrlPolicy};
 use lms_webhooks::profile::Profile;
 use lms_webhooks::receiver::Receiver;
-use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
+use lms_webhooks::retry::RetrySchedule;
 use lms_webhooks::signature::BodyHmacHex;
-use lms_webhooks::transport::attempt_blocking;
+use lms_webhooks::transport::BlockingTransport;
 use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Scheme, Secret, Timestamp};
 
 const SPEEDUP: u32 = 600;
@@ -82,12 +83,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut receivers = HashMap::new();
     receivers.insert(
         "/standard",
-        Receiver::new(Profile::standard()).secret(Secret::parse(&standard_secret)?),
+        Receiver::new(Profile::standard()).with_secret(Secret::parse(&standard_secret)?),
     );
-    receivers.insert("/learnybox", Receiver::new(Profile::learnybox()).key(key));
+    receivers.insert(
+        "/learnybox",
+        Receiver::new(Profile::learnybox()).with_key(key),
+    );
     receivers.insert(
         "/learnomy",
-        Receiver::new(Profile::learnomy()).secret(learnomy_secret),
+        Receiver::new(Profile::learnomy()).with_secret(learnomy_secret),
     );
     let (events_tx, events_rx) = mpsc::channel::<String>();
     thread::spawn(move || {
@@ -158,13 +162,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .partition(|d| d.next_due().is_some_and(|t| t <= now));
         pending = waiting;
         for mut delivery in due {
-            let next = attempt_blocking(&mut delivery, &transport, &Timestamp::now)?;
-            if let Some(id) = delivery.endpoint_id() {
-                if let Some(endpoint) = registry.get_mut(id) {
-                    endpoint.note_attempt(Timestamp::now());
-                    endpoint.record_result(next, Timestamp::now());
-                }
-            }
+            // Each attempt is built from the endpoint as it is now (its current URL, secrets
+            // and status), and its outcome updates the endpoint's status.
+            let request = registry.request(Timestamp::now(), &mut delivery)?;
+            let outcome = transport.send(request);
+            let next = registry.record(Timestamp::now(), &mut delivery, outcome)?;
             match next {
                 Next::RetryAt(_) => pending.push(delivery),
                 _ => finished.push(delivery),
@@ -209,7 +211,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         println!(
             "  {:<13} {:<29} {:>8}  {:<15} {result}",
-            d.endpoint_id().unwrap_or("-"),
+            d.endpoint_id(),
             event.event().type_str(),
             d.attempts().len(),
             statuses.join(","),

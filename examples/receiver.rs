@@ -33,10 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut receiver = Receiver::new(profile);
     if let Some(secret) = env("WEBHOOK_SECRET") {
-        receiver = receiver.secret(Secret::parse(&secret)?);
+        receiver = receiver.with_secret(Secret::parse(&secret)?);
     }
     if let Some(key) = env("WEBHOOK_KEY") {
-        receiver = receiver.key(EncryptionKey::parse(&key)?);
+        receiver = receiver.with_key(EncryptionKey::parse(&key)?);
     }
     let limit: Option<usize> = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
         [flag, n] if flag == "--requests" => Some(n.parse()?),

@@ -11,9 +11,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use lms_webhooks::delivery::parse_retry_after;
 use lms_webhooks::endpoint::{classify, EventFilter, UrlPolicy};
 use lms_webhooks::profile::Profile;
-use lms_webhooks::retry::parse_retry_after;
 use lms_webhooks::signature::{BodyHmacHex, Message, PresharedToken, StandardWebhooks};
 use lms_webhooks::{EncryptionKey, Envelope, Scheme, Secret, Timestamp, Tolerance};
 

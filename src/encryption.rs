@@ -70,8 +70,8 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::codec::{decode_hex, push_hex, tag_eq};
 use crate::random::{self, RandomError};
-use crate::signature::{decode_hex, push_hex, tag_eq};
 use crate::{Envelope, EnvelopeError, Secret};
 
 type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::text::strip_position;
 use bytes::Bytes;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
@@ -396,14 +397,6 @@ fn json_error(e: serde_json::Error, field: Option<&'static str>) -> EnvelopeErro
         (Category::Data, None) => EnvelopeError::Malformed {
             message: strip_position(&e),
         },
-    }
-}
-
-fn strip_position(e: &serde_json::Error) -> String {
-    let text = e.to_string();
-    match text.rsplit_once(" at line ") {
-        Some((head, _)) => head.to_owned(),
-        None => text,
     }
 }
 

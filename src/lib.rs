@@ -81,6 +81,7 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod codec;
 pub mod dedupe;
 pub mod delivery;
 pub mod encryption;
@@ -95,16 +96,22 @@ pub mod retry;
 pub mod rules;
 pub mod secret;
 pub mod signature;
+mod text;
 mod timestamp;
 pub mod transport;
 
+pub use delivery::{Delivery, Next, Outcome, SuccessRule, Target};
 pub use encryption::{DecryptError, EncryptError, EncryptionKey, KeyError};
+pub use endpoint::{DeliveryUrl, Endpoint, EndpointStatus, Registry, UrlPolicy};
 pub use envelope::{Envelope, EnvelopeError, EventId, EventIdError};
 pub use event::{
     AffiliateEvent, BuildError, Category, CommunityEvent, CourseEvent, CrmEvent, Event, EventType,
     EventTypeError, NotificationEvent, RawEvent, SalesEvent, WebhookEvent, WebinarEvent,
 };
+pub use profile::Profile;
 pub use random::RandomError;
+pub use receiver::{Received, Receiver};
+pub use retry::{RetryPolicy, RetrySchedule};
 pub use secret::{Secret, SecretError};
 pub use signature::{Scheme, SignError, Tolerance, Verified, Verifier, VerifyError};
 pub use timestamp::{Timestamp, TimestampError};

@@ -18,8 +18,9 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::delivery::{DeliveryError, Target};
-use crate::retry::{RetrySchedule, SuccessRule};
+use crate::delivery::{SuccessRule, Target};
+use crate::endpoint::DeliveryUrl;
+use crate::retry::RetrySchedule;
 use crate::signature::{BodyHmacHex, PresharedToken, StandardWebhooks};
 use crate::{Envelope, EnvelopeError, EventType, Scheme, Timestamp};
 
@@ -345,11 +346,11 @@ impl Profile {
 
     /// A delivery target at `url` with this profile's scheme, retries and success rule; add
     /// the secrets (and, for an encrypted profile, the key).
-    pub fn target(&self, url: &str) -> Result<Target, DeliveryError> {
-        Ok(Target::new(url)?
-            .scheme(self.scheme.clone())
-            .retry(self.retry.clone())
-            .success(self.success))
+    pub fn target(&self, url: DeliveryUrl) -> Target {
+        Target::new(url)
+            .with_scheme(self.scheme.clone())
+            .with_retry(self.retry.clone())
+            .with_success(self.success)
     }
 
     /// The body this platform sends for `envelope` (before encryption).
@@ -446,7 +447,7 @@ impl Profile {
 fn derived_id(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     let mut id = String::from("body_");
-    crate::signature::push_hex(&mut id, &digest[..16]);
+    crate::codec::push_hex(&mut id, &digest[..16]);
     id
 }
 

@@ -14,7 +14,7 @@
 //! let headers = Profile::standard().scheme().sign(&[secret.clone()], &Message::new(envelope.id().as_str(), now, &body))?;
 //!
 //! // ...and what the receiver gets back.
-//! let receiver = Receiver::new(Profile::standard()).secret(secret);
+//! let receiver = Receiver::new(Profile::standard()).with_secret(secret);
 //! let received = receiver.receive(&headers, &body, now)?;
 //! assert_eq!(received.event, *envelope.event());
 //! assert_eq!(received.id, envelope.id().as_str());
@@ -37,7 +37,7 @@ use http::Request;
 
 use crate::encryption::{DecryptError, EncryptionKey, DEFAULT_MAX_BODY_LEN};
 use crate::profile::Profile;
-use crate::signature::{HeaderLookup, Tolerance, VerifyError};
+use crate::signature::{HeaderLookup, Tolerance, Verifier, VerifyError};
 use crate::{EnvelopeError, Event, Secret, Timestamp};
 
 /// What a receiver learned from a valid request.
@@ -103,9 +103,8 @@ impl ReceiveError {
 #[derive(Debug, Clone)]
 pub struct Receiver {
     profile: Profile,
-    secrets: Vec<Secret>,
+    verifier: Verifier,
     key: Option<EncryptionKey>,
-    tolerance: Tolerance,
     max_body_len: usize,
 }
 
@@ -113,38 +112,37 @@ impl Receiver {
     /// A receiver for `profile`; add its secret(s) and, if it encrypts, its key.
     pub fn new(profile: Profile) -> Receiver {
         Receiver {
+            verifier: Verifier::new(profile.scheme().clone(), []),
             profile,
-            secrets: Vec::new(),
             key: None,
-            tolerance: Tolerance::DEFAULT,
             max_body_len: DEFAULT_MAX_BODY_LEN,
         }
     }
 
     /// Accepts signatures by `secret` (call again for each secret during a rotation).
     #[must_use]
-    pub fn secret(mut self, secret: Secret) -> Receiver {
-        self.secrets.push(secret);
+    pub fn with_secret(mut self, secret: Secret) -> Receiver {
+        self.verifier = self.verifier.with_secret(secret);
         self
     }
 
     /// Decrypts with `key` (encrypted profiles).
     #[must_use]
-    pub fn key(mut self, key: EncryptionKey) -> Receiver {
+    pub fn with_key(mut self, key: EncryptionKey) -> Receiver {
         self.key = Some(key);
         self
     }
 
     /// Sets the signature timestamp tolerance (default 5 minutes).
     #[must_use]
-    pub fn tolerance(mut self, tolerance: Tolerance) -> Receiver {
-        self.tolerance = tolerance;
+    pub fn with_tolerance(mut self, tolerance: Tolerance) -> Receiver {
+        self.verifier = self.verifier.with_tolerance(tolerance);
         self
     }
 
     /// Refuses bodies over `max` bytes before any work (default 4 MiB).
     #[must_use]
-    pub fn max_body_len(mut self, max: usize) -> Receiver {
+    pub fn with_max_body_len(mut self, max: usize) -> Receiver {
         self.max_body_len = max;
         self
     }
@@ -152,6 +150,11 @@ impl Receiver {
     /// The profile.
     pub fn profile(&self) -> &Profile {
         &self.profile
+    }
+
+    /// The signature check: the profile's scheme, the accepted secrets, the tolerance.
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
     /// Verifies, decrypts and parses one request: headers from any [`HeaderLookup`] and the
@@ -169,15 +172,14 @@ impl Receiver {
             });
         }
         let verified = if self.profile.requires_signature() {
-            if self.secrets.is_empty() {
+            if self.verifier.secrets().is_empty() {
                 return Err(ReceiveError::Misconfigured(
                     "no secret to verify signatures with",
                 ));
             }
             Some(
-                self.profile
-                    .scheme()
-                    .verify(&self.secrets, headers, body, now, self.tolerance)
+                self.verifier
+                    .verify(headers, body, now)
                     .map_err(ReceiveError::Signature)?,
             )
         } else {

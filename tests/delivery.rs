@@ -2,8 +2,11 @@
 
 use std::time::Duration;
 
-use lms_webhooks::delivery::{Delivery, DeliveryError, GiveUpReason, Next, State, Target};
-use lms_webhooks::retry::{Jitter, Outcome, RetrySchedule, SuccessRule};
+use lms_webhooks::delivery::{
+    Delivery, GiveUpReason, Next, Outcome, RecordError, RequestError, State, SuccessRule, Target,
+};
+use lms_webhooks::endpoint::UrlPolicy;
+use lms_webhooks::retry::{Jitter, RetrySchedule};
 use lms_webhooks::signature::Verifier;
 use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Scheme, Secret, Timestamp};
 
@@ -17,27 +20,32 @@ fn secret() -> Secret {
     Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
 }
 
-fn delivery(schedule: RetrySchedule) -> Delivery {
+fn url(text: &str) -> lms_webhooks::DeliveryUrl {
+    UrlPolicy::new().check(text).unwrap()
+}
+
+/// A delivery, and its endpoint's settings.
+fn delivery(schedule: RetrySchedule) -> (Delivery, Target) {
     let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
-    let target = Target::new("https://crm.example.com/hooks")
-        .unwrap()
-        .secret(secret())
-        .retry(schedule);
-    Delivery::new(
+    let target = Target::new(url("https://crm.example.com/hooks"))
+        .with_secret(secret())
+        .with_retry(schedule);
+    let d = Delivery::new(
         envelope.id().as_str(),
+        "ep_crm",
         envelope.to_bytes().unwrap(),
-        target,
         at(T0),
-    )
+    );
+    (d, target)
 }
 
 /// Fails every attempt at the moment it is due; returns the delays and the final decision.
-fn run_failing(mut d: Delivery, outcome: Outcome) -> (Vec<Duration>, Next, u32) {
+fn run_failing((mut d, t): (Delivery, Target), outcome: Outcome) -> (Vec<Duration>, Next, u32) {
     let mut now = at(T0);
     let mut delays = Vec::new();
     loop {
-        d.next_request(now).unwrap();
-        match d.record(now, outcome.clone()).unwrap() {
+        d.next_request(now, &t).unwrap();
+        match d.record(now, &t, outcome.clone()).unwrap() {
             Next::RetryAt(t) => {
                 delays.push(t.duration_since(now).unwrap());
                 now = t;
@@ -131,68 +139,77 @@ fn jitter_is_bounded_and_reproducible() {
 
 #[test]
 fn retry_after_pushes_later_never_sooner_and_is_clamped() {
-    let mut d = delivery(RetrySchedule::learnybox());
-    d.next_request(at(T0)).unwrap();
+    let (mut d, t) = delivery(RetrySchedule::learnybox());
+    d.next_request(at(T0), &t).unwrap();
     // Longer than the schedule's 60 s: honoured.
     let next = d
-        .record(at(T0), Outcome::status(429).with_retry_after("600"))
+        .record(at(T0), &t, Outcome::status(429).with_retry_after("600"))
         .unwrap();
     assert_eq!(next, Next::RetryAt(at(T0 + 600)));
     // Shorter than the schedule's 5 min: ignored.
-    d.next_request(at(T0 + 600)).unwrap();
+    d.next_request(at(T0 + 600), &t).unwrap();
     let next = d
-        .record(at(T0 + 600), Outcome::status(503).with_retry_after("1"))
+        .record(at(T0 + 600), &t, Outcome::status(503).with_retry_after("1"))
         .unwrap();
     assert_eq!(next, Next::RetryAt(at(T0 + 900)));
     // An HTTP date, clamped to the target's maximum (1 h by default).
-    d.next_request(at(T0 + 900)).unwrap();
+    d.next_request(at(T0 + 900), &t).unwrap();
     let far = "Wed, 21 Oct 2099 07:28:00 GMT";
     let next = d
-        .record(at(T0 + 900), Outcome::status(503).with_retry_after(far))
+        .record(at(T0 + 900), &t, Outcome::status(503).with_retry_after(far))
         .unwrap();
     assert_eq!(next, Next::RetryAt(at(T0 + 900 + 3600)));
     // Only 429 and 503 carry it.
-    d.next_request(at(T0 + 4500)).unwrap();
+    d.next_request(at(T0 + 4500), &t).unwrap();
     let next = d
-        .record(at(T0 + 4500), Outcome::status(500).with_retry_after("7200"))
+        .record(
+            at(T0 + 4500),
+            &t,
+            Outcome::status(500).with_retry_after("7200"),
+        )
         .unwrap();
     assert_eq!(next, Next::RetryAt(at(T0 + 4500 + 3600)));
 }
 
 #[test]
 fn success_rules_redirects_and_gone() {
-    let mut d = delivery(RetrySchedule::learnybox());
-    d.next_request(at(T0)).unwrap();
-    assert_eq!(d.record(at(T0), Outcome::status(201)).unwrap(), Next::Done);
-
-    let mut strict = Delivery::new(
-        "evt_1",
-        &b"{}"[..],
-        Target::new("https://x.example.com/")
-            .unwrap()
-            .secret(secret())
-            .success(SuccessRule::Exactly200),
-        at(T0),
+    let (mut d, t) = delivery(RetrySchedule::learnybox());
+    d.next_request(at(T0), &t).unwrap();
+    assert_eq!(
+        d.record(at(T0), &t, Outcome::status(201)).unwrap(),
+        Next::Done
     );
-    strict.next_request(at(T0)).unwrap();
+
+    let mut strict = Delivery::new("evt_1", "ep_strict", &b"{}"[..], at(T0));
+    let strict_t = Target::new(url("https://x.example.com/"))
+        .with_secret(secret())
+        .with_success(SuccessRule::Exactly200);
+    strict.next_request(at(T0), &strict_t).unwrap();
     assert!(matches!(
-        strict.record(at(T0), Outcome::status(201)).unwrap(),
+        strict
+            .record(at(T0), &strict_t, Outcome::status(201))
+            .unwrap(),
         Next::RetryAt(_)
     ));
-    strict.next_request(at(T0 + 5)).unwrap();
+    strict.next_request(at(T0 + 5), &strict_t).unwrap();
     assert!(matches!(
-        strict.record(at(T0 + 5), Outcome::status(302)).unwrap(),
+        strict
+            .record(at(T0 + 5), &strict_t, Outcome::status(302))
+            .unwrap(),
         Next::RetryAt(_)
     ));
-    strict.next_request(at(T0 + 305)).unwrap();
-    let next = strict.record(at(T0 + 305), Outcome::status(410)).unwrap();
+    strict.next_request(at(T0 + 305), &strict_t).unwrap();
+    let next = strict
+        .record(at(T0 + 305), &strict_t, Outcome::status(410))
+        .unwrap();
     assert_eq!(next, Next::GaveUp(GiveUpReason::Gone));
     assert!(GiveUpReason::Gone.disables_endpoint());
     assert!(!GiveUpReason::Exhausted.disables_endpoint());
     assert_eq!(
         strict.state(),
         State::GaveUp {
-            reason: GiveUpReason::Gone
+            reason: GiveUpReason::Gone,
+            at: at(T0 + 305)
         }
     );
     assert_eq!(strict.attempts().len(), 3);
@@ -200,24 +217,27 @@ fn success_rules_redirects_and_gone() {
 
 #[test]
 fn misuse_is_an_error_not_a_panic() {
-    let mut d = delivery(RetrySchedule::learnybox());
+    let (mut d, t) = delivery(RetrySchedule::learnybox());
     assert_eq!(
-        d.record(at(T0), Outcome::status(200)),
-        Err(DeliveryError::NotInFlight)
+        d.record(at(T0), &t, Outcome::status(200)),
+        Err(RecordError::NotInFlight)
     );
-    d.next_request(at(T0)).unwrap();
+    d.next_request(at(T0), &t).unwrap();
     assert_eq!(
-        d.next_request(at(T0)).unwrap_err(),
-        DeliveryError::InFlight { attempt: 1 }
+        d.next_request(at(T0), &t).unwrap_err(),
+        RequestError::InFlight { attempt: 1 }
     );
-    assert_eq!(d.record(at(T0 + 1), Outcome::status(200)), Ok(Next::Done));
+    assert_eq!(
+        d.record(at(T0 + 1), &t, Outcome::status(200)),
+        Ok(Next::Done)
+    );
     assert!(matches!(
-        d.record(at(T0 + 2), Outcome::status(200)),
-        Err(DeliveryError::Finished(State::Done))
+        d.record(at(T0 + 2), &t, Outcome::status(200)),
+        Err(RecordError::Finished(State::Done))
     ));
     assert!(matches!(
-        d.next_request(at(T0 + 3)),
-        Err(DeliveryError::Finished(State::Done))
+        d.next_request(at(T0 + 3), &t),
+        Err(RequestError::Finished(State::Done))
     ));
     assert!(d.is_finished());
     let log = &d.attempts()[0];
@@ -226,19 +246,20 @@ fn misuse_is_an_error_not_a_panic() {
         (1, 1000, Next::Done)
     );
 
-    assert!(Target::new("ftp://example.com/").is_err());
-    assert!(Target::new("not a url").is_err());
-    assert!(Target::new("/relative").is_err());
+    let loopback = UrlPolicy::new().allow_http(true).allow_private(true);
+    for bad in ["ftp://example.com/", "not a url", "/relative"] {
+        assert!(loopback.check(bad).is_err(), "{bad}");
+    }
 }
 
 #[test]
 fn requests_are_signed_json_posts_with_a_fresh_timestamp_each_attempt() {
-    let mut d = delivery(RetrySchedule::learnybox());
+    let (mut d, t) = delivery(RetrySchedule::learnybox());
     let verifier = Verifier::new(Scheme::standard(), [secret()]);
     let mut seen = Vec::new();
     let mut now = at(T0);
     for status in [500, 500, 200] {
-        let request = d.next_request(now).unwrap();
+        let request = d.next_request(now, &t).unwrap();
         assert_eq!(request.method(), "POST");
         assert_eq!(request.uri(), "https://crm.example.com/hooks");
         assert_eq!(request.headers()["content-type"], "application/json");
@@ -252,7 +273,7 @@ fn requests_are_signed_json_posts_with_a_fresh_timestamp_each_attempt() {
         assert_eq!(ok.id.as_deref(), Some(d.event_id()));
         assert_eq!(request.body(), d.body());
         seen.push(request.headers()["webhook-timestamp"].clone());
-        match d.record(now, Outcome::status(status)).unwrap() {
+        match d.record(now, &t, Outcome::status(status)).unwrap() {
             Next::RetryAt(t) => now = t,
             Next::Done => break,
             other => panic!("{other:?}"),
@@ -266,21 +287,20 @@ fn requests_are_signed_json_posts_with_a_fresh_timestamp_each_attempt() {
 fn encrypted_targets_send_a_fresh_ciphertext_each_attempt() {
     let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
     let envelope = Envelope::new(Event::sample(EventType::CrmUserCreated));
-    let target = Target::new("https://lb.example.com/h")
-        .unwrap()
-        .secret(secret())
-        .encryption(key.clone())
-        .success(SuccessRule::Exactly200)
-        .retry(RetrySchedule::learnybox());
+    let t = Target::new(url("https://lb.example.com/h"))
+        .with_secret(secret())
+        .with_encryption(key.clone())
+        .with_success(SuccessRule::Exactly200)
+        .with_retry(RetrySchedule::learnybox());
     let mut d = Delivery::new(
         envelope.id().as_str(),
+        "ep_lb",
         envelope.to_bytes().unwrap(),
-        target,
         at(T0),
     );
-    let first = d.next_request(at(T0)).unwrap();
-    let _ = d.record(at(T0), Outcome::status(500)).unwrap();
-    let second = d.next_request(at(T0 + 60)).unwrap();
+    let first = d.next_request(at(T0), &t).unwrap();
+    let _ = d.record(at(T0), &t, Outcome::status(500)).unwrap();
+    let second = d.next_request(at(T0 + 60), &t).unwrap();
     assert_ne!(first.body(), second.body());
     for request in [&first, &second] {
         assert_eq!(key.decrypt_envelope(request.body()).unwrap(), envelope);
@@ -302,15 +322,15 @@ fn serde_mid_way_resumes_exactly_like_an_uninterrupted_run() {
         Outcome::status(200),
     ];
     let schedule = RetrySchedule::learnybox().jitter(Jitter::Proportional { percent: 25 });
+    let (original, t) = delivery(schedule);
     let run = |d: &mut Delivery, from: usize, to: usize, now: &mut Timestamp| {
         for outcome in &outcomes[from..to] {
-            d.next_request(*now).unwrap();
-            if let Next::RetryAt(t) = d.record(*now, outcome.clone()).unwrap() {
-                *now = t;
+            d.next_request(*now, &t).unwrap();
+            if let Next::RetryAt(due) = d.record(*now, &t, outcome.clone()).unwrap() {
+                *now = due;
             }
         }
     };
-    let original = delivery(schedule);
     let mut straight = original.clone();
     let mut now_a = at(T0);
     run(&mut straight, 0, 5, &mut now_a);
@@ -319,10 +339,9 @@ fn serde_mid_way_resumes_exactly_like_an_uninterrupted_run() {
     let mut now_b = at(T0);
     run(&mut resumed, 0, 2, &mut now_b);
     let stored = serde_json::to_string(&resumed).unwrap();
-    // The row holds the endpoint's secret (documented): it must be stored like one.
-    assert!(stored.contains("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
     let mut loaded: Delivery = serde_json::from_str(&stored).unwrap();
     assert_eq!(loaded, resumed);
+    assert_eq!(Delivery::from_json(&resumed.to_json()).unwrap(), resumed);
     run(&mut loaded, 2, 5, &mut now_b);
 
     assert_eq!(loaded, straight);
@@ -358,13 +377,19 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 #[test]
 fn the_async_driver_runs_attempts() {
     let transport = Scripted(std::sync::Mutex::new(vec![503, 200]));
-    let mut d = delivery(RetrySchedule::learnybox());
+    let (mut d, t) = delivery(RetrySchedule::learnybox());
     let now = std::cell::Cell::new(at(T0));
     let clock = || now.get();
-    let first = block_on(lms_webhooks::transport::attempt(&mut d, &transport, &clock)).unwrap();
+    let first = block_on(lms_webhooks::transport::attempt(
+        &mut d, &t, &transport, &clock,
+    ))
+    .unwrap();
     assert_eq!(first, Next::RetryAt(at(T0 + 60)));
     now.set(at(T0 + 60));
-    let second = block_on(lms_webhooks::transport::attempt(&mut d, &transport, &clock)).unwrap();
+    let second = block_on(lms_webhooks::transport::attempt(
+        &mut d, &t, &transport, &clock,
+    ))
+    .unwrap();
     assert_eq!(second, Next::Done);
     assert_eq!(d.attempts().len(), 2);
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
 use lms_webhooks::delivery::{Delivery, Next};
+use lms_webhooks::endpoint::UrlPolicy;
 use lms_webhooks::profile::Profile;
 use lms_webhooks::receiver::{Received, Receiver};
 use lms_webhooks::transport::{attempt_blocking, UreqTransport};
@@ -51,13 +52,16 @@ fn deliver(
     key: Option<&EncryptionKey>,
     envelope: &Envelope,
 ) -> Next {
-    let mut target = profile.target(url).unwrap().secret(secret.clone());
+    let loopback = UrlPolicy::new().allow_http(true).allow_private(true);
+    let mut target = profile
+        .target(loopback.check(url).unwrap())
+        .with_secret(secret.clone());
     if let Some(key) = key {
-        target = target.encryption(key.clone());
+        target = target.with_encryption(key.clone());
     }
     let body = profile.render(envelope).unwrap();
-    let mut d = Delivery::new(envelope.id().as_str(), body, target, Timestamp::now());
-    attempt_blocking(&mut d, &UreqTransport::default(), &Timestamp::now).unwrap()
+    let mut d = Delivery::new(envelope.id().as_str(), "ep_e2e", body, Timestamp::now());
+    attempt_blocking(&mut d, &target, &UreqTransport::default(), &Timestamp::now).unwrap()
 }
 
 #[test]
@@ -96,9 +100,9 @@ fn every_profile_end_to_end_with_duplicates_detected() {
         ),
     ];
     for (profile, secret, key, event_type) in cases {
-        let mut receiver = Receiver::new(profile.clone()).secret(secret.clone());
+        let mut receiver = Receiver::new(profile.clone()).with_secret(secret.clone());
         if let Some(k) = &key {
-            receiver = receiver.key(k.clone());
+            receiver = receiver.with_key(k.clone());
         }
         let (url, reports) = serve(receiver, 2);
         let envelope = Envelope::new(Event::sample(event_type));
@@ -124,7 +128,7 @@ fn every_profile_end_to_end_with_duplicates_detected() {
 fn a_wrong_secret_is_refused_over_http_and_retried() {
     let profile = Profile::standard();
     let (url, reports) = serve(
-        Receiver::new(profile.clone()).secret(Secret::generate_standard().unwrap()),
+        Receiver::new(profile.clone()).with_secret(Secret::generate_standard().unwrap()),
         1,
     );
     let envelope = Envelope::new(Event::sample(EventType::WebhookTest));

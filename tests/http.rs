@@ -9,7 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, GiveUpReason, Next, Target};
-use lms_webhooks::retry::{Outcome, RetrySchedule, SuccessRule};
+use lms_webhooks::delivery::{Outcome, SuccessRule};
+use lms_webhooks::endpoint::UrlPolicy;
+use lms_webhooks::retry::RetrySchedule;
 use lms_webhooks::signature::Verifier;
 use lms_webhooks::transport::{attempt_blocking, BlockingTransport, UreqTransport};
 use lms_webhooks::{Envelope, Event, EventType, Scheme, Secret, Timestamp};
@@ -57,20 +59,20 @@ fn secret() -> Secret {
     Secret::parse("whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD").unwrap()
 }
 
-fn delivery(url: &str, success: SuccessRule) -> (Delivery, Envelope) {
+fn delivery(url: &str, success: SuccessRule) -> (Delivery, Target, Envelope) {
     let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
-    let target = Target::new(url)
-        .unwrap()
-        .secret(secret())
-        .retry(RetrySchedule::learnybox())
-        .success(success);
+    let loopback = UrlPolicy::new().allow_http(true).allow_private(true);
+    let target = Target::new(loopback.check(url).unwrap())
+        .with_secret(secret())
+        .with_retry(RetrySchedule::learnybox())
+        .with_success(success);
     let d = Delivery::new(
         envelope.id().as_str(),
+        "ep_loopback",
         envelope.to_bytes().unwrap(),
-        target,
         Timestamp::now(),
     );
-    (d, envelope)
+    (d, target, envelope)
 }
 
 fn transport() -> UreqTransport {
@@ -80,8 +82,8 @@ fn transport() -> UreqTransport {
 #[test]
 fn ok_is_done() {
     let (url, rx) = server(vec![(200, vec![])]);
-    let (mut d, envelope) = delivery(&url, SuccessRule::Any2xx);
-    let next = attempt_blocking(&mut d, &transport(), &Timestamp::now).unwrap();
+    let (mut d, t, envelope) = delivery(&url, SuccessRule::Any2xx);
+    let next = attempt_blocking(&mut d, &t, &transport(), &Timestamp::now).unwrap();
     assert_eq!(next, Next::Done);
     let seen = rx.recv().unwrap();
     assert_eq!(Envelope::from_slice(&seen.body).unwrap(), envelope);
@@ -94,14 +96,14 @@ fn ok_is_done() {
 #[test]
 fn two_failures_then_success_with_the_same_id_and_fresh_valid_signatures() {
     let (url, rx) = server(vec![(500, vec![]), (500, vec![]), (200, vec![])]);
-    let (mut d, envelope) = delivery(&url, SuccessRule::Any2xx);
+    let (mut d, t, envelope) = delivery(&url, SuccessRule::Any2xx);
     let transport = transport();
     // A simulated clock: each attempt one scheduled delay after the previous.
     let mut now = Timestamp::now();
     let mut nexts = Vec::new();
     loop {
         let clock = move || now;
-        let next = attempt_blocking(&mut d, &transport, &clock).unwrap();
+        let next = attempt_blocking(&mut d, &t, &transport, &clock).unwrap();
         nexts.push(next);
         match next {
             Next::RetryAt(t) => now = t,
@@ -138,8 +140,8 @@ fn two_failures_then_success_with_the_same_id_and_fresh_valid_signatures() {
 #[test]
 fn created_is_a_failure_under_exactly_200() {
     let (url, _rx) = server(vec![(201, vec![])]);
-    let (mut d, _) = delivery(&url, SuccessRule::Exactly200);
-    let next = attempt_blocking(&mut d, &transport(), &Timestamp::now).unwrap();
+    let (mut d, t, _) = delivery(&url, SuccessRule::Exactly200);
+    let next = attempt_blocking(&mut d, &t, &transport(), &Timestamp::now).unwrap();
     assert!(matches!(next, Next::RetryAt(_)), "{next:?}");
     assert_eq!(d.attempts()[0].outcome.status_code(), Some(201));
 }
@@ -147,16 +149,16 @@ fn created_is_a_failure_under_exactly_200() {
 #[test]
 fn gone_gives_up_and_asks_to_disable() {
     let (url, _rx) = server(vec![(410, vec![])]);
-    let (mut d, _) = delivery(&url, SuccessRule::Any2xx);
-    let next = attempt_blocking(&mut d, &transport(), &Timestamp::now).unwrap();
+    let (mut d, t, _) = delivery(&url, SuccessRule::Any2xx);
+    let next = attempt_blocking(&mut d, &t, &transport(), &Timestamp::now).unwrap();
     assert_eq!(next, Next::GaveUp(GiveUpReason::Gone));
 }
 
 #[test]
 fn a_server_that_never_answers_is_a_recorded_timeout() {
     let (url, _rx) = server(vec![(0, vec![])]);
-    let (mut d, _) = delivery(&url, SuccessRule::Any2xx);
-    let next = attempt_blocking(&mut d, &transport(), &Timestamp::now).unwrap();
+    let (mut d, t, _) = delivery(&url, SuccessRule::Any2xx);
+    let next = attempt_blocking(&mut d, &t, &transport(), &Timestamp::now).unwrap();
     assert!(matches!(next, Next::RetryAt(_)));
     assert_eq!(d.attempts()[0].outcome, Outcome::Timeout);
 }
@@ -167,8 +169,8 @@ fn redirects_are_not_followed() {
         302,
         vec![("Location", "http://127.0.0.1:9/elsewhere")],
     )]);
-    let (mut d, _) = delivery(&url, SuccessRule::Any2xx);
-    let next = attempt_blocking(&mut d, &transport(), &Timestamp::now).unwrap();
+    let (mut d, t, _) = delivery(&url, SuccessRule::Any2xx);
+    let next = attempt_blocking(&mut d, &t, &transport(), &Timestamp::now).unwrap();
     assert!(matches!(next, Next::RetryAt(_)));
     assert_eq!(d.attempts()[0].outcome.status_code(), Some(302));
     rx.recv().unwrap();
@@ -181,9 +183,9 @@ fn redirects_are_not_followed() {
 #[test]
 fn retry_after_from_a_real_429() {
     let (url, _rx) = server(vec![(429, vec![("Retry-After", "120")])]);
-    let (mut d, _) = delivery(&url, SuccessRule::Any2xx);
+    let (mut d, t, _) = delivery(&url, SuccessRule::Any2xx);
     let now = Timestamp::from_unix(1_900_000_000).unwrap();
-    let next = attempt_blocking(&mut d, &transport(), &move || now).unwrap();
+    let next = attempt_blocking(&mut d, &t, &transport(), &move || now).unwrap();
     assert_eq!(
         next,
         Next::RetryAt(Timestamp::from_unix(1_900_000_120).unwrap())
@@ -195,7 +197,7 @@ fn a_closed_port_is_a_connection_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     drop(listener);
-    let (mut d, _) = delivery(&url, SuccessRule::Any2xx);
-    let outcome = transport().send(d.next_request(Timestamp::now()).unwrap());
+    let (mut d, t, _) = delivery(&url, SuccessRule::Any2xx);
+    let outcome = transport().send(d.next_request(Timestamp::now(), &t).unwrap());
     assert!(matches!(outcome, Outcome::Error { .. }), "{outcome:?}");
 }

@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
+use lms_webhooks::delivery::{parse_retry_after, Outcome, SuccessRule};
 use lms_webhooks::delivery::{Delivery, Next, State, Target};
 use lms_webhooks::endpoint::{Endpoint, EndpointStatus, EventFilter, UrlPolicy};
 use lms_webhooks::profile::{from_learnworlds_type, learnworlds_names, Layout, Profile};
 use lms_webhooks::receiver::Receiver;
-use lms_webhooks::retry::{parse_retry_after, Jitter, Outcome, RetrySchedule, SuccessRule};
+use lms_webhooks::retry::{Jitter, RetrySchedule};
 use lms_webhooks::{
     EncryptionKey, Envelope, Event, EventId, EventType, Secret, Timestamp, Tolerance,
 };
@@ -111,29 +112,33 @@ fn schedule() -> impl Strategy<Value = RetrySchedule> {
     ]
 }
 
-fn new_delivery(schedule: RetrySchedule, success: SuccessRule) -> Delivery {
+fn new_delivery(schedule: RetrySchedule, success: SuccessRule) -> (Delivery, Target) {
     let envelope = Envelope::new(Event::sample(EventType::CourseQuizCompleted));
-    let target = Target::new("https://crm.example.com/hooks")
-        .unwrap()
-        .secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap())
-        .retry(schedule)
-        .success(success);
-    Delivery::new(
-        envelope.id().as_str(),
-        envelope.to_bytes().unwrap(),
-        target,
-        at(T0),
+    let target = Target::new(
+        UrlPolicy::new()
+            .check("https://crm.example.com/hooks")
+            .unwrap(),
     )
+    .with_secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap())
+    .with_retry(schedule)
+    .with_success(success);
+    let d = Delivery::new(
+        envelope.id().as_str(),
+        "ep_crm",
+        envelope.to_bytes().unwrap(),
+        at(T0),
+    );
+    (d, target)
 }
 
 /// Runs outcomes until they run out or the delivery finishes; returns the clock.
-fn drive(d: &mut Delivery, outcomes: &[Outcome], mut now: Timestamp) -> Timestamp {
+fn drive(d: &mut Delivery, target: &Target, outcomes: &[Outcome], mut now: Timestamp) -> Timestamp {
     for outcome in outcomes {
         if d.is_finished() {
             break;
         }
-        d.next_request(now).unwrap();
-        if let Next::RetryAt(t) = d.record(now, outcome.clone()).unwrap() {
+        d.next_request(now, target).unwrap();
+        if let Next::RetryAt(t) = d.record(now, target, outcome.clone()).unwrap() {
             assert!(t >= now, "a retry scheduled in the past");
             now = t;
         }
@@ -190,19 +195,19 @@ proptest! {
     ) {
         let success = if exactly_200 { SuccessRule::Exactly200 } else { SuccessRule::Any2xx };
         let max_attempts = schedule.attempt_limit().unwrap_or(u32::MAX);
-        let original = new_delivery(schedule, success);
+        let (original, target) = new_delivery(schedule, success);
         let cut = cut.min(outcomes.len());
 
         let mut straight = original.clone();
-        let end_a = drive(&mut straight, &outcomes, at(T0));
+        let end_a = drive(&mut straight, &target, &outcomes, at(T0));
 
         let mut first_half = original;
-        let mid = drive(&mut first_half, &outcomes[..cut], at(T0));
-        let stored = serde_json::to_vec(&first_half).unwrap();
-        let mut resumed: Delivery = serde_json::from_slice(&stored).unwrap();
+        let mid = drive(&mut first_half, &target, &outcomes[..cut], at(T0));
+        let stored = first_half.to_json();
+        let mut resumed = Delivery::from_json(&stored).unwrap();
         prop_assert_eq!(&resumed, &first_half);
         let done = resumed.attempt_count() as usize;
-        let end_b = drive(&mut resumed, &outcomes[done..], mid);
+        let end_b = drive(&mut resumed, &target, &outcomes[done..], mid);
 
         prop_assert_eq!(&resumed, &straight);
         prop_assert_eq!(end_a, end_b);
@@ -215,13 +220,14 @@ proptest! {
             let finished = matches!(straight.state(), State::Done | State::GaveUp { .. });
             prop_assert!(finished);
             let before = straight.clone();
-            prop_assert!(straight.next_request(end_a).is_err());
-            prop_assert!(straight.record(end_a, Outcome::status(200)).is_err());
+            prop_assert!(straight.next_request(end_a, &target).is_err());
+            prop_assert!(straight.record(end_a, &target, Outcome::status(200)).is_err());
             prop_assert_eq!(straight, before);
         }
     }
 
-    /// Endpoint ↔ serde, after any sequence of status changes.
+    /// Endpoint ↔ serde, after any sequence of status changes; the status follows the rules
+    /// table, checked against a model of it.
     #[test]
     fn endpoint_serde_round_trip(
         changes in proptest::collection::vec(0u8..6, 0..12),
@@ -230,30 +236,55 @@ proptest! {
         let policy = UrlPolicy::new();
         let (mut endpoint, _) =
             Endpoint::create("ep_1", "https://crm.example.com/hooks", &policy, at(T0)).unwrap();
-        endpoint.set_filter(EventFilter::parse(&patterns).unwrap(), at(T0));
+        endpoint.set_filter(at(T0), EventFilter::parse(&patterns).unwrap());
+        let endpoint = endpoint.with_failure_rule(2, Duration::from_secs(30 * 86_400));
+        let mut endpoint = endpoint;
+        // The model: (status, deliveries that gave up in a row).
+        let mut model = (EndpointStatus::Active, 0u32);
         let mut now = at(T0);
         for change in changes {
             now = at(now.unix() + 3_600);
             match change {
-                0 => endpoint.pause(now),
-                1 => endpoint.resume(now),
-                2 => endpoint.disable(now),
-                3 => endpoint.reactivate(now),
+                0 => {
+                    endpoint.pause(now);
+                    model.0 = EndpointStatus::Paused;
+                }
+                1 => {
+                    endpoint.resume(now);
+                    if model.0 == EndpointStatus::Paused {
+                        model.0 = EndpointStatus::Active;
+                    }
+                }
+                2 => {
+                    endpoint.disable(now);
+                    model.0 = EndpointStatus::Disabled;
+                }
+                3 => {
+                    endpoint.reactivate(now);
+                    model = (EndpointStatus::Active, 0);
+                }
                 4 => {
-                    endpoint.record_result(Next::GaveUp(lms_webhooks::delivery::GiveUpReason::Exhausted), now);
+                    let status = endpoint.record_result(
+                        now,
+                        Next::GaveUp(lms_webhooks::delivery::GiveUpReason::Exhausted),
+                    );
+                    model.1 += 1;
+                    if model.0 == EndpointStatus::Active && model.1 >= 2 {
+                        model.0 = EndpointStatus::Failed;
+                    }
+                    prop_assert_eq!(status, model.0);
                 }
                 _ => {
-                    endpoint.rotate_secret(Duration::from_secs(86_400), now).unwrap();
+                    endpoint.rotate_secret(now, Duration::from_secs(86_400)).unwrap();
                 }
             }
+            prop_assert_eq!(endpoint.status(), model.0);
         }
         let text = serde_json::to_string(&endpoint).unwrap();
         let back: Endpoint = serde_json::from_str(&text).unwrap();
         prop_assert_eq!(&back, &endpoint);
-        prop_assert!(matches!(
-            back.status(),
-            EndpointStatus::Active | EndpointStatus::Paused | EndpointStatus::Failed | EndpointStatus::Disabled
-        ));
+        prop_assert_eq!(back.status(), model.0);
+        prop_assert_eq!(back.consecutive_failures(), model.1);
     }
 
     /// Delivery URLs from an admin form.
@@ -312,9 +343,9 @@ proptest! {
         let key = EncryptionKey::from_bytes(&[7u8; 32]).unwrap();
         for profile in profiles() {
             let receiver = Receiver::new(profile)
-                .secret(secret.clone())
-                .key(key.clone())
-                .tolerance(Tolerance::Ignore);
+                .with_secret(secret.clone())
+                .with_key(key.clone())
+                .with_tolerance(Tolerance::Ignore);
             if let Err(e) = receiver.receive(&headers, &body, at(T0)) {
                 prop_assert!((400..=500).contains(&e.http_status()));
             }

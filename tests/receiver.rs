@@ -42,7 +42,7 @@ fn an_event_that_occurred_five_days_before_delivery_is_accepted() {
     let body = profile.render(&envelope).unwrap();
     let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
     let got = Receiver::new(profile)
-        .secret(secret)
+        .with_secret(secret)
         .receive(&headers, &body, at(NOW + 10))
         .unwrap();
     assert_eq!(got.occurred_at, occurred);
@@ -58,7 +58,7 @@ fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
     let profile = Profile::standard();
     let body = profile.render(&envelope).unwrap();
     let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
-    let receiver = Receiver::new(profile.clone()).secret(secret);
+    let receiver = Receiver::new(profile.clone()).with_secret(secret);
     // Replayed an hour later.
     let e = receiver
         .receive(&headers, &body, at(NOW + 3600))
@@ -75,7 +75,7 @@ fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
     let e = receiver.receive(&headers, &tampered, at(NOW)).unwrap_err();
     assert_eq!(e, ReceiveError::Signature(VerifyError::Mismatch));
     // Too large, misconfigured.
-    let small = receiver.clone().max_body_len(10);
+    let small = receiver.clone().with_max_body_len(10);
     assert_eq!(
         small
             .receive(&headers, &body, at(NOW))
@@ -100,7 +100,7 @@ fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
         junk,
     );
     let r = Receiver::new(Profile::standard())
-        .secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
+        .with_secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
     let e = r.receive(&junk_headers, junk, at(NOW)).unwrap_err();
     assert!(matches!(e, ReceiveError::Payload(_)));
     assert_eq!(e.http_status(), 400);
@@ -114,7 +114,7 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
         .encrypt(&Profile::learnybox().render(&envelope).unwrap())
         .unwrap();
     // Learnybox itself sends no signature headers: the MAC authenticates.
-    let receiver = Receiver::new(Profile::learnybox()).key(key);
+    let receiver = Receiver::new(Profile::learnybox()).with_key(key);
     let got = receiver
         .receive(&http::HeaderMap::new(), &body, at(NOW))
         .unwrap();
@@ -145,8 +145,8 @@ fn a_learnybox_receiver_can_require_signatures_too() {
     let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
     let body = key.encrypt(&profile.render(&envelope).unwrap()).unwrap();
     let receiver = Receiver::new(profile.clone())
-        .secret(secret.clone())
-        .key(key);
+        .with_secret(secret.clone())
+        .with_key(key);
     let unsigned = receiver.receive(&http::HeaderMap::new(), &body, at(NOW));
     assert!(matches!(
         unsigned,
@@ -170,7 +170,7 @@ fn learnworlds_layout_names_and_quirks() {
     assert_eq!(v["trigger"], "certificate_awarded");
     assert_eq!(v["school_id"], "school_42");
     let headers = sign(&profile, &token, "ignored", at(NOW), &body);
-    let receiver = Receiver::new(profile.clone()).secret(token.clone());
+    let receiver = Receiver::new(profile.clone()).with_secret(token.clone());
     let a = receiver.receive(&headers, &body, at(NOW)).unwrap();
     assert_eq!(a.event, *envelope.event());
     // No id in the body: a stable one derived from it, so retries deduplicate.
@@ -254,7 +254,7 @@ fn unknown_types_arrive_as_unknown() {
     let body = br#"{"id":"evt_x","type":"learnomy.badge.awarded","timestamp":"2026-11-23T09:30:00Z","data":{"badge":"gold"}}"#;
     let headers = sign(&profile, &secret, "evt_x", at(NOW), body);
     let got = Receiver::new(profile)
-        .secret(secret)
+        .with_secret(secret)
         .receive(&headers, body, at(NOW))
         .unwrap();
     let Event::Unknown(raw) = &got.event else {

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use lms_webhooks::retry::Outcome;
+use lms_webhooks::delivery::Outcome;
 use lms_webhooks::transport::BlockingTransport;
 
 /// No redirects, 4xx/5xx as responses, bounded time.

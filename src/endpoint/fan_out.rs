@@ -33,8 +33,8 @@ pub struct Skipped {
 ///
 /// The envelope is serialized once per body layout in use (once in all when every endpoint
 /// takes the canonical envelope) and the bytes are shared by every delivery of that layout (no
-/// copy per endpoint); each delivery carries its endpoint's own signing secrets, encryption and
-/// retry schedule, and its endpoint id.
+/// copy per endpoint). Each delivery carries its endpoint's id and no secret: its attempts
+/// are built from the endpoint as it is when they are made ([`Endpoint::request`]).
 ///
 /// ```
 /// use lms_webhooks::endpoint::{fan_out, Endpoint, EventFilter, UrlPolicy};
@@ -85,15 +85,12 @@ pub fn fan_out(
                 bytes
             }
         };
-        list.push(
-            Delivery::new(
-                Arc::clone(&event_id),
-                bytes,
-                endpoint.shared_target(now),
-                now,
-            )
-            .with_endpoint_id(endpoint.shared_id()),
-        );
+        list.push(Delivery::new(
+            Arc::clone(&event_id),
+            endpoint.shared_id(),
+            bytes,
+            now,
+        ));
     }
     Ok(out)
 }

@@ -3,12 +3,18 @@
 //!
 //! # Status rules
 //!
-//! | status | new events | retries in progress | leaves it by |
+//! | status | new events | deliveries already queued | leaves it by |
 //! |---|---|---|---|
 //! | `Active` | delivered | continue | [`Endpoint::pause`], [`Endpoint::disable`], automatic `Failed`, 410 Gone → `Disabled` |
-//! | `Paused` | **held**: [`fan_out`] returns them in [`FanOut::held`] for the host to keep and send after [`Endpoint::resume`] | the host keeps them pending ([`Endpoint::may_send`] is false) | [`Endpoint::resume`] |
-//! | `Failed` | held, like `Paused`, so that nothing is lost | kept pending | [`Endpoint::reactivate`], e.g. after a successful [test ping](Endpoint::test_delivery) |
-//! | `Disabled` | skipped ([`FanOut::skipped`]) | stopped | [`Endpoint::reactivate`] |
+//! | `Paused` | **held**: [`fan_out`] returns them in [`FanOut::held`] | **held**: [`Endpoint::request`] answers [`RequestError::Held`] and changes nothing; they continue after [`Endpoint::resume`] | [`Endpoint::resume`] |
+//! | `Failed` | held, like `Paused`, so that nothing is lost | held | [`Endpoint::reactivate`], e.g. after a successful [test ping](Endpoint::test_delivery) |
+//! | `Disabled` | skipped ([`FanOut::skipped`]) | **ended** at their next attempt: [`GiveUpReason::EndpointDisabled`], logged | [`Endpoint::reactivate`] (then [`recover`](crate::delivery::recover) what ended) |
+//! | deleted ([`Registry::remove`]) | none | ended at their next attempt through [`Registry::request`]: [`GiveUpReason::EndpointDeleted`] | — |
+//!
+//! Every attempt is built from the endpoint as it is at that moment ([`Endpoint::target`]): its
+//! URL, its secrets (the current one and those still in a rotation's grace period), its
+//! encryption key, scheme, retry schedule and success rule. Deliveries themselves hold none
+//! of these.
 //!
 //! An endpoint becomes `Failed` after [`Endpoint::failure_threshold`] deliveries in a row gave
 //! up (default 5), or when its deliveries have kept failing for longer than
@@ -16,27 +22,35 @@
 //! count. A 410 Gone answer disables it at once.
 
 mod fan_out;
+mod filter;
+mod registry;
 mod url_policy;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http::Request;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::delivery::{Delivery, GiveUpReason, Next, Target};
+use crate::delivery::{
+    Delivery, GiveUpReason, Next, Outcome, RecordError, RequestError, SuccessRule, Target,
+};
 use crate::encryption::EncryptionKey;
-use crate::event::{check_dotted, TestPing};
+use crate::event::TestPing;
 use crate::memo::Memo;
-use crate::profile::Layout;
-use crate::retry::{RetrySchedule, SuccessRule};
+use crate::profile::{Layout, Profile};
+use crate::retry::RetrySchedule;
 use crate::secret::SecretForm;
 use crate::{
     Envelope, EnvelopeError, Event, EventId, Scheme, Secret, SecretError, Timestamp, WebhookEvent,
 };
 
 pub use fan_out::{fan_out, FanOut, Skipped};
-pub use url_policy::{classify, AddressClass, UrlError, UrlPolicy};
+pub use filter::EventFilter;
+pub use registry::Registry;
+pub use url_policy::{classify, AddressClass, DeliveryUrl, UrlError, UrlPolicy};
 
 /// Where an endpoint stands. See the [module docs](self) for the rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,85 +65,6 @@ pub enum EndpointStatus {
     Disabled,
     /// Set after repeated delivery failures: events are held until reactivation.
     Failed,
-}
-
-/// Which event types an endpoint receives: `*` for all, `sales.*` for a whole category (or
-/// any dotted prefix), or exact types, catalogue or custom.
-///
-/// ```
-/// use lms_webhooks::endpoint::EventFilter;
-///
-/// let f = EventFilter::parse(["sales.*", "course.member.completed", "lms.badge.earned"])?;
-/// assert!(f.matches("sales.transaction.refunded"));
-/// assert!(f.matches("lms.badge.earned"));
-/// assert!(!f.matches("crm.user.created"));
-/// assert!(EventFilter::all().matches("anything.at.all"));
-/// # Ok::<(), lms_webhooks::EventTypeError>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<String>", into = "Vec<String>")]
-pub struct EventFilter {
-    patterns: Vec<String>,
-}
-
-impl EventFilter {
-    /// Every event.
-    pub fn all() -> EventFilter {
-        EventFilter {
-            patterns: vec!["*".to_owned()],
-        }
-    }
-
-    /// Patterns: `*`, a dotted prefix followed by `.*`, or an exact type.
-    pub fn parse<I, S>(patterns: I) -> Result<EventFilter, crate::EventTypeError>
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        let mut out = Vec::new();
-        for p in patterns {
-            let p = p.into();
-            if p != "*" {
-                match p.strip_suffix(".*") {
-                    // A category alone has one segment: check it as `prefix.x`.
-                    Some(prefix) => check_dotted(&format!("{prefix}.x"))?,
-                    None => check_dotted(&p)?,
-                }
-            }
-            if !out.contains(&p) {
-                out.push(p);
-            }
-        }
-        Ok(EventFilter { patterns: out })
-    }
-
-    /// Whether an event type passes.
-    pub fn matches(&self, event_type: &str) -> bool {
-        self.patterns.iter().any(|p| {
-            p == "*"
-                || p == event_type
-                || p.strip_suffix('*')
-                    .is_some_and(|prefix| event_type.starts_with(prefix))
-        })
-    }
-
-    /// The patterns.
-    pub fn patterns(&self) -> &[String] {
-        &self.patterns
-    }
-}
-
-impl TryFrom<Vec<String>> for EventFilter {
-    type Error = crate::EventTypeError;
-    fn try_from(v: Vec<String>) -> Result<EventFilter, Self::Error> {
-        EventFilter::parse(v)
-    }
-}
-
-impl From<EventFilter> for Vec<String> {
-    fn from(f: EventFilter) -> Vec<String> {
-        f.patterns
-    }
 }
 
 /// An endpoint operation that could not be done.
@@ -167,10 +102,38 @@ struct Retired {
 }
 
 /// A webhook endpoint. Its `Debug` shows no secret.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use lms_webhooks::delivery::{Delivery, Next, Outcome};
+/// use lms_webhooks::endpoint::{Endpoint, UrlPolicy};
+/// use lms_webhooks::Timestamp;
+///
+/// let t0 = Timestamp::from_unix(1_800_000_000)?;
+/// let policy = UrlPolicy::new();
+/// let (mut crm, secret) = Endpoint::create("ep_crm", "https://crm.example.com/in", &policy, t0)?;
+/// assert!(secret.starts_with("whsec_")); // shown to the admin once
+///
+/// let mut delivery = Delivery::new("evt_1", crm.shared_id(), &b"{}"[..], t0);
+/// let first = crm.request(t0, &mut delivery)?;
+/// assert_eq!(crm.record(t0, &mut delivery, Outcome::status(500))?, Next::RetryAt(t0.saturating_add(Duration::from_secs(5))));
+///
+/// // The admin moves the endpoint and rotates its secret with no grace period:
+/// crm.set_url(t0, "https://crm.example.com/v2/in", &policy)?;
+/// crm.rotate_secret(t0, Duration::ZERO)?;
+/// // The retry goes to the new URL, signed with the new secret only.
+/// let t1 = t0.saturating_add(Duration::from_secs(5));
+/// let retry = crm.request(t1, &mut delivery)?;
+/// assert_eq!(retry.uri(), "https://crm.example.com/v2/in");
+/// assert_ne!(retry.headers()["webhook-signature"], first.headers()["webhook-signature"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
     id: Arc<str>,
-    url: String,
+    url: DeliveryUrl,
     filter: EventFilter,
     scheme: Scheme,
     secret: Secret,
@@ -193,7 +156,7 @@ pub struct Endpoint {
     #[serde(default)]
     failing_since: Option<Timestamp>,
     failure_threshold: u32,
-    #[serde(with = "crate::delivery::duration_secs")]
+    #[serde(with = "crate::text::duration_secs")]
     failing_period: Duration,
     /// The delivery target last built, with the set of retired secrets it signs with.
     #[serde(skip)]
@@ -212,13 +175,13 @@ impl Endpoint {
         policy: &UrlPolicy,
         now: Timestamp,
     ) -> Result<(Endpoint, Zeroizing<String>), EndpointError> {
-        policy.check(url)?;
+        let url = policy.check(url)?;
         let secret = Secret::generate_standard()?;
         let shown = secret.expose_text();
         Ok((
             Endpoint {
                 id: Arc::from(id.into()),
-                url: url.to_owned(),
+                url,
                 filter: EventFilter::all(),
                 scheme: Scheme::standard(),
                 secret,
@@ -247,6 +210,20 @@ impl Endpoint {
     pub fn with_signing(mut self, scheme: impl Into<Scheme>, secret: Secret) -> Endpoint {
         self.scheme = scheme.into();
         self.secret = secret;
+        self.target_memo.clear();
+        self
+    }
+
+    /// Takes a platform profile's settings: its signature scheme (the secret is kept when the
+    /// profile signs with Standard Webhooks, and must be set with [`Endpoint::with_signing`]
+    /// otherwise), body layout, retry schedule and success rule. For an encrypted profile
+    /// (Learnybox), add the key with [`Endpoint::with_encryption`].
+    #[must_use]
+    pub fn with_profile(mut self, profile: &Profile) -> Endpoint {
+        self.scheme = profile.scheme().clone();
+        self.layout = profile.layout().clone();
+        self.retry = profile.retry().clone();
+        self.success = profile.success();
         self.target_memo.clear();
         self
     }
@@ -303,7 +280,7 @@ impl Endpoint {
     }
 
     /// The delivery URL.
-    pub fn url(&self) -> &str {
+    pub fn url(&self) -> &DeliveryUrl {
         &self.url
     }
 
@@ -370,22 +347,22 @@ impl Endpoint {
         self.secret.hint()
     }
 
-    /// Changes the URL (checked against `policy`); the secret is kept.
+    /// Changes the URL (checked against `policy`); the secret is kept. Deliveries already
+    /// queued go to the new URL from their next attempt.
     pub fn set_url(
         &mut self,
+        now: Timestamp,
         url: &str,
         policy: &UrlPolicy,
-        now: Timestamp,
     ) -> Result<(), UrlError> {
-        policy.check(url)?;
-        self.url = url.to_owned();
+        self.url = policy.check(url)?;
         self.updated_at = now;
         self.target_memo.clear();
         Ok(())
     }
 
     /// Changes the subscriptions; the secret is kept.
-    pub fn set_filter(&mut self, filter: EventFilter, now: Timestamp) {
+    pub fn set_filter(&mut self, now: Timestamp, filter: EventFilter) {
         self.filter = filter;
         self.updated_at = now;
     }
@@ -393,10 +370,13 @@ impl Endpoint {
     /// Replaces the secret with a new one of the same kind, keeping the old one for `grace`:
     /// until then requests carry signatures by both (Standard Webhooks) so that receivers
     /// can switch at their pace. Returns the new secret's text, to show once.
+    ///
+    /// Deliveries already queued are signed with the new set from their next attempt; with a
+    /// zero `grace`, with the new secret only.
     pub fn rotate_secret(
         &mut self,
-        grace: Duration,
         now: Timestamp,
+        grace: Duration,
     ) -> Result<Zeroizing<String>, SecretError> {
         let new = match self.secret.form() {
             SecretForm::Raw => Secret::generate_alphanumeric()?,
@@ -427,25 +407,69 @@ impl Endpoint {
             .collect()
     }
 
-    /// [`Endpoint::target`], shared: built once and handed to every delivery until the
-    /// endpoint's settings change or a retired secret's grace period ends.
-    pub fn shared_target(&self, now: Timestamp) -> Arc<Target> {
+    /// The endpoint as it is at `now`, for one attempt: its URL, status, scheme, signing
+    /// secrets (the current one first, then those still in a rotation's grace period),
+    /// encryption key, retry schedule and success rule.
+    ///
+    /// Built once and shared until a setting changes or a retired secret's grace period ends.
+    pub fn target(&self, now: Timestamp) -> Arc<Target> {
         // Which retired secrets still sign at `now`, as a bit set; past 64, build every time.
-        let mask = if self.retired.len() <= 64 {
-            self.retired
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.until > now)
-                .fold(0u64, |m, (i, _)| m | 1 << i)
-        } else {
-            return Arc::new(self.target(now));
-        };
+        if self.retired.len() > 64 {
+            return Arc::new(self.build_target(now));
+        }
+        let mask = self
+            .retired
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.until > now)
+            .fold(0u64, |m, (i, _)| m | 1 << i);
         if let Some((_, target)) = self.target_memo.get(|(m, _)| *m == mask) {
             return target;
         }
-        let target = Arc::new(self.target(now));
+        let target = Arc::new(self.build_target(now));
         self.target_memo.set((mask, Arc::clone(&target)));
         target
+    }
+
+    fn build_target(&self, now: Timestamp) -> Target {
+        let mut target = Target::new(self.url.clone())
+            .with_endpoint_id(Arc::clone(&self.id))
+            .with_status(self.status)
+            .with_scheme(self.scheme.clone())
+            .with_secrets(self.signing_secrets(now))
+            .with_retry(self.retry.clone())
+            .with_success(self.success);
+        if let Some(key) = &self.encryption {
+            target = target.with_encryption(key.clone());
+        }
+        target
+    }
+
+    /// Builds the next attempt of `delivery` from the endpoint as it is now, and notes the
+    /// attempt for "Last Triggered". A paused or failed endpoint holds the delivery
+    /// ([`RequestError::Held`]); a disabled one ends it ([`RequestError::Ended`]).
+    pub fn request(
+        &mut self,
+        now: Timestamp,
+        delivery: &mut Delivery,
+    ) -> Result<Request<Bytes>, RequestError> {
+        let request = delivery.next_request(now, &self.target(now))?;
+        self.last_triggered_at = Some(now);
+        Ok(request)
+    }
+
+    /// Records the outcome of `delivery`'s attempt in flight with the endpoint's current retry
+    /// schedule and success rule, and applies the result to the endpoint's status
+    /// ([`Endpoint::record_result`]).
+    pub fn record(
+        &mut self,
+        now: Timestamp,
+        delivery: &mut Delivery,
+        outcome: Outcome,
+    ) -> Result<Next, RecordError> {
+        let next = delivery.record(now, &self.target(now), outcome)?;
+        self.record_result(now, next);
+        Ok(next)
     }
 
     /// Whether it wants events of this type (whatever its status).
@@ -458,20 +482,10 @@ impl Endpoint {
         self.status == EndpointStatus::Active
     }
 
-    /// The delivery target at `now`: URL, scheme, signing secrets, encryption, retries.
-    pub fn target(&self, now: Timestamp) -> Target {
-        let mut target = Target::unchecked(self.url.clone());
-        target.scheme = self.scheme.clone();
-        target.secrets = self.signing_secrets(now);
-        target.encryption = self.encryption.clone();
-        target.retry = self.retry.clone();
-        target.success = self.success;
-        target
-    }
-
     /// Pauses it: events are held.
     pub fn pause(&mut self, now: Timestamp) {
         self.status = EndpointStatus::Paused;
+        self.target_memo.clear();
         self.updated_at = now;
     }
 
@@ -479,6 +493,7 @@ impl Endpoint {
     pub fn resume(&mut self, now: Timestamp) {
         if self.status == EndpointStatus::Paused {
             self.status = EndpointStatus::Active;
+            self.target_memo.clear();
             self.updated_at = now;
         }
     }
@@ -486,12 +501,14 @@ impl Endpoint {
     /// Disables it: events are skipped.
     pub fn disable(&mut self, now: Timestamp) {
         self.status = EndpointStatus::Disabled;
+        self.target_memo.clear();
         self.updated_at = now;
     }
 
     /// Makes it `Active` again from any status, clearing the failure count.
     pub fn reactivate(&mut self, now: Timestamp) {
         self.status = EndpointStatus::Active;
+        self.target_memo.clear();
         self.consecutive_failures = 0;
         self.failing_since = None;
         self.updated_at = now;
@@ -505,7 +522,8 @@ impl Endpoint {
     /// Applies the result of a finished attempt to the status: a delivery resets the failure
     /// count; one that gave up counts toward `Failed`; 410 Gone disables. `RetryAt` starts the
     /// failing period. Returns the status afterwards.
-    pub fn record_result(&mut self, next: Next, now: Timestamp) -> EndpointStatus {
+    pub fn record_result(&mut self, now: Timestamp, next: Next) -> EndpointStatus {
+        let before = self.status;
         match next {
             Next::Done => {
                 self.consecutive_failures = 0;
@@ -518,10 +536,12 @@ impl Endpoint {
                 self.status = EndpointStatus::Disabled;
                 self.updated_at = now;
             }
-            Next::GaveUp(_) => {
+            Next::GaveUp(reason) if reason.is_failure() => {
                 self.consecutive_failures = self.consecutive_failures.saturating_add(1);
                 self.failing_since.get_or_insert(now);
             }
+            // Canceled, or ended by the endpoint's own status: says nothing of its health.
+            Next::GaveUp(_) => {}
         }
         let failing_too_long = self
             .failing_since
@@ -533,11 +553,14 @@ impl Endpoint {
             self.status = EndpointStatus::Failed;
             self.updated_at = now;
         }
+        if self.status != before {
+            self.target_memo.clear();
+        }
         self.status
     }
 
-    /// The Test button: a `webhook.test` delivery sent now, whatever the subscriptions and
-    /// status, with one attempt and no retry. Pass its result to
+    /// The Test button: a `webhook.test` delivery to send now with
+    /// [`Endpoint::test_target`], whatever the subscriptions and status. Pass its result to
     /// [`Endpoint::record_test_result`].
     pub fn test_delivery(&self, now: Timestamp) -> Result<Delivery, EndpointError> {
         let ping = TestPing {
@@ -552,94 +575,29 @@ impl Endpoint {
             now,
             Event::from(WebhookEvent::Test(ping)),
         );
-        let mut target = self.target(now);
-        target.retry = RetrySchedule::none();
-        Ok(
-            Delivery::new(envelope.id().as_str(), envelope.to_bytes()?, target, now)
-                .with_endpoint_id(Arc::clone(&self.id)),
-        )
+        let body = self.layout.render(&envelope)?;
+        Ok(Delivery::new(
+            envelope.id().as_str(),
+            Arc::clone(&self.id),
+            body,
+            now,
+        ))
+    }
+
+    /// The target for a test ping: the endpoint as it is now, but sent whatever its status,
+    /// with one attempt and no retry.
+    pub fn test_target(&self, now: Timestamp) -> Target {
+        self.build_target(now)
+            .with_status(EndpointStatus::Active)
+            .with_retry(RetrySchedule::none())
     }
 
     /// Applies a test ping's result: a delivered ping reactivates a `Failed` endpoint.
-    pub fn record_test_result(&mut self, next: Next, now: Timestamp) -> EndpointStatus {
+    pub fn record_test_result(&mut self, now: Timestamp, next: Next) -> EndpointStatus {
         self.last_triggered_at = Some(now);
         if next == Next::Done && self.status == EndpointStatus::Failed {
             self.reactivate(now);
         }
         self.status
-    }
-}
-
-/// A platform's endpoints, with an optional plan limit (Learnomy Free: 3).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Registry {
-    endpoints: Vec<Endpoint>,
-    limit: Option<usize>,
-}
-
-impl Registry {
-    /// No limit.
-    pub fn new() -> Registry {
-        Registry::default()
-    }
-
-    /// At most `limit` endpoints.
-    pub fn with_limit(limit: usize) -> Registry {
-        Registry {
-            endpoints: Vec::new(),
-            limit: Some(limit),
-        }
-    }
-
-    /// Learnomy Free: three endpoints.
-    pub fn learnomy_free() -> Registry {
-        Registry::with_limit(3)
-    }
-
-    /// The limit, if any.
-    pub fn limit(&self) -> Option<usize> {
-        self.limit
-    }
-
-    /// Slots used and the limit: the page header's "2 of 3".
-    pub fn usage(&self) -> (usize, Option<usize>) {
-        (self.endpoints.len(), self.limit)
-    }
-
-    /// Adds an endpoint, refusing past the limit or a duplicate id.
-    pub fn add(&mut self, endpoint: Endpoint) -> Result<(), EndpointError> {
-        if let Some(limit) = self.limit.filter(|&l| self.endpoints.len() >= l) {
-            return Err(EndpointError::LimitReached { limit });
-        }
-        if self.get(endpoint.id()).is_some() {
-            return Err(EndpointError::DuplicateId(endpoint.id.to_string()));
-        }
-        self.endpoints.push(endpoint);
-        Ok(())
-    }
-
-    /// Removes an endpoint (Delete): no more deliveries to it.
-    pub fn remove(&mut self, id: &str) -> Result<Endpoint, EndpointError> {
-        let index = self
-            .endpoints
-            .iter()
-            .position(|e| *e.id == *id)
-            .ok_or_else(|| EndpointError::NotFound(id.to_owned()))?;
-        Ok(self.endpoints.remove(index))
-    }
-
-    /// An endpoint by id.
-    pub fn get(&self, id: &str) -> Option<&Endpoint> {
-        self.endpoints.iter().find(|e| *e.id == *id)
-    }
-
-    /// An endpoint by id, to edit.
-    pub fn get_mut(&mut self, id: &str) -> Option<&mut Endpoint> {
-        self.endpoints.iter_mut().find(|e| *e.id == *id)
-    }
-
-    /// All endpoints, in the order added.
-    pub fn endpoints(&self) -> &[Endpoint] {
-        &self.endpoints
     }
 }

@@ -3,10 +3,12 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use http::Uri;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::event::clip;
+use crate::text::clip;
 
 /// Which delivery URLs a platform accepts: the guard against server-side request forgery.
 ///
@@ -39,6 +41,121 @@ pub struct UrlPolicy {
     allow_private: bool,
     allowed_hosts: BTreeSet<String>,
     allowed_ips: BTreeSet<IpAddr>,
+}
+
+/// A delivery URL that passed a [`UrlPolicy`]: what endpoints and delivery targets hold.
+///
+/// The only way to make one is [`UrlPolicy::check`], so an unchecked URL cannot become a
+/// delivery target by accident. Tests on loopback opt in explicitly with a policy that says
+/// so: `UrlPolicy::new().allow_http(true).allow_private(true)`.
+///
+/// Deserializing one (a stored endpoint) checks its shape again (an absolute `http` or `https`
+/// URL with a host and no control characters) but not the policy: it trusts the store, where
+/// only checked URLs were written. Check again with [`UrlPolicy::check`] if the store is not
+/// trusted.
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::endpoint::UrlPolicy;
+///
+/// let url = UrlPolicy::new().check("https://crm.example.com/hooks?src=lms")?;
+/// assert_eq!(url.as_str(), "https://crm.example.com/hooks?src=lms");
+/// assert_eq!(url.host(), "crm.example.com");
+/// # Ok::<(), lms_webhooks::endpoint::UrlError>(())
+/// ```
+#[derive(Clone)]
+pub struct DeliveryUrl {
+    text: Arc<str>,
+    uri: Uri,
+}
+
+impl DeliveryUrl {
+    /// The URL as it was given.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The URL parsed.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The host (a name, or an address; IPv6 in brackets).
+    pub fn host(&self) -> &str {
+        self.uri.host().unwrap_or_default()
+    }
+}
+
+impl PartialEq for DeliveryUrl {
+    fn eq(&self, other: &DeliveryUrl) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for DeliveryUrl {}
+
+impl PartialEq<str> for DeliveryUrl {
+    fn eq(&self, other: &str) -> bool {
+        *self.text == *other
+    }
+}
+
+impl PartialEq<&str> for DeliveryUrl {
+    fn eq(&self, other: &&str) -> bool {
+        *self.text == **other
+    }
+}
+
+impl fmt::Debug for DeliveryUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.text, f)
+    }
+}
+
+impl fmt::Display for DeliveryUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl AsRef<str> for DeliveryUrl {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl Serialize for DeliveryUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeliveryUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<DeliveryUrl, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let shape_ok = !text
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+        let uri = text
+            .parse::<Uri>()
+            .ok()
+            .filter(|uri| {
+                shape_ok
+                    && matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.host().is_some_and(|h| !h.is_empty())
+            })
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{}` is not an absolute http or https URL",
+                    clip(&text, 200)
+                ))
+            })?;
+        Ok(DeliveryUrl {
+            text: text.into(),
+            uri,
+        })
+    }
 }
 
 /// Why a URL or address was refused.
@@ -309,8 +426,9 @@ impl UrlPolicy {
         self
     }
 
-    /// Checks a delivery URL.
-    pub fn check(&self, url: &str) -> Result<(), UrlError> {
+    /// Checks a delivery URL; one that passes comes back as a [`DeliveryUrl`], the only form
+    /// endpoints and delivery targets accept.
+    pub fn check(&self, url: &str) -> Result<DeliveryUrl, UrlError> {
         let invalid = || UrlError::Invalid {
             url: clip(url, 200),
         };
@@ -344,7 +462,11 @@ impl UrlPolicy {
         if !port_ok {
             return Err(invalid());
         }
-        self.check_host(host)
+        self.check_host(host)?;
+        Ok(DeliveryUrl {
+            text: url.into(),
+            uri,
+        })
     }
 
     /// Checks the addresses a host name resolved to, before connecting: every one must pass

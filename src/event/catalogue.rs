@@ -13,11 +13,12 @@ use super::affiliate::*;
 use super::community::*;
 use super::course::*;
 use super::crm::*;
-use super::error::{clip, EventTypeError};
+use super::error::EventTypeError;
 use super::notification::*;
 use super::sales::*;
 use super::webinar::*;
 use super::{DataError, Event};
+use crate::text::clip;
 
 macro_rules! catalogue {
     ( $(

@@ -61,7 +61,3 @@ pub enum EventTypeError {
         found: String,
     },
 }
-
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
-}

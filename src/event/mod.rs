@@ -64,7 +64,6 @@ pub use crm::{
     SequenceMembership, SequenceMembershipBuilder, TagChange, TagChangeBuilder, UserChange,
     UserChangeBuilder,
 };
-pub(crate) use error::clip;
 pub use error::{BuildError, EventTypeError};
 pub use notification::{
     Notifications, NotificationsBuilder, PushNotification, PushNotificationBuilder, TestPing,
@@ -199,7 +198,7 @@ impl RawEvent {
 pub(crate) fn check_dotted(s: &str) -> Result<(), EventTypeError> {
     let malformed = |reason| {
         Err(EventTypeError::Malformed {
-            found: error::clip(s, MAX_TYPE_LEN),
+            found: crate::text::clip(s, MAX_TYPE_LEN),
             reason,
         })
     };

@@ -10,8 +10,7 @@ use std::future::Future;
 use bytes::Bytes;
 use http::Request;
 
-use crate::delivery::{Delivery, DeliveryError, Next};
-use crate::retry::Outcome;
+use crate::delivery::{Delivery, Next, Outcome, RecordError, RequestError, Target};
 use crate::Timestamp;
 
 /// Sends one request asynchronously. Implement it over the host's HTTP client.
@@ -48,28 +47,43 @@ impl<F: Fn() -> Timestamp> Clock for F {
     }
 }
 
-/// Runs one attempt: build the request, send it, record the outcome.
+/// Why [`attempt`] made no attempt, or could not record it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AttemptError {
+    /// No request was built (held, ended, in flight, finished, or not signable).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The outcome could not be recorded.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// Runs one attempt to `target` (the endpoint as it is now): build the request, send it,
+/// record the outcome.
 ///
 /// The returned [`Next`] tells the host what to schedule; persist the delivery first.
 pub async fn attempt<T: Transport + ?Sized, C: Clock + ?Sized>(
     delivery: &mut Delivery,
+    target: &Target,
     transport: &T,
     clock: &C,
-) -> Result<Next, DeliveryError> {
-    let request = delivery.next_request(clock.now())?;
+) -> Result<Next, AttemptError> {
+    let request = delivery.next_request(clock.now(), target)?;
     let outcome = transport.send(request).await;
-    delivery.record(clock.now(), outcome)
+    Ok(delivery.record(clock.now(), target, outcome)?)
 }
 
 /// [`attempt`], blocking.
 pub fn attempt_blocking<T: BlockingTransport + ?Sized, C: Clock + ?Sized>(
     delivery: &mut Delivery,
+    target: &Target,
     transport: &T,
     clock: &C,
-) -> Result<Next, DeliveryError> {
-    let request = delivery.next_request(clock.now())?;
+) -> Result<Next, AttemptError> {
+    let request = delivery.next_request(clock.now(), target)?;
     let outcome = transport.send(request);
-    delivery.record(clock.now(), outcome)
+    Ok(delivery.record(clock.now(), target, outcome)?)
 }
 
 #[cfg(feature = "ureq")]

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::Request;
 
 use super::BlockingTransport;
-use crate::retry::Outcome;
+use crate::delivery::Outcome;
 
 /// A [`BlockingTransport`] over a `ureq` agent: rustls, no redirects followed, connect and
 /// total timeouts, and 4xx/5xx reported as responses, not errors.

@@ -1,0 +1,71 @@
+//! What can go wrong when signing ([`SignError`]) and when verifying ([`VerifyError`]).
+
+/// Why a request could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// No secret was given.
+    #[error("no secret to sign with")]
+    NoSecret,
+    /// The Standard Webhooks message id is empty or starts or ends with whitespace, which
+    /// HTTP strips: the receiver would verify another id than the one signed.
+    #[error("the message id must be non-empty, without leading or trailing whitespace")]
+    InvalidId,
+    /// A header value would hold characters HTTP does not allow (e.g. a line break in an id or
+    /// token).
+    #[error("the `{header}` header value would hold characters HTTP does not allow")]
+    InvalidHeaderValue {
+        /// The header.
+        header: String,
+    },
+}
+
+/// Why a request was not verified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// A required header is absent.
+    #[error("the `{header}` header is missing")]
+    MissingHeader {
+        /// The header.
+        header: String,
+    },
+    /// A header is present but unreadable.
+    #[error("the `{header}` header is malformed: {reason}")]
+    MalformedHeader {
+        /// The header.
+        header: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The signature header holds no `v1,` signature.
+    #[error("the `{header}` header holds no `v1,` signature")]
+    NoV1Signature {
+        /// The header.
+        header: String,
+    },
+    /// No signature matches any of the secrets: wrong secret, or a forged or altered request.
+    #[error("the signature does not match (wrong secret, or the body was altered)")]
+    Mismatch,
+    /// The signature timestamp is older than the tolerance: a late or replayed request.
+    #[error(
+        "the signature timestamp is {age_secs} s old; at most {tolerance_secs} s are accepted"
+    )]
+    TimestampTooOld {
+        /// How old it is, in seconds.
+        age_secs: u64,
+        /// The tolerance, in seconds.
+        tolerance_secs: u64,
+    },
+    /// The signature timestamp is further in the future than the tolerance.
+    #[error("the signature timestamp is {ahead_secs} s in the future; at most {tolerance_secs} s are accepted")]
+    TimestampTooNew {
+        /// How far ahead it is, in seconds.
+        ahead_secs: u64,
+        /// The tolerance, in seconds.
+        tolerance_secs: u64,
+    },
+    /// No usable secret was given.
+    #[error("no secret to verify with")]
+    NoSecret,
+}

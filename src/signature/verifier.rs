@@ -1,0 +1,111 @@
+//! The receiver's side: a [`Verifier`] (scheme, accepted secrets, [`Tolerance`]) and what a
+//! successful check established ([`Verified`]).
+
+use std::time::Duration;
+
+use super::{HeaderLookup, Scheme, VerifyError};
+use crate::{Secret, Timestamp};
+
+/// How far a signature timestamp may be from the receiver's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Tolerance {
+    /// At most this far in the past or the future.
+    Within(Duration),
+    /// Do not check the timestamp: only for replaying requests stored earlier, on purpose.
+    Ignore,
+}
+
+impl Tolerance {
+    /// Five minutes either way, as the Standard Webhooks specification recommends.
+    pub const DEFAULT: Tolerance = Tolerance::Within(Duration::from_secs(5 * 60));
+}
+
+impl Default for Tolerance {
+    fn default() -> Tolerance {
+        Tolerance::DEFAULT
+    }
+}
+
+/// What a successful verification established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verified {
+    /// Which of the given secrets matched (0 is the first): during a rotation, tells whether
+    /// senders still use the old one.
+    pub secret_index: usize,
+    /// The signed message id (Standard Webhooks only).
+    pub id: Option<String>,
+    /// The signed delivery time (Standard Webhooks only).
+    pub timestamp: Option<Timestamp>,
+}
+
+/// A receiver's verification settings: a scheme, the accepted secrets and the tolerance.
+///
+/// See the [module docs](self) for an example.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    scheme: Scheme,
+    secrets: Vec<Secret>,
+    tolerance: Tolerance,
+}
+
+impl Verifier {
+    /// Verifies with `scheme`, accepting any of `secrets`, with the default 5-minute tolerance.
+    pub fn new(scheme: impl Into<Scheme>, secrets: impl IntoIterator<Item = Secret>) -> Verifier {
+        Verifier {
+            scheme: scheme.into(),
+            secrets: secrets.into_iter().collect(),
+            tolerance: Tolerance::DEFAULT,
+        }
+    }
+
+    /// Also accepts signatures by `secret` (e.g. the new one during a rotation).
+    #[must_use]
+    pub fn with_secret(mut self, secret: Secret) -> Verifier {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// Sets the timestamp tolerance.
+    #[must_use]
+    pub fn with_tolerance(mut self, tolerance: Tolerance) -> Verifier {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// The accepted secrets.
+    pub fn secrets(&self) -> &[Secret] {
+        &self.secrets
+    }
+
+    /// The timestamp tolerance.
+    pub fn tolerance(&self) -> Tolerance {
+        self.tolerance
+    }
+
+    /// Verifies a request against its raw body at `now`.
+    pub fn verify<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<Verified, VerifyError> {
+        self.scheme
+            .verify(&self.secrets, headers, body, now, self.tolerance)
+    }
+
+    /// Verifies at the system clock's current time.
+    pub fn verify_now<H: HeaderLookup + ?Sized>(
+        &self,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<Verified, VerifyError> {
+        self.verify(headers, body, Timestamp::now())
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+}
