@@ -1,48 +1,11 @@
 //! The `webhook` debugging CLI, driven from outside as users script it.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+#[path = "support/cli.rs"]
+mod cli;
 
-/// The example binary. `cargo test` builds the examples before it runs the tests; building it
-/// here only happens when the test binary runs on its own.
-fn binary() -> &'static PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // tests live in target/<profile>/deps; examples in target/<profile>/examples.
-        let exe = std::env::current_exe().unwrap();
-        let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-        let path = dir.join(format!("webhook{}", std::env::consts::EXE_SUFFIX));
-        if !path.exists() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--quiet", "--example", "webhook"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "building the webhook example failed");
-        }
-        assert!(path.exists(), "{} not found", path.display());
-        path
-    })
-}
+use std::process::Output;
 
-fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(binary())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The CLI may exit on bad flags before it reads the body.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
+use cli::{json_lines, run, scripted_server, stdout};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const BODY: &[u8] = br#"{"test": 2432232314}"#;
@@ -326,27 +289,6 @@ fn decrypt_refuses_tampering_and_bad_keys_with_exit_1() {
 }
 
 /// A loopback server answering `statuses` in turn; returns its URL.
-fn scripted_server(statuses: Vec<u16>) -> String {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
-    std::thread::spawn(move || {
-        for status in statuses {
-            let Ok(Some(request)) = server.recv_timeout(std::time::Duration::from_secs(20)) else {
-                return;
-            };
-            let _ = request.respond(tiny_http::Response::from_string("").with_status_code(status));
-        }
-    });
-    url
-}
-
-fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    stdout(o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 #[test]
 fn send_retries_on_the_schedule_and_exits_0_once_delivered() {
     let url = scripted_server(vec![500, 503, 200]);

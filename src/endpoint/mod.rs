@@ -274,7 +274,7 @@ impl Endpoint {
         &self.id
     }
 
-    /// The endpoint's id, shared (for [`Delivery::with_endpoint_id`]).
+    /// The endpoint's id, shared (for [`Delivery::new`]: the deliveries of one endpoint share it).
     pub fn shared_id(&self) -> Arc<str> {
         Arc::clone(&self.id)
     }

@@ -12,7 +12,7 @@ use crate::Secret;
 ///
 /// **Weak by nature**: the token does not depend on the body or the time, so anyone who sees
 /// one request (a log, a proxy) can forge any other, and replays cannot be detected. Use it only
-/// where a platform offers nothing else (LearnWorlds), and prefer [`StandardWebhooks`].
+/// where a platform offers nothing else (LearnWorlds), and prefer [`StandardWebhooks`](super::StandardWebhooks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresharedToken {
     pub(super) header: HeaderName,

@@ -42,7 +42,7 @@ pub struct Verified {
 
 /// A receiver's verification settings: a scheme, the accepted secrets and the tolerance.
 ///
-/// See the [module docs](self) for an example.
+/// See the [module docs](crate::signature) for an example.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     scheme: Scheme,

@@ -15,9 +15,10 @@ use crate::delivery::Outcome;
 /// ```no_run
 /// use std::time::Duration;
 /// use lms_webhooks::transport::{attempt_blocking, SystemClock, UreqTransport};
-/// # fn demo(delivery: &mut lms_webhooks::delivery::Delivery) -> Result<(), Box<dyn std::error::Error>> {
+/// # fn demo(delivery: &mut lms_webhooks::delivery::Delivery, endpoint: &lms_webhooks::Endpoint) -> Result<(), Box<dyn std::error::Error>> {
 /// let transport = UreqTransport::new(Duration::from_secs(5), Duration::from_secs(15));
-/// let next = attempt_blocking(delivery, &transport, &SystemClock)?;
+/// let target = endpoint.target(lms_webhooks::Timestamp::now());
+/// let next = attempt_blocking(delivery, &target, &transport, &SystemClock)?;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
