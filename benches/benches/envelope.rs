@@ -1,6 +1,6 @@
 //! Envelope serialize and parse, next to bare `serde_json` on a plain struct of the same shape.
 //!
-//! `cargo bench --bench envelope`
+//! `cargo bench -p lms-webhooks-benches --bench envelope`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use lms_webhooks::event::Transaction;

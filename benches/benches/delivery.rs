@@ -1,6 +1,6 @@
 //! The delivery state machine: `record()` transitions and request building (which signs).
 //!
-//! `cargo bench --bench delivery`
+//! `cargo bench -p lms-webhooks-benches --bench delivery`
 
 use std::hint::black_box;
 

@@ -1,7 +1,7 @@
 //! Signing and verifying, next to the bare `hmac` crate over the same bytes and next to the
 //! reference `standardwebhooks` crate. Same run, same machine, same inputs.
 //!
-//! `cargo bench --bench signature`
+//! `cargo bench -p lms-webhooks-benches --bench signature`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};

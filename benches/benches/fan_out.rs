@@ -2,7 +2,7 @@
 //! next to N raw HMACs of the same body (one key per endpoint, as each has its own secret), and
 //! next to N hand-built signed `http::Request`s (the HMAC plus the request a sender must make).
 //!
-//! `cargo bench --bench fan_out`
+//! `cargo bench -p lms-webhooks-benches --bench fan_out`
 
 use std::hint::black_box;
 

@@ -1,7 +1,7 @@
 //! Encrypt and decrypt, next to the raw primitives they are made of (AES-256-CBC with PKCS#7,
 //! HMAC-SHA256, base64), each measured in the same run on the same bytes.
 //!
-//! `cargo bench --bench encryption`
+//! `cargo bench -p lms-webhooks-benches --bench encryption`
 
 use std::hint::black_box;
 

@@ -3,7 +3,7 @@
 //! the signed content, base64 + HMAC + AES-256-CBC for the encrypted body, and `serde_json`
 //! into an untyped `Value`.
 //!
-//! `cargo bench --bench receiver`
+//! `cargo bench -p lms-webhooks-benches --bench receiver`
 
 use std::hint::black_box;
 
