@@ -46,12 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut registry = Registry::learnomy_free();
 
     let (standard, standard_secret) =
-        Endpoint::create("ep_standard", &format!("{base}/standard"), &policy, now)?;
+        Endpoint::create(now, "ep_standard", &format!("{base}/standard"), &policy)?;
     registry.add(standard)?;
 
     let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
     let (learnybox, _) =
-        Endpoint::create("ep_learnybox", &format!("{base}/learnybox"), &policy, now)?;
+        Endpoint::create(now, "ep_learnybox", &format!("{base}/learnybox"), &policy)?;
     registry.add(
         learnybox
             .with_signing(Scheme::standard(), Secret::from_key(*key.expose_bytes())?)
@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
 
     let learnomy_secret = Secret::generate_alphanumeric()?;
-    let (learnomy, _) = Endpoint::create("ep_learnomy", &format!("{base}/learnomy"), &policy, now)?;
+    let (learnomy, _) = Endpoint::create(now, "ep_learnomy", &format!("{base}/learnomy"), &policy)?;
     registry.add(
         learnomy
             .with_signing(BodyHmacHex::learnomy(), learnomy_secret.clone())
@@ -104,7 +104,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let _ = request.respond(tiny_http::Response::empty(404));
                 continue;
             };
-            match receiver.receive(&headers, &body, Timestamp::now()) {
+            match receiver.receive(Timestamp::now(), &headers, &body) {
                 Ok(got) => {
                     if path == "/learnomy"
                         && got.event.event_type() == Some(EventType::SalesTransactionCompleted)
@@ -119,7 +119,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let _ = request.respond(tiny_http::Response::empty(200));
                     // Each route is its own app, with its own deduplication.
                     let first =
-                        seen.check_and_mark(&format!("{path} {}", got.id), Timestamp::now());
+                        seen.check_and_mark(Timestamp::now(), &format!("{path} {}", got.id));
                     let summary = describe(&got.event);
                     let _ = events_tx.send(format!(
                         "{:<11} {:<29} {} {}{}",
@@ -146,7 +146,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut pending: Vec<Delivery> = Vec::new();
     for t in events {
         let envelope = Envelope::new(Event::sample(t));
-        let out = fan_out(&envelope, registry.endpoints(), Timestamp::now())?;
+        let out = fan_out(Timestamp::now(), &envelope, registry.endpoints())?;
         println!("LMS: {} → {} deliveries", t, out.deliveries.len());
         pending.extend(out.deliveries);
     }

@@ -67,8 +67,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(7 * 86_400));
     for (handled, mut request) in server.incoming_requests().enumerate() {
         let (headers, body) = inbound::read(&mut request);
-        let status = match receiver.receive(&headers, &body, Timestamp::now()) {
-            Ok(got) if seen.check_and_mark(&got.id, Timestamp::now()) => {
+        let status = match receiver.receive(Timestamp::now(), &headers, &body) {
+            Ok(got) if seen.check_and_mark(Timestamp::now(), &got.id) => {
                 let _ = work_tx.send(got);
                 200
             }

@@ -70,7 +70,7 @@ pub fn signature(data: &[u8]) {
         Scheme::from(PresharedToken::learnworlds()),
     ];
     for scheme in &schemes {
-        let result = scheme.verify(&secrets, &headers, body, now(), tolerance);
+        let result = scheme.verify(now(), &secrets, &headers, body, tolerance);
         if let Ok(verified) = result {
             assert_genuine(scheme, &secrets, &headers, &text, body, &verified);
         }
@@ -83,14 +83,14 @@ pub fn signature(data: &[u8]) {
         match scheme.sign(&secrets, &message) {
             Ok(signed) => {
                 scheme
-                    .verify(&secrets, &signed, body, now(), Tolerance::default())
+                    .verify(now(), &secrets, &signed, body, Tolerance::default())
                     .unwrap_or_else(|e| panic!("{scheme:?} rejected its own signature: {e}"));
                 if !matches!(scheme, Scheme::PresharedToken(_)) {
                     let mut other = body.to_vec();
                     other.push(b'!');
                     assert!(
                         scheme
-                            .verify(&secrets, &signed, &other, now(), Tolerance::default())
+                            .verify(now(), &secrets, &signed, &other, Tolerance::default())
                             .is_err(),
                         "{scheme:?} accepted a changed body"
                     );
@@ -203,14 +203,14 @@ pub fn envelope(data: &[u8]) {
     }
     for profile in profiles() {
         for signed_id in [None, Some("msg_fuzz")] {
-            let Ok(first) = profile.parse(data, signed_id, now()) else {
+            let Ok(first) = profile.parse(now(), data, signed_id) else {
                 continue;
             };
             let rendered = profile.render(&first).unwrap_or_else(|e| {
                 panic!("{}: a parsed body did not render: {e}", profile.name())
             });
             let second = profile
-                .parse(&rendered, signed_id, now())
+                .parse(now(), &rendered, signed_id)
                 .unwrap_or_else(|e| {
                     panic!("{}: our own rendering did not parse: {e}", profile.name())
                 });
@@ -299,7 +299,7 @@ fn unmap(addr: IpAddr) -> IpAddr {
 /// Oracles: delay seconds read back as themselves; a date gives whole seconds.
 pub fn retry_after(data: &[u8]) {
     let value = String::from_utf8_lossy(data);
-    let Some(delay) = parse_retry_after(&value, now()) else {
+    let Some(delay) = parse_retry_after(now(), &value) else {
         return;
     };
     let trimmed = value.trim();

@@ -25,7 +25,7 @@ use crate::Timestamp;
 /// Remembers which event ids were already processed.
 pub trait Deduplicator {
     /// `true` if `id` is new (and is now remembered), `false` if it was seen before.
-    fn check_and_mark(&self, id: &str, now: Timestamp) -> bool;
+    fn check_and_mark(&self, now: Timestamp, id: &str) -> bool;
 }
 
 /// An in-memory [`Deduplicator`]: at most `capacity` ids, each forgotten `ttl` after it was
@@ -38,8 +38,8 @@ pub trait Deduplicator {
 ///
 /// let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
 /// let now = Timestamp::now();
-/// assert!(seen.check_and_mark("evt_1", now));   // process it
-/// assert!(!seen.check_and_mark("evt_1", now));  // a retry: skip
+/// assert!(seen.check_and_mark(now, "evt_1"));   // process it
+/// assert!(!seen.check_and_mark(now, "evt_1"));  // a retry: skip
 /// ```
 #[derive(Debug)]
 pub struct MemoryDeduplicator {
@@ -86,7 +86,7 @@ impl MemoryDeduplicator {
 }
 
 impl Deduplicator for MemoryDeduplicator {
-    fn check_and_mark(&self, id: &str, now: Timestamp) -> bool {
+    fn check_and_mark(&self, now: Timestamp, id: &str) -> bool {
         let mut inner = self.lock();
         let inner = &mut *inner;
         inner.tick += 1;
@@ -129,22 +129,22 @@ mod tests {
     #[test]
     fn repeats_within_the_ttl_are_duplicates_and_expire_after() {
         let d = MemoryDeduplicator::new(10, Duration::from_secs(60));
-        assert!(d.check_and_mark("a", at(0)));
-        assert!(!d.check_and_mark("a", at(30)));
-        assert!(!d.check_and_mark("a", at(89))); // last seen at 30
-        assert!(d.check_and_mark("a", at(200)));
-        assert!(d.check_and_mark("b", at(200)));
+        assert!(d.check_and_mark(at(0), "a"));
+        assert!(!d.check_and_mark(at(30), "a"));
+        assert!(!d.check_and_mark(at(89), "a")); // last seen at 30
+        assert!(d.check_and_mark(at(200), "a"));
+        assert!(d.check_and_mark(at(200), "b"));
     }
 
     #[test]
     fn the_least_recently_seen_is_evicted_first() {
         let d = MemoryDeduplicator::new(2, Duration::from_secs(600));
-        assert!(d.check_and_mark("a", at(0)));
-        assert!(d.check_and_mark("b", at(1)));
-        assert!(!d.check_and_mark("a", at(2))); // a is now the most recent
-        assert!(d.check_and_mark("c", at(3))); // evicts b
+        assert!(d.check_and_mark(at(0), "a"));
+        assert!(d.check_and_mark(at(1), "b"));
+        assert!(!d.check_and_mark(at(2), "a")); // a is now the most recent
+        assert!(d.check_and_mark(at(3), "c")); // evicts b
         assert_eq!(d.len(), 2);
-        assert!(!d.check_and_mark("a", at(4)));
-        assert!(d.check_and_mark("b", at(5)));
+        assert!(!d.check_and_mark(at(4), "a"));
+        assert!(d.check_and_mark(at(5), "b"));
     }
 }

@@ -364,9 +364,9 @@ impl Profile {
     /// occurred-at time of bodies that carry none (LearnWorlds).
     pub fn parse(
         &self,
+        now: Timestamp,
         body: &[u8],
         signed_id: Option<&str>,
-        now: Timestamp,
     ) -> Result<Envelope, EnvelopeError> {
         if self.layout == Layout::Canonical {
             return Envelope::from_slice(body);

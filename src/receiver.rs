@@ -15,7 +15,7 @@
 //!
 //! // ...and what the receiver gets back.
 //! let receiver = Receiver::new(Profile::standard()).with_secret(secret);
-//! let received = receiver.receive(&headers, &body, now)?;
+//! let received = receiver.receive(now, &headers, &body)?;
 //! assert_eq!(received.event, *envelope.event());
 //! assert_eq!(received.id, envelope.id().as_str());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -161,9 +161,9 @@ impl Receiver {
     /// RAW body, at the receiver's time `now`.
     pub fn receive<H: HeaderLookup + ?Sized>(
         &self,
+        now: Timestamp,
         headers: &H,
         body: &[u8],
-        now: Timestamp,
     ) -> Result<Received, ReceiveError> {
         if body.len() > self.max_body_len {
             return Err(ReceiveError::TooLarge {
@@ -179,7 +179,7 @@ impl Receiver {
             }
             Some(
                 self.verifier
-                    .verify(headers, body, now)
+                    .verify(now, headers, body)
                     .map_err(ReceiveError::Signature)?,
             )
         } else {
@@ -200,7 +200,7 @@ impl Receiver {
         let signed_id = verified.as_ref().and_then(|v| v.id.as_deref());
         let envelope = self
             .profile
-            .parse(payload, signed_id, now)
+            .parse(now, payload, signed_id)
             .map_err(ReceiveError::Payload)?;
         let (id, occurred_at, event) = envelope.into_parts();
         Ok(Received {
@@ -215,9 +215,9 @@ impl Receiver {
     /// [`Receiver::receive`] for an [`http::Request`] holding the raw body.
     pub fn receive_request<B: AsRef<[u8]>>(
         &self,
-        request: &Request<B>,
         now: Timestamp,
+        request: &Request<B>,
     ) -> Result<Received, ReceiveError> {
-        self.receive(request.headers(), request.body().as_ref(), now)
+        self.receive(now, request.headers(), request.body().as_ref())
     }
 }

@@ -50,9 +50,9 @@ pub struct RetryContext<'a> {
 impl<'a> RetryContext<'a> {
     /// A context.
     pub fn new(
+        now: Timestamp,
         attempts: u32,
         first_attempt_at: Timestamp,
-        now: Timestamp,
         outcome: &'a Outcome,
         random: u64,
     ) -> RetryContext<'a> {

@@ -137,8 +137,8 @@ fn a_resumed_delivery_goes_to_the_url_given_now_signed_with_the_secret_given_now
     let at = Timestamp::from_unix(ts).unwrap();
     let new_only = Verifier::new(Scheme::standard(), [Secret::parse(NEW).unwrap()]);
     let old_only = Verifier::new(Scheme::standard(), [Secret::parse(OLD).unwrap()]);
-    assert!(new_only.verify(&retry.headers, &retry.body, at).is_ok());
-    assert!(old_only.verify(&retry.headers, &retry.body, at).is_err());
+    assert!(new_only.verify(at, &retry.headers, &retry.body).is_ok());
+    assert!(old_only.verify(at, &retry.headers, &retry.body).is_err());
 
     // A finished delivery stays finished: running again sends nothing and exits 0.
     let o = run(

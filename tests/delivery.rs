@@ -31,10 +31,10 @@ fn delivery(schedule: RetrySchedule) -> (Delivery, Target) {
         .with_secret(secret())
         .with_retry(schedule);
     let d = Delivery::new(
+        at(T0),
         envelope.id().as_str(),
         "ep_crm",
         envelope.to_bytes().unwrap(),
-        at(T0),
     );
     (d, target)
 }
@@ -180,7 +180,7 @@ fn success_rules_redirects_and_gone() {
         Next::Done
     );
 
-    let mut strict = Delivery::new("evt_1", "ep_strict", &b"{}"[..], at(T0));
+    let mut strict = Delivery::new(at(T0), "evt_1", "ep_strict", &b"{}"[..]);
     let strict_t = Target::new(url("https://x.example.com/"))
         .with_secret(secret())
         .with_success(SuccessRule::Exactly200);
@@ -268,7 +268,7 @@ fn requests_are_signed_json_posts_with_a_fresh_timestamp_each_attempt() {
             .unwrap()
             .starts_with("lms-webhooks/"));
         let ok = verifier
-            .verify(request.headers(), request.body(), now)
+            .verify(now, request.headers(), request.body())
             .unwrap();
         assert_eq!(ok.id.as_deref(), Some(d.event_id()));
         assert_eq!(request.body(), d.body());
@@ -293,10 +293,10 @@ fn encrypted_targets_send_a_fresh_ciphertext_each_attempt() {
         .with_success(SuccessRule::Exactly200)
         .with_retry(RetrySchedule::learnybox());
     let mut d = Delivery::new(
+        at(T0),
         envelope.id().as_str(),
         "ep_lb",
         envelope.to_bytes().unwrap(),
-        at(T0),
     );
     let first = d.next_request(at(T0), &t).unwrap();
     let _ = d.record(at(T0), &t, Outcome::status(500)).unwrap();
@@ -307,7 +307,7 @@ fn encrypted_targets_send_a_fresh_ciphertext_each_attempt() {
         // The signature covers the encrypted body.
         let verifier = Verifier::new(Scheme::standard(), [secret()]);
         assert!(verifier
-            .verify(request.headers(), request.body(), at(T0 + 60))
+            .verify(at(T0 + 60), request.headers(), request.body())
             .is_ok());
     }
 }

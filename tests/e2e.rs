@@ -31,9 +31,9 @@ fn serve(receiver: Receiver, requests: usize) -> (String, mpsc::Receiver<Report>
                 return;
             };
             let (headers, body) = inbound::read(&mut request);
-            let (status, report) = match receiver.receive(&headers, &body, Timestamp::now()) {
+            let (status, report) = match receiver.receive(Timestamp::now(), &headers, &body) {
                 Ok(got) => {
-                    let first = seen.check_and_mark(&got.id, Timestamp::now());
+                    let first = seen.check_and_mark(Timestamp::now(), &got.id);
                     (200, Ok((first, got)))
                 }
                 Err(e) => (e.http_status(), Err(e.http_status())),
@@ -60,7 +60,7 @@ fn deliver(
         target = target.with_encryption(key.clone());
     }
     let body = profile.render(envelope).unwrap();
-    let mut d = Delivery::new(envelope.id().as_str(), "ep_e2e", body, Timestamp::now());
+    let mut d = Delivery::new(Timestamp::now(), envelope.id().as_str(), "ep_e2e", body);
     attempt_blocking(&mut d, &target, &UreqTransport::default(), &Timestamp::now).unwrap()
 }
 

@@ -211,10 +211,10 @@ fn resolved_addresses_are_checked_before_connecting() {
 
 fn endpoint(id: &str) -> Endpoint {
     Endpoint::create(
+        at(T0),
         id,
         &format!("https://{id}.example.com/hooks"),
         &UrlPolicy::new(),
-        at(T0),
     )
     .unwrap()
     .0
@@ -223,13 +223,13 @@ fn endpoint(id: &str) -> Endpoint {
 #[test]
 fn creation_shows_the_secret_once_and_debug_never() {
     let (e, shown) =
-        Endpoint::create("ep_1", "https://a.example.com/", &UrlPolicy::new(), at(T0)).unwrap();
+        Endpoint::create(at(T0), "ep_1", "https://a.example.com/", &UrlPolicy::new()).unwrap();
     assert!(shown.starts_with("whsec_"));
     let debug = format!("{e:?}");
     assert!(!debug.contains(&shown[6..]), "{debug}");
     assert_eq!(e.secret_hint(), format!("…{}", &shown[shown.len() - 4..]));
     assert_eq!(e.status(), EndpointStatus::Active);
-    assert!(Endpoint::create("ep_2", "http://a.example.com/", &UrlPolicy::new(), at(T0)).is_err());
+    assert!(Endpoint::create(at(T0), "ep_2", "http://a.example.com/", &UrlPolicy::new()).is_err());
 }
 
 #[test]
@@ -278,9 +278,9 @@ fn paused_endpoints_hold_deliveries_and_lose_nothing() {
         EventType::CourseQuizPassed,
     ] {
         let out = fan_out(
+            at(T0),
             &Envelope::new(Event::sample(t)),
             &[paused.clone(), active.clone(), disabled.clone()],
-            at(T0),
         )
         .unwrap();
         assert_eq!(out.deliveries.len(), 1);
@@ -332,9 +332,9 @@ fn failures_in_a_row_set_failed_and_a_success_resets() {
     );
     // Failed endpoints' events are held, not lost.
     let out = fan_out(
+        at(T0 + 50),
         &Envelope::new(Event::sample(EventType::WebhookTest)),
         std::slice::from_ref(&e),
-        at(T0 + 50),
     )
     .unwrap();
     assert_eq!((out.deliveries.len(), out.held.len()), (0, 1));
@@ -381,7 +381,7 @@ fn a_successful_test_ping_reactivates_a_failed_endpoint() {
     assert_eq!(body.event().event_type(), Some(EventType::WebhookTest));
     let verifier = Verifier::new(Scheme::standard(), e.signing_secrets(at(T0 + 10)));
     assert!(verifier
-        .verify(request.headers(), request.body(), at(T0 + 10))
+        .verify(at(T0 + 10), request.headers(), request.body())
         .is_ok());
     // A failed ping does not retry and changes nothing.
     let next = ping
@@ -408,7 +408,7 @@ fn a_successful_test_ping_reactivates_a_failed_endpoint() {
 #[test]
 fn rotation_signs_with_both_during_the_grace_period_then_only_the_new() {
     let (mut e, old_text) =
-        Endpoint::create("ep", "https://a.example.com/", &UrlPolicy::new(), at(T0)).unwrap();
+        Endpoint::create(at(T0), "ep", "https://a.example.com/", &UrlPolicy::new()).unwrap();
     let old = Secret::parse(&old_text).unwrap();
     let new_text = e.rotate_secret(at(T0), Duration::from_secs(3600)).unwrap();
     let new = Secret::parse(&new_text).unwrap();
@@ -417,23 +417,23 @@ fn rotation_signs_with_both_during_the_grace_period_then_only_the_new() {
     let new_only = Verifier::new(Scheme::standard(), [new.clone()]);
     let envelope = Envelope::new(Event::sample(EventType::CrmUserUpdated));
     let send = |now: Timestamp| {
-        let out = fan_out(&envelope, std::slice::from_ref(&e), now).unwrap();
+        let out = fan_out(now, &envelope, std::slice::from_ref(&e)).unwrap();
         let mut d = out.deliveries.into_iter().next().unwrap();
         d.next_request(now, &e.target(now)).unwrap()
     };
     let during = send(at(T0 + 1800));
     assert!(old_only
-        .verify(during.headers(), during.body(), at(T0 + 1800))
+        .verify(at(T0 + 1800), during.headers(), during.body())
         .is_ok());
     assert!(new_only
-        .verify(during.headers(), during.body(), at(T0 + 1800))
+        .verify(at(T0 + 1800), during.headers(), during.body())
         .is_ok());
     let after = send(at(T0 + 3601));
     assert!(old_only
-        .verify(after.headers(), after.body(), at(T0 + 3601))
+        .verify(at(T0 + 3601), after.headers(), after.body())
         .is_err());
     assert!(new_only
-        .verify(after.headers(), after.body(), at(T0 + 3601))
+        .verify(at(T0 + 3601), after.headers(), after.body())
         .is_ok());
     assert_eq!(e.signing_secrets(at(T0 + 3601)), vec![new]);
 }
@@ -492,7 +492,7 @@ fn fan_out_serializes_once_and_shares_the_bytes() {
         .clone()
         .with_filter(EventFilter::parse(["crm.*"]).unwrap());
     let envelope = Envelope::new(Event::sample(EventType::SalesTransactionRefunded));
-    let out = fan_out(&envelope, &endpoints, at(T0)).unwrap();
+    let out = fan_out(at(T0), &envelope, &endpoints).unwrap();
     assert_eq!(out.deliveries.len(), 49);
     assert!(out.deliveries.iter().all(|d| d.endpoint_id() != "ep7"));
     let first = out.deliveries[0].body().as_ptr();
@@ -507,8 +507,8 @@ fn fan_out_serializes_once_and_shares_the_bytes() {
     let r = endpoints[3].request(at(T0), &mut d3).unwrap();
     let own = Verifier::new(Scheme::standard(), endpoints[3].signing_secrets(at(T0)));
     let other = Verifier::new(Scheme::standard(), endpoints[4].signing_secrets(at(T0)));
-    assert!(own.verify(r.headers(), r.body(), at(T0)).is_ok());
-    assert!(other.verify(r.headers(), r.body(), at(T0)).is_err());
+    assert!(own.verify(at(T0), r.headers(), r.body()).is_ok());
+    assert!(other.verify(at(T0), r.headers(), r.body()).is_err());
 }
 
 #[test]
@@ -564,7 +564,7 @@ fn fan_out_renders_each_endpoint_layout_once() {
     assert_eq!(endpoints[2].payload_version(), Some(1));
     assert_eq!(endpoints[0].payload_version(), None);
     let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
-    let out = fan_out(&envelope, &endpoints, at(T0)).unwrap();
+    let out = fan_out(at(T0), &envelope, &endpoints).unwrap();
     let body = |id: &str| {
         out.deliveries
             .iter()
@@ -584,7 +584,7 @@ fn fan_out_renders_each_endpoint_layout_once() {
         (serde_json::json!(2), serde_json::json!("courseCompleted"))
     );
     let parsed = Profile::learnworlds("s1")
-        .parse(&body("lw2_a"), None, at(T0))
+        .parse(at(T0), &body("lw2_a"), None)
         .unwrap();
     assert_eq!(parsed.event(), envelope.event());
     let lw1: serde_json::Value = serde_json::from_slice(&body("lw1")).unwrap();

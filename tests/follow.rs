@@ -24,7 +24,7 @@ fn at(secs: i64) -> Timestamp {
 }
 
 fn endpoint(id: &str, url: &str) -> (Endpoint, Secret) {
-    let (e, shown) = Endpoint::create(id, url, &UrlPolicy::new(), at(T0)).unwrap();
+    let (e, shown) = Endpoint::create(at(T0), id, url, &UrlPolicy::new()).unwrap();
     (e, Secret::parse(&shown).unwrap())
 }
 
@@ -38,7 +38,7 @@ fn a_retry_after_rotation_and_a_url_edit_goes_to_the_new_url_signed_with_the_new
     let mut registry = Registry::new();
     registry.add(crm).unwrap();
     let envelope = sale();
-    let mut out = fan_out(&envelope, registry.endpoints(), at(T0)).unwrap();
+    let mut out = fan_out(at(T0), &envelope, registry.endpoints()).unwrap();
     let mut d = out.deliveries.pop().unwrap();
 
     // The first attempt fails.
@@ -70,13 +70,13 @@ fn a_retry_after_rotation_and_a_url_edit_goes_to_the_new_url_signed_with_the_new
     assert_eq!(signatures.split(' ').count(), 1, "the new secret only");
 
     let receiver = Receiver::new(Profile::standard()).with_secret(new_secret);
-    let got = receiver.receive_request(&retry, due).unwrap();
+    let got = receiver.receive_request(due, &retry).unwrap();
     assert_eq!(got.id, envelope.id().as_str());
     assert_eq!(got.event, *envelope.event());
     let stale = Receiver::new(Profile::standard()).with_secret(old_secret);
-    assert!(stale.receive_request(&retry, due).is_err());
+    assert!(stale.receive_request(due, &retry).is_err());
     // And the first attempt was signed with the old one: the two really differ.
-    assert!(receiver.receive_request(&first, at(T0)).is_err());
+    assert!(receiver.receive_request(at(T0), &first).is_err());
 }
 
 #[test]
@@ -84,19 +84,19 @@ fn during_a_grace_period_retries_carry_both_signatures() {
     let (mut crm, old_secret) = endpoint("ep_crm", "https://crm.example.com/hooks");
     let envelope = sale();
     let body = envelope.to_bytes().unwrap();
-    let mut d = Delivery::new(envelope.id().as_str(), crm.shared_id(), body, at(T0));
+    let mut d = Delivery::new(at(T0), envelope.id().as_str(), crm.shared_id(), body);
     crm.rotate_secret(at(T0), Duration::from_secs(3600))
         .unwrap();
     let request = crm.request(at(T0 + 10), &mut d).unwrap();
     let old_only = Receiver::new(Profile::standard()).with_secret(old_secret);
-    old_only.receive_request(&request, at(T0 + 10)).unwrap();
+    old_only.receive_request(at(T0 + 10), &request).unwrap();
     let _ = crm
         .record(at(T0 + 10), &mut d, Outcome::status(500))
         .unwrap();
     // After the grace period, the old secret no longer signs.
     let request = crm.request(at(T0 + 3700), &mut d).unwrap();
     assert!(matches!(
-        old_only.receive_request(&request, at(T0 + 3700)),
+        old_only.receive_request(at(T0 + 3700), &request),
         Err(lms_webhooks::receiver::ReceiveError::Signature(
             lms_webhooks::VerifyError::Mismatch
         ))
@@ -142,7 +142,7 @@ fn a_stored_delivery_holds_no_secret_key_or_url_in_any_encoding() {
     for e in [standard, lb, lm] {
         registry.add(e).unwrap();
     }
-    let out = fan_out(&sale(), registry.endpoints(), at(T0)).unwrap();
+    let out = fan_out(at(T0), &sale(), registry.endpoints()).unwrap();
     assert_eq!(out.deliveries.len(), 3);
     for mut d in out.deliveries {
         // Mid-way, with an attempt in the log.
@@ -169,7 +169,7 @@ fn a_stored_delivery_holds_no_secret_key_or_url_in_any_encoding() {
 #[test]
 fn paused_and_failed_endpoints_hold_deliveries_unchanged_until_they_are_active() {
     let (mut crm, _) = endpoint("ep_crm", "https://crm.example.com/hooks");
-    let mut d = Delivery::new("evt_1", "ep_crm", &b"{}"[..], at(T0));
+    let mut d = Delivery::new(at(T0), "evt_1", "ep_crm", &b"{}"[..]);
     crm.pause(at(T0));
     let before = d.clone();
     assert_eq!(
@@ -189,7 +189,7 @@ fn paused_and_failed_endpoints_hold_deliveries_unchanged_until_they_are_active()
 
     // Failed after enough deliveries gave up: held the same way, until reactivated.
     let mut crm = crm.with_failure_rule(1, Duration::from_secs(86_400));
-    let mut other = Delivery::new("evt_2", "ep_crm", &b"{}"[..], at(T0));
+    let mut other = Delivery::new(at(T0), "evt_2", "ep_crm", &b"{}"[..]);
     let _ = crm.request(at(T0 + 65), &mut other).unwrap();
     let target = crm.target(at(T0 + 65));
     let strict = target.as_ref().clone().with_retry(RetrySchedule::none());
@@ -214,7 +214,7 @@ fn disabled_and_deleted_endpoints_end_their_deliveries_with_a_reason_in_the_log(
     let mut registry = Registry::new();
     registry.add(crm).unwrap();
     registry.add(lms).unwrap();
-    let out = fan_out(&sale(), registry.endpoints(), at(T0)).unwrap();
+    let out = fan_out(at(T0), &sale(), registry.endpoints()).unwrap();
     let [mut to_crm, mut to_lms]: [Delivery; 2] = out.deliveries.try_into().unwrap();
 
     registry.get_mut("ep_crm").unwrap().disable(at(T0 + 1));
@@ -246,7 +246,7 @@ fn disabled_and_deleted_endpoints_end_their_deliveries_with_a_reason_in_the_log(
     assert_eq!(to_lms.operations()[0].action, Action::EndpointDeleted);
 
     // Deleted while pending: ended at its next attempt.
-    let mut late = Delivery::new("evt_9", "ep_lms", &b"{}"[..], at(T0));
+    let mut late = Delivery::new(at(T0), "evt_9", "ep_lms", &b"{}"[..]);
     assert_eq!(
         registry.request(at(T0 + 5), &mut late).unwrap_err(),
         RequestError::Ended {
@@ -263,7 +263,7 @@ fn resend_gives_a_finished_delivery_a_new_attempt_and_a_fresh_schedule() {
         RetrySchedule::learnybox(),
         lms_webhooks::SuccessRule::Exactly200,
     );
-    let mut d = Delivery::new("evt_1", "ep_crm", &b"{}"[..], at(T0));
+    let mut d = Delivery::new(at(T0), "evt_1", "ep_crm", &b"{}"[..]);
     let mut now = at(T0);
     loop {
         crm.request(now, &mut d).unwrap();
@@ -315,7 +315,7 @@ fn recover_resends_what_failed_since_a_time_and_nothing_else() {
     .with_secret(Secret::generate_standard().unwrap())
     .with_retry(RetrySchedule::none());
     let fail_at = |id: &str, endpoint: &str, t: i64| {
-        let mut d = Delivery::new(id, endpoint, &b"{}"[..], at(t));
+        let mut d = Delivery::new(at(t), id, endpoint, &b"{}"[..]);
         d.next_request(at(t), &target).unwrap();
         let _ = d.record(at(t), &target, Outcome::status(500)).unwrap();
         d
@@ -325,10 +325,10 @@ fn recover_resends_what_failed_since_a_time_and_nothing_else() {
         fail_at("evt_new", "ep_crm", T0 + 100),
         fail_at("evt_other", "ep_other", T0 + 100),
     ];
-    let mut canceled = Delivery::new("evt_canceled", "ep_crm", &b"{}"[..], at(T0 + 100));
+    let mut canceled = Delivery::new(at(T0 + 100), "evt_canceled", "ep_crm", &b"{}"[..]);
     canceled.cancel(at(T0 + 150), "ada", "duplicate").unwrap();
     queue.push(canceled);
-    let mut delivered = Delivery::new("evt_ok", "ep_crm", &b"{}"[..], at(T0 + 100));
+    let mut delivered = Delivery::new(at(T0 + 100), "evt_ok", "ep_crm", &b"{}"[..]);
     delivered.next_request(at(T0 + 100), &target).unwrap();
     let _ = delivered
         .record(at(T0 + 100), &target, Outcome::status(200))
@@ -356,7 +356,7 @@ fn recover_resends_what_failed_since_a_time_and_nothing_else() {
 
 #[test]
 fn cancel_ends_a_pending_delivery_for_good() {
-    let mut d = Delivery::new("evt_1", "ep_crm", &b"{}"[..], at(T0));
+    let mut d = Delivery::new(at(T0), "evt_1", "ep_crm", &b"{}"[..]);
     d.cancel(at(T0 + 1), "ada", "sent to the wrong school\nsecond line")
         .unwrap();
     assert_eq!(
@@ -383,7 +383,7 @@ fn cancel_ends_a_pending_delivery_for_good() {
 #[test]
 fn a_target_of_another_endpoint_is_refused() {
     let (crm, _) = endpoint("ep_crm", "https://crm.example.com/hooks");
-    let mut d = Delivery::new("evt_1", "ep_lms", &b"{}"[..], at(T0));
+    let mut d = Delivery::new(at(T0), "evt_1", "ep_lms", &b"{}"[..]);
     assert_eq!(
         d.next_request(at(T0), &crm.target(at(T0))).unwrap_err(),
         RequestError::WrongEndpoint {
@@ -396,7 +396,7 @@ fn a_target_of_another_endpoint_is_refused() {
 
 #[test]
 fn stored_deliveries_that_cannot_be_loaded_say_why() {
-    let d = Delivery::new("evt_1", "ep_crm", &b"{}"[..], at(T0));
+    let d = Delivery::new(at(T0), "evt_1", "ep_crm", &b"{}"[..]);
     let good = d.to_json();
     let text = String::from_utf8(good.clone()).unwrap();
     assert!(text.starts_with(&format!("{{\"format\":{FORMAT_VERSION},")));
@@ -442,7 +442,7 @@ fn the_test_ping_is_sent_whatever_the_status_with_no_retry() {
     let request = ping.next_request(at(T0), &target).unwrap();
     let got = Receiver::new(Profile::standard())
         .with_secret(secret)
-        .receive_request(&request, at(T0))
+        .receive_request(at(T0), &request)
         .unwrap();
     assert_eq!(got.event.type_str(), "webhook.test");
     let next = ping.record(at(T0), &target, Outcome::status(200)).unwrap();

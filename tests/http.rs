@@ -67,10 +67,10 @@ fn delivery(url: &str, success: SuccessRule) -> (Delivery, Target, Envelope) {
         .with_retry(RetrySchedule::learnybox())
         .with_success(success);
     let d = Delivery::new(
+        Timestamp::now(),
         envelope.id().as_str(),
         "ep_loopback",
         envelope.to_bytes().unwrap(),
-        Timestamp::now(),
     );
     (d, target, envelope)
 }
@@ -126,7 +126,7 @@ fn two_failures_then_success_with_the_same_id_and_fresh_valid_signatures() {
         assert_eq!(header("webhook-id"), envelope.id().as_str());
         let ts: i64 = header("webhook-timestamp").parse().unwrap();
         let ok = verifier
-            .verify(&seen.headers, &seen.body, Timestamp::from_unix(ts).unwrap())
+            .verify(Timestamp::from_unix(ts).unwrap(), &seen.headers, &seen.body)
             .unwrap();
         assert_eq!(ok.id.as_deref(), Some(envelope.id().as_str()));
         timestamps.push(ts);

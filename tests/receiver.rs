@@ -43,7 +43,7 @@ fn an_event_that_occurred_five_days_before_delivery_is_accepted() {
     let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
     let got = Receiver::new(profile)
         .with_secret(secret)
-        .receive(&headers, &body, at(NOW + 10))
+        .receive(at(NOW + 10), &headers, &body)
         .unwrap();
     assert_eq!(got.occurred_at, occurred);
     assert_eq!(got.delivered_at, Some(at(NOW)));
@@ -61,7 +61,7 @@ fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
     let receiver = Receiver::new(profile.clone()).with_secret(secret);
     // Replayed an hour later.
     let e = receiver
-        .receive(&headers, &body, at(NOW + 3600))
+        .receive(at(NOW + 3600), &headers, &body)
         .unwrap_err();
     assert!(matches!(
         e,
@@ -72,20 +72,20 @@ fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
     let mut tampered = body.to_vec();
     let i = tampered.len() / 2;
     tampered[i] ^= 1;
-    let e = receiver.receive(&headers, &tampered, at(NOW)).unwrap_err();
+    let e = receiver.receive(at(NOW), &headers, &tampered).unwrap_err();
     assert_eq!(e, ReceiveError::Signature(VerifyError::Mismatch));
     // Too large, misconfigured.
     let small = receiver.clone().with_max_body_len(10);
     assert_eq!(
         small
-            .receive(&headers, &body, at(NOW))
+            .receive(at(NOW), &headers, &body)
             .unwrap_err()
             .http_status(),
         413
     );
     let none = Receiver::new(profile);
     assert_eq!(
-        none.receive(&headers, &body, at(NOW))
+        none.receive(at(NOW), &headers, &body)
             .unwrap_err()
             .http_status(),
         500
@@ -101,7 +101,7 @@ fn replayed_tampered_and_misconfigured_requests_are_refused_with_a_status() {
     );
     let r = Receiver::new(Profile::standard())
         .with_secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
-    let e = r.receive(&junk_headers, junk, at(NOW)).unwrap_err();
+    let e = r.receive(at(NOW), &junk_headers, junk).unwrap_err();
     assert!(matches!(e, ReceiveError::Payload(_)));
     assert_eq!(e.http_status(), 400);
 }
@@ -116,7 +116,7 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
     // Learnybox itself sends no signature headers: the MAC authenticates.
     let receiver = Receiver::new(Profile::learnybox()).with_key(key);
     let got = receiver
-        .receive(&http::HeaderMap::new(), &body, at(NOW))
+        .receive(at(NOW), &http::HeaderMap::new(), &body)
         .unwrap();
     assert_eq!(got.event, *envelope.event());
     assert_eq!(got.delivered_at, None);
@@ -124,14 +124,14 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
     v["mac"] = json!("0".repeat(64));
     let e = receiver
         .receive(
+            at(NOW),
             &http::HeaderMap::new(),
             &serde_json::to_vec(&v).unwrap(),
-            at(NOW),
         )
         .unwrap_err();
     assert_eq!(e.http_status(), 401);
     assert!(Receiver::new(Profile::learnybox())
-        .receive(&http::HeaderMap::new(), &body, at(NOW))
+        .receive(at(NOW), &http::HeaderMap::new(), &body)
         .is_err());
 }
 
@@ -147,13 +147,13 @@ fn a_learnybox_receiver_can_require_signatures_too() {
     let receiver = Receiver::new(profile.clone())
         .with_secret(secret.clone())
         .with_key(key);
-    let unsigned = receiver.receive(&http::HeaderMap::new(), &body, at(NOW));
+    let unsigned = receiver.receive(at(NOW), &http::HeaderMap::new(), &body);
     assert!(matches!(
         unsigned,
         Err(ReceiveError::Signature(VerifyError::MissingHeader { .. }))
     ));
     let headers = sign(&profile, &secret, envelope.id().as_str(), at(NOW), &body);
-    let got = receiver.receive(&headers, &body, at(NOW)).unwrap();
+    let got = receiver.receive(at(NOW), &headers, &body).unwrap();
     assert_eq!(got.event, *envelope.event());
     assert_eq!(got.delivered_at, Some(at(NOW)));
 }
@@ -171,10 +171,10 @@ fn learnworlds_layout_names_and_quirks() {
     assert_eq!(v["school_id"], "school_42");
     let headers = sign(&profile, &token, "ignored", at(NOW), &body);
     let receiver = Receiver::new(profile.clone()).with_secret(token.clone());
-    let a = receiver.receive(&headers, &body, at(NOW)).unwrap();
+    let a = receiver.receive(at(NOW), &headers, &body).unwrap();
     assert_eq!(a.event, *envelope.event());
     // No id in the body: a stable one derived from it, so retries deduplicate.
-    let b = receiver.receive(&headers, &body, at(NOW + 60)).unwrap();
+    let b = receiver.receive(at(NOW + 60), &headers, &body).unwrap();
     assert_eq!(a.id, b.id);
     assert!(a.id.starts_with("body_"));
 
@@ -186,7 +186,7 @@ fn learnworlds_layout_names_and_quirks() {
     });
     let raw = serde_json::to_vec(&raw).unwrap();
     let headers = sign(&profile, &token, "x", at(NOW), &raw);
-    let got = receiver.receive(&headers, &raw, at(NOW)).unwrap();
+    let got = receiver.receive(at(NOW), &headers, &raw).unwrap();
     let Event::Crm(lms_webhooks::CrmEvent::UserUpdated(change)) = &got.event else {
         panic!("{:?}", got.event)
     };
@@ -232,7 +232,7 @@ fn learnink_layout_and_timestamps_in_every_form() {
         let mut b = body.clone();
         b["timestamp"] = ts.clone();
         let parsed = profile
-            .parse(&serde_json::to_vec(&b).unwrap(), None, at(NOW))
+            .parse(at(NOW), &serde_json::to_vec(&b).unwrap(), None)
             .unwrap();
         assert_eq!(parsed.timestamp(), at(1_795_426_200), "{ts}");
         assert_eq!(
@@ -243,7 +243,7 @@ fn learnink_layout_and_timestamps_in_every_form() {
     let mut b = body.clone();
     b["timestamp"] = json!(true);
     assert!(profile
-        .parse(&serde_json::to_vec(&b).unwrap(), None, at(NOW))
+        .parse(at(NOW), &serde_json::to_vec(&b).unwrap(), None)
         .is_err());
 }
 
@@ -255,7 +255,7 @@ fn unknown_types_arrive_as_unknown() {
     let headers = sign(&profile, &secret, "evt_x", at(NOW), body);
     let got = Receiver::new(profile)
         .with_secret(secret)
-        .receive(&headers, body, at(NOW))
+        .receive(at(NOW), &headers, body)
         .unwrap();
     let Event::Unknown(raw) = &got.event else {
         panic!()
@@ -267,16 +267,16 @@ fn unknown_types_arrive_as_unknown() {
 #[test]
 fn dedupe_detects_retries_and_stays_bounded_under_a_million_ids() {
     let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
-    assert!(seen.check_and_mark("evt_a", at(NOW)));
-    assert!(!seen.check_and_mark("evt_a", at(NOW + 1)));
-    assert!(seen.check_and_mark("evt_b", at(NOW + 1)));
+    assert!(seen.check_and_mark(at(NOW), "evt_a"));
+    assert!(!seen.check_and_mark(at(NOW + 1), "evt_a"));
+    assert!(seen.check_and_mark(at(NOW + 1), "evt_b"));
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut fresh = 0;
     for i in 0..1_000_000 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if seen.check_and_mark(&format!("evt_{x:016x}"), at(NOW + 2 + i / 1000)) {
+        if seen.check_and_mark(at(NOW + 2 + i / 1000), &format!("evt_{x:016x}")) {
             fresh += 1;
         }
         assert!(seen.len() <= 10_000);

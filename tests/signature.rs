@@ -74,7 +74,7 @@ fn spec_vectors_sign_and_verify() {
             ("webhook-signature", v.signature),
         ]);
         let ok = Verifier::new(Scheme::standard(), [s])
-            .verify(&h, v.body.as_bytes(), at(v.ts + 10))
+            .verify(at(v.ts + 10), &h, v.body.as_bytes())
             .unwrap();
         assert_eq!(ok.id.as_deref(), Some(v.id));
         assert_eq!(ok.timestamp, Some(at(v.ts)));
@@ -100,19 +100,19 @@ fn github_vector_with_value_prefix() {
     for value in [want, upper.as_str()] {
         let pairs = [("X-Hub-Signature-256", value)];
         assert!(
-            v.verify(&pairs[..], b"Hello, World!", at(0)).is_ok(),
+            v.verify(at(0), &pairs[..], b"Hello, World!").is_ok(),
             "{value}"
         );
     }
     // Without the prefix it is malformed; with a changed body it is a mismatch.
     let bare = [("x-hub-signature-256", &want["sha256=".len()..])];
     assert!(matches!(
-        v.verify(&bare[..], b"Hello, World!", at(0)),
+        v.verify(at(0), &bare[..], b"Hello, World!"),
         Err(VerifyError::MalformedHeader { .. })
     ));
     let pairs = [("x-hub-signature-256", want)];
     assert_eq!(
-        v.verify(&pairs[..], b"Hello, World?", at(0)),
+        v.verify(at(0), &pairs[..], b"Hello, World?"),
         Err(VerifyError::Mismatch)
     );
 }
@@ -130,7 +130,7 @@ fn learnomy_hex_has_no_prefix_and_ignores_time() {
     assert!(value.bytes().all(|b| b.is_ascii_hexdigit()));
     // No timestamp is signed, so a stored request verifies at any time.
     assert!(Verifier::new(scheme, [s])
-        .verify(&h, body, at(9_999_999_999))
+        .verify(at(9_999_999_999), &h, body)
         .is_ok());
 }
 
@@ -149,7 +149,7 @@ fn preshared_token_is_compared_whole() {
         "v1=4f3c2b1a09e8d7c6b5a49382716f5e4d"
     );
     let v = Verifier::new(scheme, [token]);
-    assert!(v.verify(&h, b"anything", at(0)).is_ok());
+    assert!(v.verify(at(0), &h, b"anything").is_ok());
     for bad in [
         "v1=4f3c2b1a09e8d7c6b5a49382716f5e4",
         "v1=4f3c2b1a09e8d7c6b5a49382716f5e4d0",
@@ -158,13 +158,13 @@ fn preshared_token_is_compared_whole() {
     ] {
         let pairs = [("Learnworlds-Webhook-Signature", bad)];
         assert_eq!(
-            v.verify(&pairs[..], b"{}", at(0)),
+            v.verify(at(0), &pairs[..], b"{}"),
             Err(VerifyError::Mismatch),
             "{bad:?}"
         );
     }
     assert!(matches!(
-        v.verify(&HeaderMap::new(), b"{}", at(0)),
+        v.verify(at(0), &HeaderMap::new(), b"{}"),
         Err(VerifyError::MissingHeader { .. })
     ));
 }
@@ -183,13 +183,13 @@ fn svix_headers_are_written_on_request_and_accepted_either_way() {
     // A receiver configured for either family accepts both.
     for scheme in [Scheme::standard(), svix.clone()] {
         assert!(Verifier::new(scheme.clone(), [s.clone()])
-            .verify(&h, body, now)
+            .verify(now, &h, body)
             .is_ok());
         let w = Scheme::standard()
             .sign(std::slice::from_ref(&s), &Message::new("msg_1", now, body))
             .unwrap();
         assert!(Verifier::new(scheme, [s.clone()])
-            .verify(&w, body, now)
+            .verify(now, &w, body)
             .is_ok());
     }
 }
@@ -213,14 +213,14 @@ fn rotation_signs_with_all_and_accepts_any() {
     // new one too; the index says which of its secrets matched.
     assert_eq!(
         Verifier::new(Scheme::standard(), [old.clone()])
-            .verify(&h, body, now)
+            .verify(now, &h, body)
             .unwrap()
             .secret_index,
         0
     );
     assert_eq!(
         Verifier::new(Scheme::standard(), [new.clone()])
-            .verify(&h, body, now)
+            .verify(now, &h, body)
             .unwrap()
             .secret_index,
         0
@@ -232,7 +232,7 @@ fn rotation_signs_with_all_and_accepts_any() {
         )
         .unwrap();
     let both = Verifier::new(Scheme::standard(), [new, old]);
-    assert_eq!(both.verify(&single, body, now).unwrap().secret_index, 1);
+    assert_eq!(both.verify(now, &single, body).unwrap().secret_index, 1);
 }
 
 fn spec_headers(signature: &str, ts: i64) -> HeaderMap {
@@ -249,7 +249,7 @@ fn rejections_say_what_was_wrong() {
     let verifier = Verifier::new(Scheme::standard(), [secret(v.secret)]);
     let body = v.body.as_bytes();
     let now = at(v.ts);
-    let check = |sig: &str| verifier.verify(&spec_headers(sig, v.ts), body, now);
+    let check = |sig: &str| verifier.verify(now, &spec_headers(sig, v.ts), body);
 
     // A valid signature among decoys passes.
     let decoys = format!(
@@ -280,18 +280,18 @@ fn rejections_say_what_was_wrong() {
         (-limit, true),
         (-limit - 1, false),
     ] {
-        let r = verifier.verify(&spec_headers(v.signature, v.ts), body, at(v.ts + offset));
+        let r = verifier.verify(at(v.ts + offset), &spec_headers(v.signature, v.ts), body);
         assert_eq!(r.is_ok(), ok, "offset {offset}: {r:?}");
     }
     assert_eq!(
-        verifier.verify(&spec_headers(v.signature, v.ts), body, at(v.ts + 301)),
+        verifier.verify(at(v.ts + 301), &spec_headers(v.signature, v.ts), body),
         Err(VerifyError::TimestampTooOld {
             age_secs: 301,
             tolerance_secs: 300
         })
     );
     assert_eq!(
-        verifier.verify(&spec_headers(v.signature, v.ts), body, at(v.ts - 301)),
+        verifier.verify(at(v.ts - 301), &spec_headers(v.signature, v.ts), body),
         Err(VerifyError::TimestampTooNew {
             ahead_secs: 301,
             tolerance_secs: 300
@@ -302,21 +302,21 @@ fn rejections_say_what_was_wrong() {
         .clone()
         .with_tolerance(Tolerance::Within(Duration::from_secs(3600)));
     assert!(wide
-        .verify(&spec_headers(v.signature, v.ts), body, at(v.ts + 3000))
+        .verify(at(v.ts + 3000), &spec_headers(v.signature, v.ts), body)
         .is_ok());
     let replay = verifier.clone().with_tolerance(Tolerance::Ignore);
     assert!(replay
         .verify(
+            at(v.ts + 86_400 * 365),
             &spec_headers(v.signature, v.ts),
             body,
-            at(v.ts + 86_400 * 365)
         )
         .is_ok());
 
     // Wrong secret, flipped body byte.
     let wrong = Verifier::new(Scheme::standard(), [Secret::generate_standard().unwrap()]);
     assert_eq!(
-        wrong.verify(&spec_headers(v.signature, v.ts), body, now),
+        wrong.verify(now, &spec_headers(v.signature, v.ts), body),
         Err(VerifyError::Mismatch)
     );
     for i in 0..body.len() {
@@ -333,7 +333,7 @@ fn rejections_say_what_was_wrong() {
     for missing in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
         let mut h = spec_headers(v.signature, v.ts);
         h.remove(missing);
-        match verifier.verify(&h, body, now) {
+        match verifier.verify(now, &h, body) {
             Err(VerifyError::MissingHeader { header }) => assert_eq!(header, missing),
             other => panic!("{missing}: {other:?}"),
         }
@@ -345,17 +345,17 @@ fn rejections_say_what_was_wrong() {
             ("webhook-signature", v.signature),
         ]);
         assert!(
-            matches!(verifier.verify(&h, body, now), Err(VerifyError::MalformedHeader { ref header, .. }) if header == "webhook-timestamp"),
+            matches!(verifier.verify(now, &h, body), Err(VerifyError::MalformedHeader { ref header, .. }) if header == "webhook-timestamp"),
             "{bad_ts:?}"
         );
     }
     assert_eq!(
         Scheme::standard().verify(
+            now,
             &[],
             &spec_headers(v.signature, v.ts),
             body,
-            now,
-            Tolerance::DEFAULT
+            Tolerance::DEFAULT,
         ),
         Err(VerifyError::NoSecret)
     );
@@ -367,7 +367,7 @@ fn rejections_say_what_was_wrong() {
 
 fn check_body(verifier: &Verifier, v: &Vector, body: &[u8]) -> Result<(), VerifyError> {
     verifier
-        .verify(&spec_headers(v.signature, v.ts), body, at(v.ts))
+        .verify(at(v.ts), &spec_headers(v.signature, v.ts), body)
         .map(|_| ())
 }
 
@@ -381,7 +381,7 @@ fn header_lookups_other_than_header_map() {
         ("WEBHOOK-TIMESTAMP".to_owned(), ts.clone()),
         ("webhook-signature".to_owned(), v.signature.to_owned()),
     ];
-    assert!(verifier.verify(&pairs, v.body.as_bytes(), at(v.ts)).is_ok());
+    assert!(verifier.verify(at(v.ts), &pairs, v.body.as_bytes()).is_ok());
     let lookup = FnHeaders(|name: &str| match name {
         "webhook-id" => Some(v.id.to_owned()),
         "webhook-timestamp" => Some(ts.clone()),
@@ -389,7 +389,7 @@ fn header_lookups_other_than_header_map() {
         _ => None,
     });
     assert!(verifier
-        .verify(&lookup, v.body.as_bytes(), at(v.ts))
+        .verify(at(v.ts), &lookup, v.body.as_bytes())
         .is_ok());
     assert_eq!(lookup.header("other"), None);
 }
@@ -418,6 +418,6 @@ fn ids_the_wire_would_change_are_refused() {
         .unwrap();
     assert!(Verifier::new(Scheme::standard(), [s])
         .with_tolerance(Tolerance::Ignore)
-        .verify(&headers, b"{}", at(0))
+        .verify(at(0), &headers, b"{}")
         .is_ok());
 }

@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         .with_secret(Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap())
         .with_retry(RetrySchedule::learnybox());
     let now = Timestamp::from_unix(1_800_000_000).unwrap();
-    let fresh = Delivery::new(envelope.id().as_str(), "ep_crm", body, now);
+    let fresh = Delivery::new(now, envelope.id().as_str(), "ep_crm", body);
     let mut in_flight = fresh.clone();
     in_flight.next_request(now, &target).unwrap();
 

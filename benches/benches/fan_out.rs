@@ -41,10 +41,10 @@ fn bench(c: &mut Criterion) {
         let endpoints: Vec<Endpoint> = (0..n)
             .map(|i| {
                 Endpoint::create(
+                    now,
                     format!("ep{i}"),
                     &format!("https://h{i}.example.com/in"),
                     &policy,
-                    now,
                 )
                 .unwrap()
                 .0
@@ -97,11 +97,11 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("fan_out_only", n),
             &endpoints,
-            |b, endpoints| b.iter(|| fan_out(&envelope, endpoints, now).unwrap()),
+            |b, endpoints| b.iter(|| fan_out(now, &envelope, endpoints).unwrap()),
         );
         group.bench_with_input(BenchmarkId::new("ours", n), &endpoints, |b, endpoints| {
             b.iter(|| {
-                let out = fan_out(&envelope, endpoints, now).unwrap();
+                let out = fan_out(now, &envelope, endpoints).unwrap();
                 // Every endpoint subscribes: deliveries come in the endpoints' order. Each
                 // request is built from its endpoint as it is now (its shared target).
                 for (mut d, e) in out.deliveries.into_iter().zip(endpoints.iter()) {

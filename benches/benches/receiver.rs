@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&plain)).unwrap())
         });
         group.bench_function(BenchmarkId::new("ours", "receive"), |b| {
-            b.iter(|| standard.receive(&headers, black_box(&plain), now).unwrap())
+            b.iter(|| standard.receive(now, &headers, black_box(&plain)).unwrap())
         });
         group.finish();
 
@@ -134,7 +134,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&plain)).unwrap())
         });
         group.bench_function(BenchmarkId::new("ours", "receive"), |b| {
-            b.iter(|| learnybox.receive(&headers, black_box(&body), now).unwrap())
+            b.iter(|| learnybox.receive(now, &headers, black_box(&body)).unwrap())
         });
         group.finish();
     }

@@ -76,7 +76,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| reference.sign(ID, now.unix(), black_box(&body)).unwrap())
         });
         group.bench_function(BenchmarkId::new("verify", "ours"), |b| {
-            b.iter(|| verifier.verify(&headers, black_box(&body), now).unwrap())
+            b.iter(|| verifier.verify(now, &headers, black_box(&body)).unwrap())
         });
         group.bench_function(BenchmarkId::new("verify", "standardwebhooks"), |b| {
             b.iter(|| reference.verify(black_box(&body), &headers).unwrap())
@@ -100,7 +100,7 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("verify", "ours"), |b| {
             b.iter(|| {
                 hex_verifier
-                    .verify(&hex_headers, black_box(&body), now)
+                    .verify(now, &hex_headers, black_box(&body))
                     .unwrap()
             })
         });

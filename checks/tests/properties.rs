@@ -123,10 +123,10 @@ fn new_delivery(schedule: RetrySchedule, success: SuccessRule) -> (Delivery, Tar
     .with_retry(schedule)
     .with_success(success);
     let d = Delivery::new(
+        at(T0),
         envelope.id().as_str(),
         "ep_crm",
         envelope.to_bytes().unwrap(),
-        at(T0),
     );
     (d, target)
 }
@@ -162,7 +162,7 @@ proptest! {
         let signed_id = signed.then_some(envelope.id().as_str());
         for profile in profiles() {
             let first = profile.render(&envelope).unwrap();
-            let parsed = profile.parse(&first, signed_id, at(T0)).unwrap();
+            let parsed = profile.parse(at(T0), &first, signed_id).unwrap();
             // LearnWorlds sends one `type` for two catalogue types (userUpdated): it reads back
             // as the one CATALOGUE.md names for it.
             let expected = match (profile.layout(), envelope.event().event_type()) {
@@ -235,7 +235,7 @@ proptest! {
     ) {
         let policy = UrlPolicy::new();
         let (mut endpoint, _) =
-            Endpoint::create("ep_1", "https://crm.example.com/hooks", &policy, at(T0)).unwrap();
+            Endpoint::create(at(T0), "ep_1", "https://crm.example.com/hooks", &policy).unwrap();
         endpoint.set_filter(at(T0), EventFilter::parse(&patterns).unwrap());
         let endpoint = endpoint.with_failure_rule(2, Duration::from_secs(30 * 86_400));
         let mut endpoint = endpoint;
@@ -307,10 +307,10 @@ proptest! {
         secs in any::<u64>(),
     ) {
         let now = at(T0);
-        let _ = parse_retry_after(&text, now);
-        let _ = parse_retry_after(&date, now);
+        let _ = parse_retry_after(now, &text);
+        let _ = parse_retry_after(now, &date);
         let seconds = secs.to_string();
-        let parsed = parse_retry_after(&seconds, now);
+        let parsed = parse_retry_after(now, &seconds);
         if seconds.len() <= 12 {
             prop_assert_eq!(parsed, Some(Duration::from_secs(secs)));
         }
@@ -328,8 +328,8 @@ proptest! {
             "created": when, "timestamp": when, "data": value, "user": value});
         let shaped = serde_json::to_vec(&shaped).unwrap();
         for profile in profiles() {
-            let _ = profile.parse(&bytes, None, at(T0));
-            let _ = profile.parse(&shaped, Some("msg_1"), at(T0));
+            let _ = profile.parse(at(T0), &bytes, None);
+            let _ = profile.parse(at(T0), &shaped, Some("msg_1"));
         }
     }
 
@@ -346,7 +346,7 @@ proptest! {
                 .with_secret(secret.clone())
                 .with_key(key.clone())
                 .with_tolerance(Tolerance::Ignore);
-            if let Err(e) = receiver.receive(&headers, &body, at(T0)) {
+            if let Err(e) = receiver.receive(at(T0), &headers, &body) {
                 prop_assert!((400..=500).contains(&e.http_status()));
             }
         }

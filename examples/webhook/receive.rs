@@ -41,7 +41,7 @@ pub fn run(flags: &Flags) -> Result<(), String> {
     let now = now(flags)?;
     let body = read_body()?;
     let got = receiver
-        .receive(&flags.headers, &body, now)
+        .receive(now, &flags.headers, &body)
         .map_err(|e| e.to_string())?;
     let id = EventId::parse(&got.id).map_err(|e| e.to_string())?;
     let canonical = Envelope::from_parts(id, got.occurred_at, got.event.clone())

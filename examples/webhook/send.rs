@@ -94,7 +94,7 @@ pub fn run(flags: &Flags) -> Result<Exit, String> {
                 Ok(envelope) => envelope.id().clone(),
                 Err(_) => EventId::new(),
             };
-            Delivery::new(id.as_str(), ENDPOINT_ID, body, Timestamp::now())
+            Delivery::new(Timestamp::now(), id.as_str(), ENDPOINT_ID, body)
         }
     };
 

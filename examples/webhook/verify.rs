@@ -24,7 +24,7 @@ pub fn run(flags: &Flags) -> Result<(), String> {
     let body = read_body()?;
     Verifier::new(scheme, secrets)
         .with_tolerance(tolerance)
-        .verify(&flags.headers, &body, now)
+        .verify(now, &flags.headers, &body)
         .map_err(|e| e.to_string())?;
     println!("valid");
     Ok(())

@@ -55,7 +55,7 @@
 //!
 //! let envelope = Envelope::new(Event::sample(EventType::WebhookTest));
 //! let t0 = Timestamp::from_unix(1_700_000_000)?;
-//! let mut delivery = Delivery::new(envelope.id().as_str(), "ep_crm", envelope.to_bytes()?, t0);
+//! let mut delivery = Delivery::new(t0, envelope.id().as_str(), "ep_crm", envelope.to_bytes()?);
 //!
 //! // Each attempt takes the endpoint's settings as they are now.
 //! let target = Target::new(UrlPolicy::new().check("https://crm.example.com/hooks")?)
@@ -140,10 +140,10 @@ impl Delivery {
     /// for event `event_id` to endpoint `endpoint_id`, due at `now`. The ids and body may be
     /// shared by many deliveries (pass `Arc<str>` and [`Bytes`]): nothing is copied.
     pub fn new(
+        now: Timestamp,
         event_id: impl Into<Arc<str>>,
         endpoint_id: impl Into<Arc<str>>,
         body: impl Into<Bytes>,
-        now: Timestamp,
     ) -> Delivery {
         let event_id = event_id.into();
         let endpoint_id = endpoint_id.into();
@@ -414,14 +414,14 @@ impl Delivery {
         let first = round.first().map_or(now, |a| a.started_at);
         let in_round = attempt.saturating_sub(self.round_start);
         let random = splitmix(self.seed ^ u64::from(attempt));
-        let ctx = RetryContext::new(in_round, first, now, outcome, random);
+        let ctx = RetryContext::new(now, in_round, first, outcome, random);
         match policy.decide(&ctx) {
             RetryDecision::GiveUp => Next::GaveUp(GiveUpReason::Exhausted),
             RetryDecision::RetryAt(at) => {
                 // 429 and 503 may ask for more time; never less than the schedule, and never
                 // more than the target allows.
                 let asked = match (status, retry_after) {
-                    (Some(429 | 503), Some(value)) => parse_retry_after(value, now)
+                    (Some(429 | 503), Some(value)) => parse_retry_after(now, value)
                         .map(|wait| now.saturating_add(wait.min(target.max_retry_after()))),
                     _ => None,
                 };
@@ -502,7 +502,7 @@ impl Delivery {
 ///     .with_secret(Secret::generate_standard()?)
 ///     .with_retry(RetrySchedule::none());
 /// let mut queue: Vec<Delivery> = (0..3)
-///     .map(|i| Delivery::new(format!("evt_{i}"), "ep_crm", &b"{}"[..], t0))
+///     .map(|i| Delivery::new(t0, format!("evt_{i}"), "ep_crm", &b"{}"[..]))
 ///     .collect();
 /// for d in &mut queue {
 ///     d.next_request(t0, &target)?;

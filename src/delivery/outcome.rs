@@ -118,7 +118,7 @@ impl SuccessRule {
 /// Reads a `Retry-After` value: delay seconds (`120`) or an HTTP date
 /// (`Wed, 21 Oct 2026 07:28:00 GMT`). Returns how long after `now` to wait (zero for a date in
 /// the past), or `None` if the value is neither.
-pub fn parse_retry_after(value: &str, now: Timestamp) -> Option<Duration> {
+pub fn parse_retry_after(now: Timestamp, value: &str) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.len() <= 12 && value.bytes().all(|b| b.is_ascii_digit()) {
         return value.parse::<u64>().ok().map(Duration::from_secs);
@@ -145,16 +145,16 @@ mod tests {
     fn retry_after_in_both_forms() {
         let now = at(1_792_567_680); // 2026-10-21T07:28:00Z
         assert_eq!(
-            parse_retry_after("120", now),
+            parse_retry_after(now, "120"),
             Some(Duration::from_secs(120))
         );
-        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after(now, " 0 "), Some(Duration::ZERO));
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2026 07:30:00 GMT", now),
+            parse_retry_after(now, "Wed, 21 Oct 2026 07:30:00 GMT"),
             Some(Duration::from_secs(120))
         );
         assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2026 07:00:00 GMT", now),
+            parse_retry_after(now, "Wed, 21 Oct 2026 07:00:00 GMT"),
             Some(Duration::ZERO)
         );
         for bad in [
@@ -165,7 +165,7 @@ mod tests {
             "Wed, 21 Oct 2026 07:30:00 CET",
             "99999999999999",
         ] {
-            assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
+            assert_eq!(parse_retry_after(now, bad), None, "{bad:?}");
         }
     }
 

@@ -42,19 +42,19 @@ pub struct Skipped {
 ///
 /// let now = Timestamp::from_unix(1_800_000_000)?;
 /// let policy = UrlPolicy::new();
-/// let (crm, _secret) = Endpoint::create("ep_crm", "https://crm.example.com/in", &policy, now)?;
-/// let (lms, _) = Endpoint::create("ep_lms", "https://lms.example.org/h", &policy, now)?;
+/// let (crm, _secret) = Endpoint::create(now, "ep_crm", "https://crm.example.com/in", &policy)?;
+/// let (lms, _) = Endpoint::create(now, "ep_lms", "https://lms.example.org/h", &policy)?;
 /// let lms = lms.with_filter(EventFilter::parse(["course.*"])?);
 ///
 /// let sale = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
-/// let out = fan_out(&sale, &[crm, lms], now)?;
+/// let out = fan_out(now, &sale, &[crm, lms])?;
 /// assert_eq!(out.deliveries.len(), 1); // the course-only endpoint does not want a sale
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn fan_out(
+    now: Timestamp,
     envelope: &Envelope,
     endpoints: &[Endpoint],
-    now: Timestamp,
 ) -> Result<FanOut, EnvelopeError> {
     let event_type = envelope.event().type_str();
     let event_id: Arc<str> = Arc::from(envelope.id().as_str());
@@ -86,10 +86,10 @@ pub fn fan_out(
             }
         };
         list.push(Delivery::new(
+            now,
             Arc::clone(&event_id),
             endpoint.shared_id(),
             bytes,
-            now,
         ));
     }
     Ok(out)

@@ -113,10 +113,10 @@ struct Retired {
 ///
 /// let t0 = Timestamp::from_unix(1_800_000_000)?;
 /// let policy = UrlPolicy::new();
-/// let (mut crm, secret) = Endpoint::create("ep_crm", "https://crm.example.com/in", &policy, t0)?;
+/// let (mut crm, secret) = Endpoint::create(t0, "ep_crm", "https://crm.example.com/in", &policy)?;
 /// assert!(secret.starts_with("whsec_")); // shown to the admin once
 ///
-/// let mut delivery = Delivery::new("evt_1", crm.shared_id(), &b"{}"[..], t0);
+/// let mut delivery = Delivery::new(t0, "evt_1", crm.shared_id(), &b"{}"[..]);
 /// let first = crm.request(t0, &mut delivery)?;
 /// assert_eq!(crm.record(t0, &mut delivery, Outcome::status(500))?, Next::RetryAt(t0.saturating_add(Duration::from_secs(5))));
 ///
@@ -170,10 +170,10 @@ impl Endpoint {
     /// Returns the endpoint and its secret's text: show it to the admin once; the endpoint
     /// keeps the secret to sign, and never prints it.
     pub fn create(
+        now: Timestamp,
         id: impl Into<String>,
         url: &str,
         policy: &UrlPolicy,
-        now: Timestamp,
     ) -> Result<(Endpoint, Zeroizing<String>), EndpointError> {
         let url = policy.check(url)?;
         let secret = Secret::generate_standard()?;
@@ -577,10 +577,10 @@ impl Endpoint {
         );
         let body = self.layout.render(&envelope)?;
         Ok(Delivery::new(
+            now,
             envelope.id().as_str(),
             Arc::clone(&self.id),
             body,
-            now,
         ))
     }
 

@@ -22,11 +22,11 @@ use crate::Timestamp;
 /// let mut registry = Registry::for_profile(&Profile::learnomy());
 /// for i in 0..3 {
 ///     let url = format!("https://crm{i}.example.com/in");
-///     let (e, _secret) = Endpoint::create(format!("ep_{i}"), &url, &UrlPolicy::new(), now)?;
+///     let (e, _secret) = Endpoint::create(now, format!("ep_{i}"), &url, &UrlPolicy::new())?;
 ///     registry.add(e.with_profile(&Profile::learnomy()))?;
 /// }
 /// assert_eq!(registry.usage(), (3, Some(3)));
-/// let (fourth, _) = Endpoint::create("ep_3", "https://x.example.com/", &UrlPolicy::new(), now)?;
+/// let (fourth, _) = Endpoint::create(now, "ep_3", "https://x.example.com/", &UrlPolicy::new())?;
 /// assert_eq!(registry.add(fourth), Err(EndpointError::LimitReached { limit: 3 }));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -41,7 +41,7 @@
 //!
 //! // Receiver
 //! let verifier = Verifier::new(scheme, [secret]);
-//! let verified = verifier.verify(&headers, body, now)?;
+//! let verified = verifier.verify(now, &headers, body)?;
 //! assert_eq!(verified.id.as_deref(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -262,10 +262,10 @@ impl Scheme {
     /// any HMAC work), then the signatures; `now` is the receiver's clock.
     pub fn verify<H: HeaderLookup + ?Sized>(
         &self,
+        now: Timestamp,
         secrets: &[Secret],
         headers: &H,
         body: &[u8],
-        now: Timestamp,
         tolerance: Tolerance,
     ) -> Result<Verified, VerifyError> {
         if secrets.is_empty() {

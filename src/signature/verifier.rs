@@ -87,12 +87,12 @@ impl Verifier {
     /// Verifies a request against its raw body at `now`.
     pub fn verify<H: HeaderLookup + ?Sized>(
         &self,
+        now: Timestamp,
         headers: &H,
         body: &[u8],
-        now: Timestamp,
     ) -> Result<Verified, VerifyError> {
         self.scheme
-            .verify(&self.secrets, headers, body, now, self.tolerance)
+            .verify(now, &self.secrets, headers, body, self.tolerance)
     }
 
     /// Verifies at the system clock's current time.
@@ -101,7 +101,7 @@ impl Verifier {
         headers: &H,
         body: &[u8],
     ) -> Result<Verified, VerifyError> {
-        self.verify(headers, body, Timestamp::now())
+        self.verify(Timestamp::now(), headers, body)
     }
 
     /// The scheme.

@@ -189,7 +189,7 @@ impl Sim {
         self.next_endpoint += 1;
         let id = format!("ep{n}");
         let url = format!("https://h{n}.example.com/hooks/v0");
-        let (endpoint, shown) = Endpoint::create(id.clone(), &url, &self.policy, self.now)
+        let (endpoint, shown) = Endpoint::create(self.now, id.clone(), &url, &self.policy)
             .expect("a public https URL passes");
         let endpoint = endpoint
             .with_profile(&kind.profile())
@@ -234,7 +234,7 @@ impl Sim {
             .iter()
             .filter_map(|id| self.registry.get(id).cloned())
             .collect();
-        let out = fan_out(envelope, &endpoints, self.now).expect("the envelope serializes");
+        let out = fan_out(self.now, envelope, &endpoints).expect("the envelope serializes");
         self.totals.skipped += out.skipped.len() as u64;
         for d in out.deliveries.into_iter().chain(out.held) {
             self.enqueue(d, self.now);
@@ -293,7 +293,7 @@ impl Sim {
         let outcome = match self.routes.get(&request.uri().to_string()) {
             Some(listener) if *listener == endpoint_id => {
                 let known = &self.known[listener];
-                match known.receiver(self.now).receive_request(&request, self.now) {
+                match known.receiver(self.now).receive_request(self.now, &request) {
                     Ok(received) => {
                         assert_eq!(received.id, d.event_id());
                         self.totals.verified += 1;
