@@ -42,7 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "http://{}",
         server.server_addr().to_ip().ok_or("no address")?
     );
-    let policy = UrlPolicy::new().allow_http(true).allow_private(true); // loopback demo only
+    let policy = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true); // loopback demo only
     let mut registry = Registry::learnomy_free();
 
     let (standard, standard_secret) =
@@ -57,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_signing(Scheme::standard(), Secret::from_key(*key.expose_bytes())?)
             .with_encryption(key.clone())
             .with_delivery(
-                RetrySchedule::learnybox().speed_up(SPEEDUP),
+                RetrySchedule::learnybox().with_speed_up(SPEEDUP),
                 SuccessRule::Exactly200,
             )
             .with_filter(EventFilter::parse(["sales.*", "course.*"])?),
@@ -69,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         learnomy
             .with_signing(BodyHmacHex::learnomy(), learnomy_secret.clone())
             .with_delivery(
-                RetrySchedule::learnybox().speed_up(SPEEDUP),
+                RetrySchedule::learnybox().with_speed_up(SPEEDUP),
                 SuccessRule::Any2xx,
             ),
     )?;

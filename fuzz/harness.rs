@@ -237,7 +237,9 @@ pub fn envelope(data: &[u8]) {
 pub fn url_policy(data: &[u8]) {
     let url = String::from_utf8_lossy(data);
     let strict = UrlPolicy::new();
-    let loose = UrlPolicy::new().allow_http(true).allow_private(true);
+    let loose = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
     let strict_result = strict.check(&url);
     let loose_result = loose.check(&url);
     if strict_result.is_ok() {

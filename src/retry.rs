@@ -158,12 +158,12 @@ impl RetrySchedule {
     /// Faithful to the platform, so the last retry comes about 364 days after the one before;
     /// [`RetrySchedule::learnworlds_capped`] bounds the delay.
     pub fn learnworlds() -> RetrySchedule {
-        RetrySchedule::exponential(Duration::from_secs(60), 2).max_attempts(21)
+        RetrySchedule::exponential(Duration::from_secs(60), 2).with_max_attempts(21)
     }
 
     /// LearnWorlds' schedule with no delay longer than `cap`.
     pub fn learnworlds_capped(cap: Duration) -> RetrySchedule {
-        RetrySchedule::learnworlds().max_delay(cap)
+        RetrySchedule::learnworlds().with_max_delay(cap)
     }
 
     /// Standard Webhooks / Svix: immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -187,7 +187,7 @@ impl RetrySchedule {
     }
 
     /// `initial`, then each delay `factor` times the one before, without end until bounded by
-    /// [`max_attempts`](RetrySchedule::max_attempts) or [`max_age`](RetrySchedule::max_age).
+    /// [`with_max_attempts`](RetrySchedule::with_max_attempts) or [`with_max_age`](RetrySchedule::with_max_age).
     pub fn exponential(initial: Duration, factor: u32) -> RetrySchedule {
         RetrySchedule {
             kind: Kind::Exponential {
@@ -203,7 +203,7 @@ impl RetrySchedule {
 
     /// Caps every delay (exponential schedules; fixed ones are capped delay by delay).
     #[must_use]
-    pub fn max_delay(mut self, cap: Duration) -> RetrySchedule {
+    pub fn with_max_delay(mut self, cap: Duration) -> RetrySchedule {
         match &mut self.kind {
             Kind::Fixed { delays_ms } => delays_ms.iter_mut().for_each(|d| *d = (*d).min(ms(cap))),
             Kind::Exponential { max_delay_ms, .. } => *max_delay_ms = Some(ms(cap)),
@@ -213,7 +213,7 @@ impl RetrySchedule {
 
     /// Limits the total number of attempts (exponential schedules).
     #[must_use]
-    pub fn max_attempts(mut self, attempts: u32) -> RetrySchedule {
+    pub fn with_max_attempts(mut self, attempts: u32) -> RetrySchedule {
         if let Kind::Exponential { max_attempts, .. } = &mut self.kind {
             *max_attempts = Some(attempts.max(1));
         }
@@ -223,7 +223,7 @@ impl RetrySchedule {
     /// Gives up when the next attempt would start more than `age` after the first one
     /// (exponential schedules).
     #[must_use]
-    pub fn max_age(mut self, age: Duration) -> RetrySchedule {
+    pub fn with_max_age(mut self, age: Duration) -> RetrySchedule {
         if let Kind::Exponential { max_age_ms, .. } = &mut self.kind {
             *max_age_ms = Some(ms(age));
         }
@@ -232,7 +232,7 @@ impl RetrySchedule {
 
     /// Sets the jitter.
     #[must_use]
-    pub fn jitter(mut self, jitter: Jitter) -> RetrySchedule {
+    pub fn with_jitter(mut self, jitter: Jitter) -> RetrySchedule {
         self.jitter = jitter;
         self
     }
@@ -240,7 +240,7 @@ impl RetrySchedule {
     /// Divides every delay by `factor` (at least 1): a one-hour schedule runs in seconds, for
     /// demos and tests.
     #[must_use]
-    pub fn speed_up(mut self, factor: u32) -> RetrySchedule {
+    pub fn with_speed_up(mut self, factor: u32) -> RetrySchedule {
         let f = u64::from(factor.max(1));
         match &mut self.kind {
             Kind::Fixed { delays_ms } => delays_ms.iter_mut().for_each(|d| *d /= f),

@@ -104,12 +104,12 @@ fn fixed_exponential_and_age_limits() {
     assert_eq!(fixed.attempt_limit(), Some(4));
     assert_eq!(fixed.delays(), secs(&[1, 2, 3]));
     let exp = RetrySchedule::exponential(Duration::from_secs(10), 3)
-        .max_delay(Duration::from_secs(200))
-        .max_attempts(6);
+        .with_max_delay(Duration::from_secs(200))
+        .with_max_attempts(6);
     assert_eq!(exp.delays(), secs(&[10, 30, 90, 200, 200]));
     // max_age: the next attempt may not start more than 100 s after the first.
-    let aged =
-        RetrySchedule::exponential(Duration::from_secs(10), 2).max_age(Duration::from_secs(100));
+    let aged = RetrySchedule::exponential(Duration::from_secs(10), 2)
+        .with_max_age(Duration::from_secs(100));
     let (delays, last, _) = run_failing(delivery(aged), Outcome::status(500));
     assert_eq!(delays, secs(&[10, 20, 40]));
     assert_eq!(last, Next::GaveUp(GiveUpReason::Exhausted));
@@ -118,7 +118,7 @@ fn fixed_exponential_and_age_limits() {
 
 #[test]
 fn jitter_is_bounded_and_reproducible() {
-    let schedule = RetrySchedule::learnybox().jitter(Jitter::Proportional { percent: 10 });
+    let schedule = RetrySchedule::learnybox().with_jitter(Jitter::Proportional { percent: 10 });
     let (a, _, _) = run_failing(delivery(schedule.clone()), Outcome::status(500));
     let (b, _, _) = run_failing(delivery(schedule), Outcome::status(500));
     for (d, base) in a.iter().zip(secs(&[60, 300, 600, 3600])) {
@@ -127,7 +127,7 @@ fn jitter_is_bounded_and_reproducible() {
             "{d:?} vs {base:?}"
         );
     }
-    let full = RetrySchedule::learnybox().jitter(Jitter::Full);
+    let full = RetrySchedule::learnybox().with_jitter(Jitter::Full);
     let (c, _, _) = run_failing(delivery(full), Outcome::status(500));
     for (d, base) in c.iter().zip(secs(&[60, 300, 600, 3600])) {
         assert!(*d <= base);
@@ -246,7 +246,9 @@ fn misuse_is_an_error_not_a_panic() {
         (1, 1000, Next::Done)
     );
 
-    let loopback = UrlPolicy::new().allow_http(true).allow_private(true);
+    let loopback = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
     for bad in ["ftp://example.com/", "not a url", "/relative"] {
         assert!(loopback.check(bad).is_err(), "{bad}");
     }
@@ -321,7 +323,7 @@ fn serde_mid_way_resumes_exactly_like_an_uninterrupted_run() {
         Outcome::error("reset"),
         Outcome::status(200),
     ];
-    let schedule = RetrySchedule::learnybox().jitter(Jitter::Proportional { percent: 25 });
+    let schedule = RetrySchedule::learnybox().with_jitter(Jitter::Proportional { percent: 25 });
     let (original, t) = delivery(schedule);
     let run = |d: &mut Delivery, from: usize, to: usize, now: &mut Timestamp| {
         for outcome in &outcomes[from..to] {

@@ -52,7 +52,9 @@ fn deliver(
     key: Option<&EncryptionKey>,
     envelope: &Envelope,
 ) -> Next {
-    let loopback = UrlPolicy::new().allow_http(true).allow_private(true);
+    let loopback = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
     let mut target = profile
         .target(loopback.check(url).unwrap())
         .with_secret(secret.clone());

@@ -156,7 +156,9 @@ fn public_https_urls_are_accepted() {
 
 #[test]
 fn opt_ins_and_allowlists() {
-    let open = UrlPolicy::new().allow_http(true).allow_private(true);
+    let open = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
     for url in [
         "http://127.0.0.1:8080/",
         "http://localhost:3000/h",
@@ -176,8 +178,8 @@ fn opt_ins_and_allowlists() {
         assert!(open.check(url).is_err(), "{url}");
     }
     let listed = UrlPolicy::new()
-        .allow_host("hooks.internal")
-        .allow_ip("10.9.8.7".parse().unwrap());
+        .with_allowed_host("hooks.internal")
+        .with_allowed_ip("10.9.8.7".parse().unwrap());
     assert_eq!(listed.check("https://hooks.internal/").map(|_| ()), Ok(()));
     assert_eq!(listed.check("https://10.9.8.7/").map(|_| ()), Ok(()));
     assert!(listed.check("https://10.9.8.6/").is_err());

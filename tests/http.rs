@@ -61,7 +61,9 @@ fn secret() -> Secret {
 
 fn delivery(url: &str, success: SuccessRule) -> (Delivery, Target, Envelope) {
     let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
-    let loopback = UrlPolicy::new().allow_http(true).allow_private(true);
+    let loopback = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
     let target = Target::new(loopback.check(url).unwrap())
         .with_secret(secret())
         .with_retry(RetrySchedule::learnybox())

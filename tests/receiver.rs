@@ -140,7 +140,7 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
 fn a_learnybox_receiver_can_require_signatures_too() {
     let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
     let secret = Secret::generate_standard().unwrap();
-    let profile = Profile::learnybox().require_signature(true);
+    let profile = Profile::learnybox().with_signature_required(true);
     assert!(profile.requires_signature() && !Profile::learnybox().requires_signature());
     let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
     let body = key.encrypt(&profile.render(&envelope).unwrap()).unwrap();

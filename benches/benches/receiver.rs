@@ -87,7 +87,7 @@ fn bench(c: &mut Criterion) {
         group.finish();
 
         // Learnybox, encrypted and signed: verify + MAC check + decrypt + parse.
-        let profile = Profile::learnybox().require_signature(true);
+        let profile = Profile::learnybox().with_signature_required(true);
         let learnybox = Receiver::new(profile.clone())
             .with_secret(secret.clone())
             .with_key(key.clone());

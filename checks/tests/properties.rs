@@ -107,8 +107,8 @@ fn schedule() -> impl Strategy<Value = RetrySchedule> {
         Just(RetrySchedule::learnworlds_capped(Duration::from_secs(
             86_400
         ))),
-        Just(RetrySchedule::learnybox().jitter(Jitter::Full)),
-        Just(RetrySchedule::standard_webhooks().jitter(Jitter::Proportional { percent: 20 })),
+        Just(RetrySchedule::learnybox().with_jitter(Jitter::Full)),
+        Just(RetrySchedule::standard_webhooks().with_jitter(Jitter::Proportional { percent: 20 })),
     ]
 }
 
@@ -293,7 +293,7 @@ proptest! {
         text in ".{0,80}",
         shaped in "(https?|ftp|HTTPS)://[a-z0-9.:\\[\\]@%_-]{0,40}(/[a-z]{0,5})?",
     ) {
-        for policy in [UrlPolicy::new(), UrlPolicy::new().allow_http(true).allow_private(true)] {
+        for policy in [UrlPolicy::new(), UrlPolicy::new().with_http_allowed(true).with_private_allowed(true)] {
             let _ = policy.check(&text);
             let _ = policy.check(&shaped);
         }

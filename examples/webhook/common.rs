@@ -130,6 +130,6 @@ pub fn tolerance(flags: &Flags) -> Result<Tolerance, String> {
 
 pub fn url_policy(flags: &Flags) -> UrlPolicy {
     UrlPolicy::new()
-        .allow_http(flags.has(names::ALLOW_HTTP))
-        .allow_private(flags.has(names::ALLOW_PRIVATE))
+        .with_http_allowed(flags.has(names::ALLOW_HTTP))
+        .with_private_allowed(flags.has(names::ALLOW_PRIVATE))
 }

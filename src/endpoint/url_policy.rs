@@ -33,7 +33,7 @@ use crate::text::clip;
 /// assert!(policy.check("https://hooks.example.com/lms").is_ok());
 /// let e = policy.check("https://0x7f.1/admin").unwrap_err();
 /// assert_eq!(e.to_string(), "`127.0.0.1` is a loopback address");
-/// assert!(UrlPolicy::new().allow_http(true).allow_private(true).check("http://127.0.0.1:8080/").is_ok());
+/// assert!(UrlPolicy::new().with_http_allowed(true).with_private_allowed(true).check("http://127.0.0.1:8080/").is_ok());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UrlPolicy {
@@ -47,7 +47,7 @@ pub struct UrlPolicy {
 ///
 /// The only way to make one is [`UrlPolicy::check`], so an unchecked URL cannot become a
 /// delivery target by accident. Tests on loopback opt in explicitly with a policy that says
-/// so: `UrlPolicy::new().allow_http(true).allow_private(true)`.
+/// so: `UrlPolicy::new().with_http_allowed(true).with_private_allowed(true)`.
 ///
 /// Deserializing one (a stored endpoint) checks its shape again (an absolute `http` or `https`
 /// URL with a host and no control characters) but not the policy: it trusts the store, where
@@ -252,7 +252,7 @@ impl fmt::Display for AddressClass {
 }
 
 impl AddressClass {
-    /// Ranges that [`UrlPolicy::allow_private`] opens: where private deployments and tests live.
+    /// Ranges that [`UrlPolicy::with_private_allowed`] opens: where private deployments and tests live.
     fn is_private_network(self) -> bool {
         matches!(
             self,
@@ -398,7 +398,7 @@ impl UrlPolicy {
 
     /// Allows plain `http` URLs (for tests on loopback, or private deployments).
     #[must_use]
-    pub fn allow_http(mut self, allow: bool) -> UrlPolicy {
+    pub fn with_http_allowed(mut self, allow: bool) -> UrlPolicy {
         self.allow_http = allow;
         self
     }
@@ -407,21 +407,21 @@ impl UrlPolicy {
     /// private deployments). Unspecified, multicast, broadcast, documentation and reserved
     /// addresses stay refused.
     #[must_use]
-    pub fn allow_private(mut self, allow: bool) -> UrlPolicy {
+    pub fn with_private_allowed(mut self, allow: bool) -> UrlPolicy {
         self.allow_private = allow;
         self
     }
 
     /// Always allows this host name (compared case-insensitively).
     #[must_use]
-    pub fn allow_host(mut self, host: impl Into<String>) -> UrlPolicy {
+    pub fn with_allowed_host(mut self, host: impl Into<String>) -> UrlPolicy {
         self.allowed_hosts.insert(host.into().to_ascii_lowercase());
         self
     }
 
     /// Always allows this address.
     #[must_use]
-    pub fn allow_ip(mut self, addr: IpAddr) -> UrlPolicy {
+    pub fn with_allowed_ip(mut self, addr: IpAddr) -> UrlPolicy {
         self.allowed_ips.insert(addr);
         self
     }

@@ -55,7 +55,7 @@ impl Kind {
     fn profile(self) -> Profile {
         match self {
             Kind::Standard => Profile::standard(),
-            Kind::Learnybox => Profile::learnybox().require_signature(true),
+            Kind::Learnybox => Profile::learnybox().with_signature_required(true),
             Kind::Learnomy => Profile::learnomy(),
         }
     }

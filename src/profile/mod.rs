@@ -1,0 +1,202 @@
+//! Platform presets: how each platform lays out, names, signs, encrypts and retries webhooks.
+//!
+//! | profile | body | event names | security | retries | success |
+//! |---|---|---|---|---|---|
+//! | [`Profile::standard`] | canonical envelope | catalogue | Standard Webhooks | Svix schedule | 2xx |
+//! | [`Profile::learnybox`] | AES-256-CBC + HMAC of the canonical envelope | catalogue | the MAC (plus Standard Webhooks headers from this crate's senders) | 60 s, 5 min, 10 min, 1 h | 200 only |
+//! | [`Profile::learnworlds`] | `{version: 2, type, trigger, school_id, data}` | LearnWorlds' `type`/`trigger` | pre-shared token | 20 doublings from 1 min | 2xx |
+//! | [`Profile::learnink`] | `{object: "event", id, type, api_version, data, timestamp}` | catalogue (`user.course.started` for a course start) | Standard Webhooks with `svix-*` headers | Svix schedule | 2xx |
+//! | [`Profile::learnomy`] | canonical envelope | catalogue | hex HMAC in `X-Learnomy-Signature` | Svix schedule | 2xx; 3 endpoints on Free |
+//!
+//! Each body layout ([`Layout`]) renders and parses in one place; platform event names live
+//! beside it ([`learnworlds_names`], [`from_learnworlds_type`]).
+
+mod layout;
+mod names;
+
+use bytes::Bytes;
+
+use crate::delivery::{SuccessRule, Target};
+use crate::endpoint::DeliveryUrl;
+use crate::retry::RetrySchedule;
+use crate::signature::{BodyHmacHex, PresharedToken, StandardWebhooks};
+use crate::{Envelope, EnvelopeError, Scheme, Timestamp};
+
+pub use layout::Layout;
+pub use names::{from_learnworlds_type, learnworlds_names};
+
+/// A platform preset. See the [module docs](self).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    name: &'static str,
+    layout: Layout,
+    scheme: Scheme,
+    requires_signature: bool,
+    encrypted: bool,
+    retry: RetrySchedule,
+    success: SuccessRule,
+    endpoint_limit: Option<usize>,
+}
+
+impl Profile {
+    fn new(name: &'static str, layout: Layout, scheme: Scheme) -> Profile {
+        Profile {
+            name,
+            layout,
+            scheme,
+            requires_signature: true,
+            encrypted: false,
+            retry: RetrySchedule::standard_webhooks(),
+            success: SuccessRule::Any2xx,
+            endpoint_limit: None,
+        }
+    }
+
+    /// The canonical envelope with Standard Webhooks: the default.
+    pub fn standard() -> Profile {
+        Profile::new("standard", Layout::Canonical, Scheme::standard())
+    }
+
+    /// Learnybox: encrypted bodies (AES-256-CBC + HMAC under the account's secret key), HTTP 200
+    /// only, retries after 60 s, 5 min, 10 min and 1 h.
+    ///
+    /// The MAC authenticates the body, so receivers do not require a signature; senders from
+    /// this crate add Standard Webhooks headers anyway, which give replay protection to
+    /// receivers that check them.
+    pub fn learnybox() -> Profile {
+        Profile {
+            requires_signature: false,
+            encrypted: true,
+            retry: RetrySchedule::learnybox(),
+            success: SuccessRule::Exactly200,
+            ..Profile::new("learnybox", Layout::Canonical, Scheme::standard())
+        }
+    }
+
+    /// LearnWorlds (payload version 2) for the school `school_id`.
+    pub fn learnworlds(school_id: impl Into<String>) -> Profile {
+        Profile {
+            retry: RetrySchedule::learnworlds(),
+            ..Profile::new(
+                "learnworlds",
+                Layout::LearnWorlds {
+                    version: 2,
+                    school_id: school_id.into(),
+                },
+                PresharedToken::learnworlds().into(),
+            )
+        }
+    }
+
+    /// LearnWorlds' legacy payload version 1, chosen per endpoint.
+    pub fn learnworlds_legacy(school_id: impl Into<String>) -> Profile {
+        Profile {
+            layout: Layout::LearnWorlds {
+                version: 1,
+                school_id: school_id.into(),
+            },
+            ..Profile::learnworlds("")
+        }
+    }
+
+    /// LearnInk: its event object, Standard Webhooks with `svix-*` headers.
+    pub fn learnink() -> Profile {
+        Profile::new(
+            "learnink",
+            Layout::LearnInk {
+                api_version: "2025-01-01".to_owned(),
+            },
+            StandardWebhooks::svix().into(),
+        )
+    }
+
+    /// Learnomy: the canonical envelope signed with a hex HMAC in `X-Learnomy-Signature`; three
+    /// endpoints on the Free plan.
+    pub fn learnomy() -> Profile {
+        Profile {
+            endpoint_limit: Some(3),
+            ..Profile::new(
+                "learnomy",
+                Layout::Canonical,
+                BodyHmacHex::learnomy().into(),
+            )
+        }
+    }
+
+    /// The profile's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The body layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The signature scheme senders use.
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    /// Whether receivers require a valid signature.
+    pub fn requires_signature(&self) -> bool {
+        self.requires_signature
+    }
+
+    /// Makes receivers require (or not) a valid signature: e.g. a Learnybox receiver that
+    /// also insists on the Standard Webhooks headers this crate's senders add to encrypted
+    /// bodies, on top of the body's own MAC.
+    #[must_use]
+    pub fn with_signature_required(mut self, required: bool) -> Profile {
+        self.requires_signature = required;
+        self
+    }
+
+    /// Whether bodies are encrypted.
+    pub fn encrypted(&self) -> bool {
+        self.encrypted
+    }
+
+    /// The retry schedule.
+    pub fn retry(&self) -> &RetrySchedule {
+        &self.retry
+    }
+
+    /// The success rule.
+    pub fn success(&self) -> SuccessRule {
+        self.success
+    }
+
+    /// The plan's endpoint limit, if the platform has one.
+    pub fn endpoint_limit(&self) -> Option<usize> {
+        self.endpoint_limit
+    }
+
+    /// A delivery target at `url` with this profile's scheme, retries and success rule; add
+    /// the secrets (and, for an encrypted profile, the key).
+    pub fn target(&self, url: DeliveryUrl) -> Target {
+        Target::new(url)
+            .with_scheme(self.scheme.clone())
+            .with_retry(self.retry.clone())
+            .with_success(self.success)
+    }
+
+    /// The body this platform sends for `envelope` (before encryption).
+    pub fn render(&self, envelope: &Envelope) -> Result<Bytes, EnvelopeError> {
+        self.layout.render(envelope)
+    }
+
+    /// Reads a body in this platform's layout (after decryption) into the canonical envelope:
+    /// [`Layout::parse`].
+    ///
+    /// `signed_id` is the id the signature headers carried, if any; `now` stands in for the
+    /// occurred-at time of bodies that carry none (LearnWorlds).
+    pub fn parse(
+        &self,
+        now: Timestamp,
+        body: &[u8],
+        signed_id: Option<&str>,
+    ) -> Result<Envelope, EnvelopeError> {
+        self.layout.parse(now, body, signed_id)
+    }
+}
