@@ -402,6 +402,14 @@ impl<'a> Parts<'a> {
     }
 }
 
+/// [`EncryptionKey::parse`], for APIs that take `impl TryInto<EncryptionKey>`.
+impl TryFrom<&str> for EncryptionKey {
+    type Error = KeyError;
+    fn try_from(text: &str) -> Result<EncryptionKey, KeyError> {
+        EncryptionKey::parse(text)
+    }
+}
+
 impl fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptionKey").finish_non_exhaustive()

@@ -595,3 +595,19 @@ fn fan_out_renders_each_endpoint_layout_once() {
     let e: Endpoint = serde_json::from_str(&serde_json::to_string(&endpoints[1]).unwrap()).unwrap();
     assert_eq!(e.layout(), &v2);
 }
+
+#[test]
+fn url_errors_escape_control_characters() {
+    // A URL typed into an admin form with a line break must not start a new log line when
+    // its error is logged, nor carry terminal escapes.
+    for url in [
+        "https://a.example.com/\nERROR forged log line",
+        "https://a.example.com/\r\n\u{1b}[31mred",
+        "https://exa\u{7}mple.com/",
+    ] {
+        let e = UrlPolicy::new().check(url).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.chars().any(char::is_control), "{url:?} gave {text:?}");
+        assert!(text.contains("\\n") || text.contains("\\u{7}"), "{text}");
+    }
+}

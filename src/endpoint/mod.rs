@@ -21,6 +21,7 @@
 //! [`Endpoint::failing_period`] (default 5 days, as Svix does); any delivered event resets the
 //! count. A 410 Gone answer disables it at once.
 
+mod error;
 mod fan_out;
 mod filter;
 mod registry;
@@ -43,10 +44,9 @@ use crate::memo::Memo;
 use crate::profile::{Layout, Profile};
 use crate::retry::RetrySchedule;
 use crate::secret::SecretForm;
-use crate::{
-    Envelope, EnvelopeError, Event, EventId, Scheme, Secret, SecretError, Timestamp, WebhookEvent,
-};
+use crate::{Envelope, Event, EventId, Scheme, Secret, SecretError, Timestamp, WebhookEvent};
 
+pub use error::EndpointError;
 pub use fan_out::{fan_out, FanOut, Skipped};
 pub use filter::EventFilter;
 pub use registry::Registry;
@@ -65,33 +65,6 @@ pub enum EndpointStatus {
     Disabled,
     /// Set after repeated delivery failures: events are held until reactivation.
     Failed,
-}
-
-/// An endpoint operation that could not be done.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EndpointError {
-    /// The URL was refused by the policy.
-    #[error(transparent)]
-    Url(#[from] UrlError),
-    /// A secret could not be made.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    /// The registry is full (a plan limit).
-    #[error("this plan allows at most {limit} endpoints; remove one or upgrade")]
-    LimitReached {
-        /// The limit.
-        limit: usize,
-    },
-    /// Another endpoint has this id.
-    #[error("an endpoint with id `{0}` already exists")]
-    DuplicateId(String),
-    /// No endpoint has this id.
-    #[error("no endpoint with id `{0}`")]
-    NotFound(String),
-    /// The test envelope could not be serialized.
-    #[error(transparent)]
-    Envelope(#[from] EnvelopeError),
 }
 
 /// A secret kept for a grace period after a rotation.

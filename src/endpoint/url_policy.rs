@@ -95,6 +95,14 @@ impl PartialEq for DeliveryUrl {
 
 impl Eq for DeliveryUrl {}
 
+/// Checks `text` with the strict default policy ([`UrlPolicy::new`]: https, public hosts).
+impl TryFrom<&str> for DeliveryUrl {
+    type Error = UrlError;
+    fn try_from(text: &str) -> Result<DeliveryUrl, UrlError> {
+        UrlPolicy::new().check(text)
+    }
+}
+
 impl PartialEq<str> for DeliveryUrl {
     fn eq(&self, other: &str) -> bool {
         *self.text == *other

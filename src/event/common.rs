@@ -91,6 +91,18 @@ impl Currency {
         }
     }
 
+    /// How many digits of minor units make one major unit (ISO 4217's exponent): 2 for most
+    /// currencies (EUR, USD), 0 for JPY or KRW, 3 for BHD, KWD or TND, 4 for CLF.
+    pub fn exponent(&self) -> u8 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            "CLF" | "UYW" => 4,
+            _ => 2,
+        }
+    }
+
     /// The code, e.g. `"EUR"`.
     pub fn as_str(&self) -> &str {
         // Always three ASCII letters by construction.
@@ -132,9 +144,29 @@ impl<'de> Deserialize<'de> for Currency {
 
 /// An amount of money in the currency's minor unit (cents for EUR, whole yen for JPY).
 ///
+/// An amount of money in **minor units** (cents for EUR and USD, yen for JPY) with its ISO 4217
+/// currency.
+///
 /// Money is never a float: `49.90 EUR` is `Money::new(4990, Currency::EUR)`, and travels as
 /// `{"amount": 4990, "currency": "EUR"}`. Refunds and credit notes carry positive amounts; the
 /// event type says which way the money went.
+///
+/// `Display` writes the minor units as stored (`4990 EUR`); [`Money::major`] writes the amount
+/// in major units with the currency's exponent (`49.90 EUR`, `4990 JPY`).
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::event::{Currency, Money};
+///
+/// let price = Money::new(4_990, Currency::EUR);
+/// assert_eq!(price.amount, 4_990); // minor units: cents
+/// assert_eq!(price.to_string(), "4990 EUR");
+/// assert_eq!(price.major().to_string(), "49.90 EUR");
+/// assert_eq!(Money::new(-5, Currency::EUR).major().to_string(), "-0.05 EUR");
+/// assert_eq!(Money::new(4_990, Currency::new("JPY")?).major().to_string(), "4990 JPY");
+/// # Ok::<(), lms_webhooks::BuildError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
     /// The amount in minor units.
@@ -147,6 +179,36 @@ impl Money {
     /// An amount in minor units of `currency`.
     pub const fn new(amount: i64, currency: Currency) -> Money {
         Money { amount, currency }
+    }
+
+    /// Displays the amount in major units, with as many decimals as the currency has
+    /// (`49.90 EUR`), computed in integers: no float rounding.
+    pub fn major(&self) -> MajorUnits {
+        MajorUnits(*self)
+    }
+}
+
+/// [`Money`] displayed in major units: see [`Money::major`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MajorUnits(Money);
+
+impl fmt::Display for MajorUnits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Money { amount, currency } = self.0;
+        let exponent = u32::from(currency.exponent());
+        let sign = if amount < 0 { "-" } else { "" };
+        let minor = amount.unsigned_abs();
+        if exponent == 0 {
+            return write!(f, "{sign}{minor} {currency}");
+        }
+        let unit = 10u64.pow(exponent);
+        let width = exponent as usize;
+        write!(
+            f,
+            "{sign}{}.{:0width$} {currency}",
+            minor / unit,
+            minor % unit
+        )
     }
 }
 

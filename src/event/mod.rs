@@ -47,7 +47,7 @@ pub use catalogue::{
     SalesEvent, WebhookEvent, WebinarEvent,
 };
 pub use common::{
-    Course, CourseBuilder, Currency, Extra, Money, NamedRef, NamedRefBuilder, Person,
+    Course, CourseBuilder, Currency, Extra, MajorUnits, Money, NamedRef, NamedRefBuilder, Person,
     PersonBuilder, Product, ProductBuilder,
 };
 pub use community::{
