@@ -81,6 +81,22 @@ type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
 pub const DEFAULT_MAX_BODY_LEN: usize = 4 * 1024 * 1024;
 
 /// A 32-byte AES-256 and HMAC-SHA256 key. `Debug` redacts it; it is zeroized on drop.
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::encryption::{DecryptError, KeyError};
+/// use lms_webhooks::EncryptionKey;
+///
+/// // 32 characters, or `base64:` and the base64 of 32 bytes (Laravel's APP_KEY form).
+/// let key = EncryptionKey::parse("base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")?;
+/// assert!(matches!(EncryptionKey::parse("too short"), Err(KeyError::WrongLength { .. })));
+///
+/// let body = key.encrypt(br#"{"type":"webhook.test"}"#)?;
+/// let other = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
+/// assert_eq!(other.decrypt(&body), Err(DecryptError::MacMismatch)); // checked before decrypting
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct EncryptionKey {
     key: Zeroizing<[u8; 32]>,

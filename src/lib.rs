@@ -16,7 +16,20 @@
 //!
 //! The crate is sans-IO: it opens no socket, never sleeps and reads the clock only in the few
 //! conveniences that say so ([`Timestamp::now`], [`EventId::new`], [`Envelope::new`]); every
-//! other time-dependent call takes the time as an argument.
+//! other time-dependent call takes the time as its first argument, as `quinn-proto` does.
+//! Hosts bring the HTTP client (or use the `ureq` feature's [`transport`]), the runtime and the
+//! storage.
+//!
+//! ```text
+//!  sender (LMS backend)                              receiver (customer's app)
+//!  Event ─▶ Envelope ─▶ fan_out ─▶ Delivery          http request (headers + raw body)
+//!                                  │                        │
+//!  Endpoint::target(now) ─▶ next_request(now, &target)      ▼
+//!            (URL, secrets, status as they are now)   Receiver::receive: verify ─▶ decrypt ─▶ parse
+//!                                  │                        │
+//!                    host sends ───┘                        ▼
+//!  record(now, outcome) ─▶ Done | RetryAt(t) | GaveUp   Deduplicator (event id) ─▶ host logic
+//! ```
 //!
 //! # Sending and receiving an event
 //!
@@ -50,6 +63,119 @@
 //!     Event::Course(CourseEvent::QuizPassed(q)) => assert_eq!(q.score, 16),
 //!     other => panic!("unexpected {}", other.type_str()),
 //! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Signing and verifying
+//!
+//! A [`Scheme`] signs the raw body; a [`Verifier`] checks it before anything is parsed, in
+//! constant time, with a timestamp tolerance against replays and several secrets at once while
+//! one rotates. Standard Webhooks v1 is the default; body HMAC in hex (Learnomy, GitHub) and
+//! LearnWorlds' pre-shared token are the others ([`signature`]).
+//!
+//! ```
+//! use lms_webhooks::signature::Message;
+//! use lms_webhooks::{Scheme, Secret, Timestamp, Verifier};
+//!
+//! let secret = Secret::generate_standard()?; // whsec_…, shown to the admin once
+//! let now = Timestamp::from_unix(1_800_000_000)?;
+//! let body = br#"{"id":"evt_1","type":"webhook.test","timestamp":"2027-01-15T08:00:00Z","data":{}}"#;
+//! let headers = Scheme::standard().sign(&[secret.clone()], &Message::new("evt_1", now, body))?;
+//! let verified = Verifier::new(Scheme::standard(), [secret]).verify(now, &headers, body)?;
+//! assert_eq!(verified.id.as_deref(), Some("evt_1"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Encrypted payloads
+//!
+//! Where a platform encrypts bodies (Learnybox: AES-256-CBC under the account's key), an
+//! [`EncryptionKey`] encrypts then MACs, and checks the MAC before it decrypts anything
+//! ([`encryption`]).
+//!
+//! ```
+//! use lms_webhooks::EncryptionKey;
+//!
+//! let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
+//! let body = key.encrypt(b"{}")?; // {"iv": …, "value": …, "mac": …}, a fresh IV each time
+//! assert_eq!(key.decrypt(&body)?, b"{}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Endpoints, deliveries and retries
+//!
+//! An [`Endpoint`] is what an admin registers: a URL checked by the SSRF guard
+//! ([`UrlPolicy`]), subscriptions, a secret shown once, a status, rotation with a grace period.
+//! [`endpoint::fan_out`] turns one event into a [`Delivery`] per subscribed endpoint. A delivery
+//! holds no secret and no URL: each attempt is built from its endpoint **as it is now**
+//! ([`Endpoint::target`]), so rotations, URL edits, pauses and disables reach deliveries already
+//! queued. After each attempt, [`Next`] says whether it is done, when to retry
+//! ([`RetrySchedule`]), or that it gave up; the host stores the delivery and schedules it in its
+//! own job queue ([`delivery`] has the rules).
+//!
+//! ```
+//! use lms_webhooks::delivery::{Next, Outcome};
+//! use lms_webhooks::endpoint::{fan_out, Endpoint, Registry, UrlPolicy};
+//! use lms_webhooks::{Envelope, Event, EventType, Timestamp};
+//!
+//! let now = Timestamp::from_unix(1_800_000_000)?;
+//! let mut registry = Registry::new();
+//! let (crm, _secret_shown_once) =
+//!     Endpoint::create(now, "ep_crm", "https://crm.example.com/in", &UrlPolicy::new())?;
+//! registry.add(crm)?;
+//!
+//! let sale = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+//! let mut delivery = fan_out(now, &sale, registry.endpoints())?.deliveries.remove(0);
+//! let request = registry.request(now, &mut delivery)?; // send it with any HTTP client
+//! # let _ = request;
+//! match registry.record(now, &mut delivery, Outcome::status(503))? {
+//!     Next::RetryAt(at) => { /* store delivery.to_json(); run it again at `at` */ }
+//!     Next::Done | Next::GaveUp(_) => { /* store the log */ }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Receiving
+//!
+//! A [`Receiver`] verifies, decrypts and parses a request for one platform [`Profile`] in one
+//! call; a [`Deduplicator`](dedupe::Deduplicator) drops the retries of events already handled.
+//!
+//! ```
+//! use std::time::Duration;
+//! use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+//! use lms_webhooks::signature::Message;
+//! use lms_webhooks::{Envelope, Event, EventType, Profile, Receiver, Secret, Timestamp};
+//!
+//! let secret = Secret::generate_standard()?;
+//! let now = Timestamp::from_unix(1_800_000_000)?;
+//! let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+//! let body = envelope.to_bytes()?;
+//! let headers = Profile::standard()
+//!     .scheme()
+//!     .sign(&[secret.clone()], &Message::new(envelope.id().as_str(), now, &body))?;
+//!
+//! let receiver = Receiver::new(Profile::standard()).with_secret(secret);
+//! let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(86_400));
+//! let got = receiver.receive(now, &headers, &body)?; // 401 / 400 / 413 on error
+//! assert!(seen.check_and_mark(now, &got.id)); // first time: process it
+//! assert!(!seen.check_and_mark(now, &got.id)); // a retry: answer 200, skip it
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Profiles
+//!
+//! A [`Profile`] bundles one platform's body layout, event names, signature scheme,
+//! encryption, retry schedule and success rule: [`Profile::standard`], [`Profile::learnybox`],
+//! [`Profile::learnworlds`], [`Profile::learnink`], [`Profile::learnomy`]. Senders render with
+//! it, receivers parse with it, and endpoints take it with [`Endpoint::with_profile`].
+//!
+//! ```
+//! use lms_webhooks::{Envelope, Event, EventType, Profile, Timestamp};
+//!
+//! let lw = Profile::learnworlds("school_42");
+//! let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+//! let body = lw.render(&envelope)?; // {"version":2,"type":"courseCompleted",…}
+//! let back = lw.parse(Timestamp::now(), &body, Some(envelope.id().as_str()))?;
+//! assert_eq!(back.event().type_str(), "course.member.completed");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

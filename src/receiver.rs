@@ -100,6 +100,29 @@ impl ReceiveError {
 }
 
 /// Verifies, decrypts and parses requests for one profile. See the [module docs](self).
+///
+/// # Examples
+///
+/// A Learnybox receiver: the body is encrypted and carries its own MAC.
+///
+/// ```
+/// use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Profile, Receiver, Timestamp};
+///
+/// let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
+/// let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+/// let body = key.encrypt(&envelope.to_bytes()?)?; // what Learnybox POSTs
+///
+/// let receiver = Receiver::new(Profile::learnybox()).with_key(key);
+/// let no_headers: Vec<(String, String)> = Vec::new();
+/// let got = receiver.receive(Timestamp::now(), &no_headers, &body)?;
+/// assert_eq!(got.event, *envelope.event());
+///
+/// // A body made with another key fails its MAC: 401, and nothing was decrypted.
+/// let forged = EncryptionKey::parse("another-32-character-secret-key!")?.encrypt(b"{}")?;
+/// let refused = receiver.receive(Timestamp::now(), &no_headers, &forged).unwrap_err();
+/// assert_eq!(refused.http_status(), 401);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Receiver {
     profile: Profile,
@@ -212,7 +235,7 @@ impl Receiver {
         })
     }
 
-    /// [`Receiver::receive`] for an [`http::Request`] holding the raw body.
+    /// [`Receiver::receive`] for an [`http::Request`](https://docs.rs/http/1/http/request/struct.Request.html) holding the raw body.
     pub fn receive_request<B: AsRef<[u8]>>(
         &self,
         now: Timestamp,

@@ -118,6 +118,22 @@ impl Jitter {
 }
 
 /// A serializable retry schedule: a fixed list of delays, or exponential growth.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use lms_webhooks::retry::{Jitter, RetrySchedule};
+///
+/// // 30 s doubling, at most 1 h apart, 10 attempts in all, ±10 % so retries spread out.
+/// let s = RetrySchedule::exponential(Duration::from_secs(30), 2)
+///     .with_max_delay(Duration::from_secs(3600))
+///     .with_max_attempts(10)
+///     .with_jitter(Jitter::Proportional { percent: 10 });
+/// assert_eq!(s.delay_after(1), Some(Duration::from_secs(30)));
+/// assert_eq!(s.delay_after(8), Some(Duration::from_secs(3600)));
+/// assert_eq!(s.delay_after(10), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetrySchedule {
     kind: Kind,

@@ -137,7 +137,7 @@ impl Timestamp {
         )
     }
 
-    /// The time as a [`time::OffsetDateTime`] in UTC.
+    /// The time as a [`time::OffsetDateTime`](https://docs.rs/time/0.3/time/struct.OffsetDateTime.html) in UTC.
     pub fn as_offset_date_time(self) -> OffsetDateTime {
         self.0
     }

@@ -19,7 +19,7 @@
 //! serialized form is safe to store and to log.
 //!
 //! It never sleeps, never sends and never reads the clock: the host sends the
-//! [`http::Request`] with its own client (or a [`Transport`](crate::transport::Transport)),
+//! [`http::Request`](https://docs.rs/http/1/http/request/struct.Request.html) with its own client (or a [`Transport`](crate::transport::Transport)),
 //! persists the delivery ([`Delivery::to_json`], [`Delivery::from_json`], or serde) and
 //! schedules the next attempt at the time [`Next::RetryAt`] names, in its own job queue.
 //!
@@ -112,6 +112,34 @@ const MAX_NOTE: usize = 200;
 /// Its serde form (and [`Delivery::to_json`]) holds the event id, the endpoint id, the body,
 /// the state with the next due time, the attempt and operations logs, the creation time and a
 /// format version ([`FORMAT_VERSION`]); no secret, key or URL.
+///
+/// # Examples
+///
+/// A delivery that waits for a paused endpoint, then is resent by hand after it gave up.
+///
+/// ```
+/// use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError, State};
+/// use lms_webhooks::endpoint::{Endpoint, EndpointStatus, UrlPolicy};
+/// use lms_webhooks::retry::RetrySchedule;
+/// use lms_webhooks::{SuccessRule, Timestamp};
+///
+/// let t0 = Timestamp::from_unix(1_800_000_000)?;
+/// let (crm, _) = Endpoint::create(t0, "ep_crm", "https://crm.example.com/in", &UrlPolicy::new())?;
+/// let mut crm = crm.with_delivery(RetrySchedule::none(), SuccessRule::Any2xx);
+/// let mut d = Delivery::new(t0, "evt_1", "ep_crm", &b"{}"[..]);
+///
+/// crm.pause(t0);
+/// let held = crm.request(t0, &mut d).unwrap_err();
+/// assert_eq!(held, RequestError::Held { status: EndpointStatus::Paused });
+/// crm.resume(t0);
+/// crm.request(t0, &mut d)?;
+/// assert!(matches!(crm.record(t0, &mut d, Outcome::Timeout)?, Next::GaveUp(_)));
+///
+/// d.resend(t0, "ada@school.example", "the CRM is back")?;
+/// assert_eq!(d.state(), State::Pending { due: t0 });
+/// assert_eq!(d.operations()[0].by, "ada@school.example");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     event_id: Arc<str>,
@@ -138,7 +166,7 @@ fn splitmix(mut x: u64) -> u64 {
 impl Delivery {
     /// A delivery of `body` (the envelope bytes in the endpoint's layout, before encryption)
     /// for event `event_id` to endpoint `endpoint_id`, due at `now`. The ids and body may be
-    /// shared by many deliveries (pass `Arc<str>` and [`Bytes`]): nothing is copied.
+    /// shared by many deliveries (pass `Arc<str>` and [`Bytes`](https://docs.rs/bytes/1/bytes/struct.Bytes.html)): nothing is copied.
     pub fn new(
         now: Timestamp,
         event_id: impl Into<Arc<str>>,

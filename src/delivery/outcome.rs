@@ -11,6 +11,19 @@ use time::PrimitiveDateTime;
 use crate::Timestamp;
 
 /// What happened to one attempt.
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::Outcome;
+///
+/// // A transport turns a response into an outcome: status, Retry-After, a body excerpt.
+/// let busy = Outcome::status(429).with_retry_after("120").with_body(b"slow down");
+/// assert_eq!(busy.status_code(), Some(429));
+/// // And failures that are not responses into outcomes too: they are retried the same way.
+/// assert_eq!(Outcome::Timeout.status_code(), None);
+/// assert!(matches!(Outcome::error("connection refused"), Outcome::Error { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 #[non_exhaustive]

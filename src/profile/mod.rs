@@ -26,6 +26,18 @@ pub use layout::Layout;
 pub use names::{from_learnworlds_type, learnworlds_names};
 
 /// A platform preset. See the [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::{Profile, SuccessRule};
+///
+/// let learnybox = Profile::learnybox();
+/// assert!(learnybox.encrypted());
+/// assert_eq!(learnybox.success(), SuccessRule::Exactly200);
+/// assert_eq!(learnybox.retry().attempt_limit(), Some(5));
+/// assert_eq!(Profile::learnomy().endpoint_limit(), Some(3));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     name: &'static str,

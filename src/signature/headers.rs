@@ -22,7 +22,7 @@ pub const X_HUB_SIGNATURE_256: &str = "x-hub-signature-256";
 /// LearnWorlds' pre-shared token header.
 pub const LEARNWORLDS_WEBHOOK_SIGNATURE: &str = "learnworlds-webhook-signature";
 
-/// Where to read request headers from: an [`http::HeaderMap`], a slice or vector of name/value
+/// Where to read request headers from: an [`http::HeaderMap`](https://docs.rs/http/1/http/header/struct.HeaderMap.html), a slice or vector of name/value
 /// pairs, or any closure through [`FnHeaders`]. Names are matched ASCII-case-insensitively.
 ///
 /// The trait takes names as `&str`, so that code on another `http` version or another

@@ -99,6 +99,23 @@ impl<'a> Message<'a> {
 }
 
 /// A signature scheme: how a sender signs and how a receiver verifies.
+///
+/// # Examples
+///
+/// ```
+/// use lms_webhooks::signature::{BodyHmacHex, Message};
+/// use lms_webhooks::{Scheme, Secret, Timestamp};
+///
+/// // GitHub's form: `X-Hub-Signature-256: sha256=<hex>` over the body alone.
+/// let github: Scheme = BodyHmacHex::github().into();
+/// let secret = Secret::parse("It's a Secret to Everybody")?;
+/// let headers = github.sign(&[secret], &Message::new("unused", Timestamp::now(), b"Hello, World!"))?;
+/// assert_eq!(
+///     headers["x-hub-signature-256"],
+///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Scheme {

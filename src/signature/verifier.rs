@@ -42,7 +42,28 @@ pub struct Verified {
 
 /// A receiver's verification settings: a scheme, the accepted secrets and the tolerance.
 ///
-/// See the [module docs](crate::signature) for an example.
+/// # Examples
+///
+/// During a rotation, accept both secrets and watch which one senders use:
+///
+/// ```
+/// use lms_webhooks::signature::Message;
+/// use lms_webhooks::{Scheme, Secret, Timestamp, Tolerance, Verifier, VerifyError};
+///
+/// let (old, new) = (Secret::generate_standard()?, Secret::generate_standard()?);
+/// let now = Timestamp::from_unix(1_800_000_000)?;
+/// let headers = Scheme::standard().sign(&[new.clone()], &Message::new("evt_1", now, b"{}"))?;
+///
+/// let verifier = Verifier::new(Scheme::standard(), [old, new]);
+/// assert_eq!(verifier.verify(now, &headers, b"{}")?.secret_index, 1); // the new one
+///
+/// // An hour later the same request is a replay.
+/// let later = Timestamp::from_unix(1_800_003_600)?;
+/// assert!(matches!(verifier.verify(later, &headers, b"{}"), Err(VerifyError::TimestampTooOld { .. })));
+/// // Unless the tolerance is switched off on purpose (replaying stored requests).
+/// assert!(verifier.with_tolerance(Tolerance::Ignore).verify(later, &headers, b"{}").is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Verifier {
     scheme: Scheme,

@@ -14,6 +14,39 @@ use crate::delivery::{Delivery, Next, Outcome, RecordError, RequestError, Target
 use crate::Timestamp;
 
 /// Sends one request asynchronously. Implement it over the host's HTTP client.
+///
+/// # Examples
+///
+/// A transport that answers from memory, for tests (a real one wraps an HTTP client and
+/// turns its errors into [`Outcome::Error`] or [`Outcome::Timeout`]):
+///
+/// ```
+/// use bytes::Bytes;
+/// use lms_webhooks::delivery::{Delivery, Next, Outcome, Target};
+/// use lms_webhooks::endpoint::UrlPolicy;
+/// use lms_webhooks::transport::{attempt, Transport};
+/// use lms_webhooks::{Secret, Timestamp};
+///
+/// struct AlwaysOk;
+///
+/// impl Transport for AlwaysOk {
+///     async fn send(&self, _request: http::Request<Bytes>) -> Outcome {
+///         Outcome::status(200)
+///     }
+/// }
+///
+/// # fn block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     let mut f = std::pin::pin!(f);
+/// #     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+/// #     loop { if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) { return v; } }
+/// # }
+/// let target = Target::new(UrlPolicy::new().check("https://crm.example.com/in")?)
+///     .with_secret(Secret::generate_standard()?);
+/// let mut d = Delivery::new(Timestamp::now(), "evt_1", "ep_crm", &b"{}"[..]);
+/// let next = block_on(attempt(&mut d, &target, &AlwaysOk, &Timestamp::now))?;
+/// assert_eq!(next, Next::Done);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Transport: Send + Sync {
     /// Sends `request` and reports what happened.
     fn send(&self, request: Request<Bytes>) -> impl Future<Output = Outcome> + Send;
