@@ -288,7 +288,6 @@ fn decrypt_refuses_tampering_and_bad_keys_with_exit_1() {
     }
 }
 
-/// A loopback server answering `statuses` in turn; returns its URL.
 #[test]
 fn send_retries_on_the_schedule_and_exits_0_once_delivered() {
     let url = scripted_server(vec![500, 503, 200]);

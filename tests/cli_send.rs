@@ -4,11 +4,11 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "support/secrets.rs"]
+mod secrets;
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use base64::Engine as _;
 use cli::{json_lines, recording_server, run, run_with_env, stdout};
 use lms_webhooks::{Scheme, Secret, Timestamp, Verifier};
 
@@ -26,29 +26,19 @@ fn temp(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// `send` to a loopback URL (so `--allow-http --allow-private`), with more flags.
+fn loopback_send<'a>(url: &'a str, flags: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["send", "--url", url, "--allow-http", "--allow-private"];
+    args.extend_from_slice(flags);
+    args
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
         .unwrap()
-}
-
-/// Every encoding a secret's bytes could take in the file.
-fn assert_no_secret(stored: &[u8], bytes: &[u8], what: &str) {
-    assert!(!stored.windows(bytes.len()).any(|w| w == bytes), "{what}");
-    let text = String::from_utf8_lossy(stored);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    for encoded in [
-        STANDARD.encode(bytes),
-        STANDARD_NO_PAD.encode(bytes),
-        URL_SAFE.encode(bytes),
-        URL_SAFE_NO_PAD.encode(bytes),
-        hex.to_uppercase(),
-        hex,
-    ] {
-        assert!(!text.contains(&encoded), "{what}: {encoded}");
-    }
 }
 
 #[test]
@@ -58,23 +48,21 @@ fn a_resumed_delivery_goes_to_the_url_given_now_signed_with_the_secret_given_now
     let state_arg = state.to_str().unwrap();
     let first_url = format!("{base}/v1/hooks");
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &first_url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            OLD,
-            "--schedule",
-            "learnybox",
-            "--state",
-            state_arg,
-            "--attempts",
-            "1",
-        ],
+            &[
+                "--scheme",
+                "standard",
+                "--secret",
+                OLD,
+                "--schedule",
+                "learnybox",
+                "--state",
+                state_arg,
+                "--attempts",
+                "1",
+            ],
+        ),
         ENVELOPE,
     );
     assert_eq!(o.status.code(), Some(3), "still pending: {o:?}");
@@ -90,7 +78,7 @@ fn a_resumed_delivery_goes_to_the_url_given_now_signed_with_the_secret_given_now
     // The file holds the delivery, and nothing secret.
     let stored = std::fs::read(&state).unwrap();
     assert!(String::from_utf8_lossy(&stored).starts_with("{\"format\":1,"));
-    assert_no_secret(
+    secrets::assert_holds_none_of(
         &stored,
         Secret::parse(OLD).unwrap().expose_bytes(),
         "old secret",
@@ -104,23 +92,21 @@ fn a_resumed_delivery_goes_to_the_url_given_now_signed_with_the_secret_given_now
     // (stdin is ignored) and signs with what it is given now.
     let second_url = format!("{base}/v2/hooks");
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &second_url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            NEW,
-            "--schedule",
-            "learnybox",
-            "--state",
-            state_arg,
-            "--speedup",
-            "600",
-        ],
+            &[
+                "--scheme",
+                "standard",
+                "--secret",
+                NEW,
+                "--schedule",
+                "learnybox",
+                "--state",
+                state_arg,
+                "--speedup",
+                "600",
+            ],
+        ),
         b"ignored: the delivery comes from the state file",
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -142,19 +128,12 @@ fn a_resumed_delivery_goes_to_the_url_given_now_signed_with_the_secret_given_now
 
     // A finished delivery stays finished: running again sends nothing and exits 0.
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &second_url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            NEW,
-            "--state",
-            state_arg,
-        ],
+            &[
+                "--scheme", "standard", "--secret", NEW, "--state", state_arg,
+            ],
+        ),
         b"",
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -191,8 +170,8 @@ fn the_state_file_never_holds_the_encryption_key_and_gave_up_exits_1() {
     assert_eq!(o.status.code(), Some(3), "{o:?}");
     assert_eq!(json_lines(&o).len(), 3);
     let stored = std::fs::read(&state).unwrap();
-    assert_no_secret(&stored, KEY.as_bytes(), "key");
-    assert_no_secret(&stored, b"a-plain-shared-secret", "hex secret");
+    secrets::assert_holds_none_of(&stored, KEY.as_bytes(), "key");
+    secrets::assert_holds_none_of(&stored, b"a-plain-shared-secret", "hex secret");
     // Two more attempts exhaust the Learnybox schedule.
     let o = run(&args, b"");
     assert_eq!(o.status.code(), Some(1), "{o:?}");
@@ -214,19 +193,17 @@ fn a_state_file_that_does_not_load_is_an_error_and_stays_as_it_was() {
     ] {
         std::fs::write(&state, bad).unwrap();
         let o = run(
-            &[
-                "send",
-                "--url",
+            &loopback_send(
                 &url,
-                "--allow-http",
-                "--allow-private",
-                "--scheme",
-                "standard",
-                "--secret",
-                OLD,
-                "--state",
-                state.to_str().unwrap(),
-            ],
+                &[
+                    "--scheme",
+                    "standard",
+                    "--secret",
+                    OLD,
+                    "--state",
+                    state.to_str().unwrap(),
+                ],
+            ),
             ENVELOPE,
         );
         assert_eq!(o.status.code(), Some(1), "{o:?}");
@@ -237,19 +214,17 @@ fn a_state_file_that_does_not_load_is_an_error_and_stays_as_it_was() {
     }
     std::fs::write(&state, br#"{"format":99}"#).unwrap();
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            OLD,
-            "--state",
-            state.to_str().unwrap(),
-        ],
+            &[
+                "--scheme",
+                "standard",
+                "--secret",
+                OLD,
+                "--state",
+                state.to_str().unwrap(),
+            ],
+        ),
         ENVELOPE,
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("format version 99"));
@@ -260,58 +235,45 @@ fn policy_is_a_deprecated_alias_of_schedule() {
     let (base, _seen) = recording_server(vec![500, 200]);
     let url = format!("{base}/hooks");
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            OLD,
-            "--policy",
-            "learnybox",
-            "--speedup",
-            "600",
-        ],
+            &[
+                "--scheme",
+                "standard",
+                "--secret",
+                OLD,
+                "--policy",
+                "learnybox",
+                "--speedup",
+                "600",
+            ],
+        ),
         ENVELOPE,
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert_eq!(json_lines(&o)[0]["delay"], 60.0, "the Learnybox schedule");
     assert!(String::from_utf8_lossy(&o.stderr).contains("--policy is deprecated"));
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            OLD,
-            "--schedule",
-            "weekly",
-        ],
+            &[
+                "--scheme",
+                "standard",
+                "--secret",
+                OLD,
+                "--schedule",
+                "weekly",
+            ],
+        ),
         ENVELOPE,
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--schedule `weekly`"));
     let o = run(
-        &[
-            "send",
-            "--url",
+        &loopback_send(
             &url,
-            "--allow-http",
-            "--allow-private",
-            "--scheme",
-            "standard",
-            "--secret",
-            OLD,
-            "--attempts",
-            "0",
-        ],
+            &["--scheme", "standard", "--secret", OLD, "--attempts", "0"],
+        ),
         ENVELOPE,
     );
     assert_eq!(o.status.code(), Some(1));
