@@ -2,7 +2,7 @@
 """Prints a Markdown table of the last `cargo bench` run, with each of our measurements next
 to its baseline from the same run.
 
-    cargo bench && python3 scripts/bench_table.py
+    cargo bench -p lms-webhooks-benches && python3 scripts/bench_table.py
 
 Reads target/criterion/**/new/{benchmark,estimates}.json (criterion's own output). Baselines:
 in a group, ids starting with `raw`, `hmac/raw`, `serde_json` or naming the reference crate.
