@@ -94,6 +94,15 @@ fn hostile_urls_are_refused_with_the_right_reason() {
         ("https://metadata.google.internal/", "Name"),
         ("https://router.home.arpa/", "Name"),
         ("https://intranet/", "Name"),
+        // Not under a public suffix: they can only resolve inside a private network.
+        ("https://kubernetes.default.svc/", "Name"),
+        ("https://localhost4.localdomain4/", "Name"),
+        ("https://router.lan/", "Name"),
+        ("https://nas.home/", "Name"),
+        ("https://dc01.corp/", "Name"),
+        ("https://wiki.intranet/", "Name"),
+        ("https://hooks.example/", "Name"),
+        ("https://co.uk/", "Name"),
         ("http://hooks.example.com/", "Scheme"),
         ("ftp://hooks.example.com/", "Scheme"),
         ("file:///etc/passwd", "Invalid"),
@@ -137,6 +146,25 @@ fn hostile_urls_are_refused_with_the_right_reason() {
 }
 
 #[test]
+fn names_outside_the_public_suffix_list_say_why() {
+    for (url, reason) in [
+        ("https://router.lan/", "not under a public suffix"),
+        (
+            "https://kubernetes.default.svc/",
+            "not under a public suffix",
+        ),
+        ("https://co.uk/", "a public suffix itself"),
+        ("https://intranet/", "a single-label name"),
+    ] {
+        let e = UrlPolicy::new().check(url).unwrap_err().to_string();
+        assert!(e.contains(reason), "{url}: {e}");
+    }
+    // Private deployments opt in to their own names.
+    let open = UrlPolicy::new().with_private_allowed(true);
+    assert!(open.check("https://wiki.intranet/").is_ok());
+}
+
+#[test]
 fn public_https_urls_are_accepted() {
     let policy = UrlPolicy::new();
     for url in [
@@ -146,7 +174,9 @@ fn public_https_urls_are_accepted() {
         "https://[2606:4700:4700::1111]/x",
         "https://api.example.co.uk:8443/v1/webhooks?token=x",
         "HTTPS://Hooks.Example.COM/",
-        "https://xn--bcher-kva.example/",
+        "https://xn--bcher-kva.ch/",
+        "https://my-lms.herokuapp.com/hooks",
+        "https://crm.example.com./in",
         "https://100.63.255.255/",
         "https://172.32.0.1/",
     ] {
