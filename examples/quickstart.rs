@@ -12,8 +12,6 @@
 
 #[path = "support/inbound.rs"]
 mod inbound;
-#[path = "support/http.rs"]
-mod support;
 
 use std::collections::HashMap;
 use std::sync::mpsc;
@@ -28,7 +26,7 @@ use lms_webhooks::profile::Profile;
 use lms_webhooks::receiver::Receiver;
 use lms_webhooks::retry::RetrySchedule;
 use lms_webhooks::signature::BodyHmacHex;
-use lms_webhooks::transport::BlockingTransport;
+use lms_webhooks::transport::{BlockingTransport, UreqTransport};
 use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Scheme, Secret, Timestamp};
 
 const SPEEDUP: u32 = 600;
@@ -154,7 +152,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A tiny scheduler: the host's job queue, in miniature.
-    let transport = support::Http::new(Duration::from_secs(5));
+    // The crate's ureq transport, with the same loopback-only policy at connect time.
+    let transport = UreqTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .with_policy(policy.clone());
     let started = Instant::now();
     let mut finished = Vec::new();
     while !pending.is_empty() {

@@ -56,14 +56,15 @@ fn deliver(
         .with_http_allowed(true)
         .with_private_allowed(true);
     let mut target = profile
-        .target(loopback.check(url).unwrap())
+        .target(loopback.clone().check(url).unwrap())
         .with_secret(secret.clone());
     if let Some(key) = key {
         target = target.with_encryption(key.clone());
     }
     let body = profile.render(envelope).unwrap();
     let mut d = Delivery::new(Timestamp::now(), envelope.id().as_str(), "ep_e2e", body);
-    attempt_blocking(&mut d, &target, &UreqTransport::default(), &Timestamp::now).unwrap()
+    let transport = UreqTransport::default().with_policy(loopback);
+    attempt_blocking(&mut d, &target, &transport, &Timestamp::now).unwrap()
 }
 
 #[test]

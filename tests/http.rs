@@ -78,7 +78,11 @@ fn delivery(url: &str, success: SuccessRule) -> (Delivery, Target, Envelope) {
 }
 
 fn transport() -> UreqTransport {
-    UreqTransport::new(Duration::from_secs(2), Duration::from_millis(800))
+    UreqTransport::new(Duration::from_secs(2), Duration::from_millis(800)).with_policy(
+        UrlPolicy::new()
+            .with_http_allowed(true)
+            .with_private_allowed(true),
+    )
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `webhook check-url`: prints `ok` or why the URL is refused.
 
-use crate::common::url_policy;
+use crate::common::{url_policy, url_refusal};
 use crate::flags::{names, Flags};
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -11,7 +11,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let [url] = urls.as_slice() else {
         return Err("check-url takes exactly one URL".to_owned());
     };
-    url_policy(&flags).check(url).map_err(|e| e.to_string())?;
+    url_policy(&flags).check(url).map_err(url_refusal)?;
     println!("ok");
     Ok(())
 }

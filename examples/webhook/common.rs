@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 
 use http::HeaderName;
-use lms_webhooks::endpoint::UrlPolicy;
+use lms_webhooks::endpoint::{UrlError, UrlPolicy};
 use lms_webhooks::signature::{BodyHmacHex, HeaderPrefix, PresharedToken, StandardWebhooks};
 use lms_webhooks::{EncryptionKey, Scheme, Secret, Timestamp, Tolerance};
 
@@ -126,6 +126,19 @@ pub fn tolerance(flags: &Flags) -> Result<Tolerance, String> {
             (None, false) => Tolerance::DEFAULT,
         },
     )
+}
+
+/// A URL refusal, with the flag that lifts it for tests.
+pub fn url_refusal(e: UrlError) -> String {
+    match &e {
+        UrlError::Scheme { scheme } if scheme == "http" => {
+            "the scheme `http` is not allowed; use https, or pass --allow-http for tests on loopback".to_owned()
+        }
+        UrlError::Address { .. } | UrlError::Name { .. } => {
+            format!("{e} (pass --allow-private for tests on loopback or a private network)")
+        }
+        _ => e.to_string(),
+    }
 }
 
 pub fn url_policy(flags: &Flags) -> UrlPolicy {

@@ -31,6 +31,7 @@ pub mod names {
     pub const ATTEMPTS: &str = "attempts";
     pub const IV: &str = "iv";
     pub const PROFILE: &str = "profile";
+    pub const RESOLVE: &str = "resolve";
 
     pub const IGNORE_TIMESTAMP: &str = "--ignore-timestamp";
     pub const ALLOW_HTTP: &str = "--allow-http";
@@ -106,6 +107,13 @@ impl Flags {
             .iter()
             .rev()
             .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.values
+            .iter()
+            .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 

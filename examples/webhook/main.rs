@@ -13,9 +13,6 @@
 //! Subcommands and flags are a stable interface: scripts depend on them. Flag names live in
 //! `flags.rs`; each subcommand has its file.
 
-#[path = "../support/http.rs"]
-mod support;
-
 mod check_url;
 mod common;
 mod crypt;
@@ -42,7 +39,7 @@ USAGE:
   webhook send   --url URL --scheme standard|hex|token --secret S [--header NAME] [--value-prefix P]
                  [--schedule learnybox|learnworlds|standard] [--success exactly-200|any-2xx]
                  [--speedup N] [--key K] [--timeout SECS] [--allow-http] [--allow-private]
-                 [--state FILE] [--attempts N]
+                 [--state FILE] [--attempts N] [--resolve HOST:PORT:ADDRESS ...]
   webhook check-url URL [--allow-http] [--allow-private]
   webhook receive --profile standard|learnybox|learnworlds|learnink|learnomy --secret S [--secret S2 ...]
                  [--key K] [--now TS] [--tolerance SECS | --ignore-timestamp] -H 'name: value' ...
@@ -62,7 +59,10 @@ USAGE:
   still pending.
   check-url prints `ok` or why the URL is refused: https only (--allow-http opens http),
   public hosts only (--allow-private opens loopback, private, link-local and local names).
-  send applies the same rules to its --url.
+  send applies the same rules to its --url, and again to every address the URL's name
+  resolves to, where it connects (a name that resolves to 127.0.0.1 is refused without
+  --allow-private). --resolve HOST:PORT:ADDRESS answers a name with a fixed address, as
+  curl's --resolve; the rules apply to that address too.
   receive verifies, decrypts (learnybox: --key) and parses a request as the profile's
   receiver does, and prints three lines: the canonical event type, the event id, and the
   payload as canonical JSON.

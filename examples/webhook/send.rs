@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Next, Outcome, State, SuccessRule, Target};
 use lms_webhooks::retry::RetrySchedule;
-use lms_webhooks::transport::attempt_blocking;
+use lms_webhooks::transport::{attempt_blocking, Lookup, UreqTransport};
 use lms_webhooks::{Envelope, EventId, Timestamp};
 
-use crate::common::{key, read_body, required_secrets, scheme, url_policy};
+use crate::common::{key, read_body, required_secrets, scheme, url_policy, url_refusal};
 use crate::flags::{names, Flags};
-use crate::support::Http;
 use crate::Exit;
 
 /// The endpoint id of deliveries the CLI makes: it has one endpoint, the `--url`.
@@ -37,11 +36,12 @@ pub fn run(flags: &Flags) -> Result<Exit, String> {
         names::TIMEOUT,
         names::STATE,
         names::ATTEMPTS,
+        names::RESOLVE,
     ])?;
     // The endpoint as it is in this run: every attempt is signed with these settings.
     let url = url_policy(flags)
         .check(flags.require(names::URL)?)
-        .map_err(|e| e.to_string())?;
+        .map_err(url_refusal)?;
     let (scheme, _) = scheme(flags)?;
     let mut target = Target::new(url)
         .with_scheme(scheme)
@@ -98,7 +98,12 @@ pub fn run(flags: &Flags) -> Result<Exit, String> {
         }
     };
 
-    let transport = Http::new(Duration::from_secs_f64(timeout));
+    // The URL policy applies again where the connection is made, to every address the name
+    // resolves to (DNS rebinding), with --resolve pins like curl's.
+    let timeout = Duration::from_secs_f64(timeout);
+    let transport = UreqTransport::new(timeout.min(Duration::from_secs(5)), timeout)
+        .with_policy(url_policy(flags))
+        .with_lookup(lookup(flags)?);
     let mut made = 0u32;
     loop {
         match delivery.state() {
@@ -185,6 +190,25 @@ fn save(path: &Path, delivery: &Delivery) -> Result<(), String> {
     std::fs::write(&tmp, delivery.to_json())
         .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| format!("--state `{}`: {e}", path.display()))
+}
+
+/// `--resolve HOST:PORT:ADDRESS` pins, as curl's.
+fn lookup(flags: &Flags) -> Result<Lookup, String> {
+    let mut lookup = Lookup::system();
+    for pin in flags.all(names::RESOLVE) {
+        let bad = || {
+            format!(
+                "--resolve `{pin}`: expected HOST:PORT:ADDRESS, e.g. example.com:443:203.0.113.7"
+            )
+        };
+        let (host, rest) = pin.split_once(':').ok_or_else(bad)?;
+        let (port, addr) = rest.split_once(':').ok_or_else(bad)?;
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        let addr: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        lookup = lookup.with_fixed(host, port, addr);
+    }
+    Ok(lookup)
 }
 
 fn schedule(flags: &Flags) -> Result<RetrySchedule, String> {

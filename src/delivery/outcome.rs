@@ -8,6 +8,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::PrimitiveDateTime;
 
+use crate::text::clip;
 use crate::Timestamp;
 
 /// What happened to one attempt.
@@ -62,24 +63,33 @@ impl Outcome {
         }
     }
 
-    /// A failed send.
+    /// The longest error message kept, in characters.
+    pub const MAX_MESSAGE: usize = 512;
+
+    /// The longest `Retry-After` value kept, in characters (an HTTP date is 29).
+    pub const MAX_RETRY_AFTER: usize = 64;
+
+    /// A failed send. The message is cut to [`Outcome::MAX_MESSAGE`] characters and its control
+    /// characters are escaped: it ends up in logs and admin pages.
     pub fn error(message: impl Into<String>) -> Outcome {
         Outcome::Error {
-            message: message.into(),
+            message: clip(&message.into(), Outcome::MAX_MESSAGE),
         }
     }
 
-    /// Adds a `Retry-After` value (a response only).
+    /// Adds a `Retry-After` value (a response only), cut to [`Outcome::MAX_RETRY_AFTER`]
+    /// characters with control characters escaped.
     #[must_use]
     pub fn with_retry_after(mut self, value: impl Into<String>) -> Outcome {
         if let Outcome::Response { retry_after, .. } = &mut self {
-            *retry_after = Some(value.into());
+            *retry_after = Some(clip(&value.into(), Outcome::MAX_RETRY_AFTER));
         }
         self
     }
 
     /// Keeps the start of the response body (a response only), cut to [`Outcome::MAX_EXCERPT`]
-    /// bytes on a character boundary.
+    /// bytes on a character boundary, with control characters other than line breaks and tabs
+    /// escaped (a terminal escape in a response must not reach an admin's terminal raw).
     #[must_use]
     pub fn with_body(mut self, bytes: &[u8]) -> Outcome {
         if let Outcome::Response { body, .. } = &mut self {
@@ -99,7 +109,14 @@ impl Outcome {
 
 fn excerpt(bytes: &[u8]) -> String {
     let cut = &bytes[..bytes.len().min(Outcome::MAX_EXCERPT)];
-    let mut text = String::from_utf8_lossy(cut).into_owned();
+    let mut text = String::with_capacity(cut.len());
+    for c in String::from_utf8_lossy(cut).chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            text.extend(c.escape_default());
+        } else {
+            text.push(c);
+        }
+    }
     while text.len() > Outcome::MAX_EXCERPT {
         text.pop();
     }

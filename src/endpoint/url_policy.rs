@@ -179,7 +179,7 @@ pub enum UrlError {
         url: String,
     },
     /// The scheme is not allowed (`https` only unless plain HTTP is allowed).
-    #[error("the scheme `{scheme}` is not allowed; use https")]
+    #[error("the scheme `{scheme}` is not allowed; use https (tests on loopback may allow http with `UrlPolicy::with_http_allowed`)")]
     Scheme {
         /// The scheme found.
         scheme: String,

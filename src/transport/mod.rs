@@ -119,6 +119,10 @@ pub fn attempt_blocking<T: BlockingTransport + ?Sized, C: Clock + ?Sized>(
     Ok(delivery.record(clock.now(), target, outcome)?)
 }
 
+mod resolve;
+
+pub use resolve::{resolve, Lookup, ResolveError};
+
 #[cfg(feature = "ureq")]
 mod ureq_transport;
 
