@@ -290,3 +290,44 @@ fn webhook_send_names_allow_http_for_an_http_url() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-http"));
 }
+
+#[test]
+fn the_blocking_driver_runs_a_delivery_to_its_end() {
+    use lms_webhooks::delivery::{Delivery, Next};
+    use lms_webhooks::endpoint::{Endpoint, Registry};
+    use lms_webhooks::retry::RetrySchedule;
+    use lms_webhooks::transport::{BlockingDriver, Finished, SystemClock};
+    use lms_webhooks::{SuccessRule, Timestamp};
+
+    let answers = std::sync::Mutex::new(vec![200u16, 503]);
+    let (port, seen) = raw_server(move |mut stream| {
+        let code = answers.lock().unwrap().pop().unwrap_or(200);
+        let _ = stream.write_all(
+            format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+    });
+    let now = Timestamp::now();
+    let (e, _) =
+        Endpoint::create(now, "ep", &format!("http://127.0.0.1:{port}/"), &loopback()).unwrap();
+    let mut registry = Registry::new();
+    registry
+        .add(e.with_delivery(
+            RetrySchedule::fixed([Duration::from_millis(50)]),
+            SuccessRule::Any2xx,
+        ))
+        .unwrap();
+    let registry = std::sync::Mutex::new(registry);
+    let transport = UreqTransport::default().with_policy(loopback());
+    let driver = BlockingDriver::new(&registry, &transport, &SystemClock);
+    let mut d = Delivery::new(now, "evt_1", "ep", &b"{}"[..]);
+    let mut nexts = Vec::new();
+    let end = driver
+        .run(&mut d, thread::sleep, |_, next| nexts.push(next))
+        .unwrap();
+    assert_eq!(end, Finished::Done);
+    assert!(matches!(nexts[..], [Next::RetryAt(_), Next::Done]));
+    assert_eq!(seen.try_iter().count(), 2);
+    let registry = registry.lock().unwrap();
+    assert!(registry.get("ep").unwrap().last_triggered_at().is_some());
+}

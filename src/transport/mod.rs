@@ -1,9 +1,24 @@
-//! Sending requests: the [`Transport`] trait (async) and its [`BlockingTransport`] twin, a
-//! driver that runs one attempt, and with the `ureq` feature a real HTTP client.
+//! Sending requests: the [`Transport`] trait (async) and its [`BlockingTransport`] twin, the
+//! name resolution that applies the URL policy where the connection is made ([`resolve`]),
+//! drivers that run one attempt ([`attempt`]) or a delivery to its end ([`Driver`],
+//! [`BlockingDriver`]), and behind features the real clients and the tokio conveniences:
+//!
+//! | feature | what |
+//! |---|---|
+//! | `ureq` | `UreqTransport`: blocking, rustls |
+//! | `reqwest` | `ReqwestTransport`: async, rustls (turns on `tokio`) |
+//! | `tokio` | `tokio_sleep` for [`Driver::run`], and `dispatch`: a fan-out's deliveries at once, with bounded concurrency in all and per endpoint |
 //!
 //! A transport turns a request into an [`Outcome`] and never fails otherwise: timeouts and
 //! connection errors are outcomes too, so that the delivery records them and retries. It must
 //! not follow redirects (a 3xx is a failed attempt) and should bound the time of one attempt.
+//! Both shipped transports also refuse, at connect time, every address the [`UrlPolicy`]
+//! refuses (DNS rebinding), read at most [`Outcome::MAX_EXCERPT`] bytes of a response, and
+//! ignore proxies from the environment unless the host opts in.
+//!
+//! A long-running driver is one way to deliver; a job queue that stores the delivery after
+//! each attempt and runs it again at [`Next::RetryAt`] is the other, and survives restarts.
+//! The drivers' `after_attempt` hook is where a host stores the delivery between the two.
 
 use std::future::Future;
 
@@ -11,6 +26,8 @@ use bytes::Bytes;
 use http::Request;
 
 use crate::delivery::{Delivery, Next, Outcome, RecordError, RequestError, Target};
+#[cfg(doc)]
+use crate::endpoint::UrlPolicy;
 use crate::Timestamp;
 
 /// Sends one request asynchronously. Implement it over the host's HTTP client.
@@ -119,9 +136,25 @@ pub fn attempt_blocking<T: BlockingTransport + ?Sized, C: Clock + ?Sized>(
     Ok(delivery.record(clock.now(), target, outcome)?)
 }
 
+mod driver;
 mod resolve;
 
+pub use driver::{BlockingDriver, Driver, Endpoints, Finished};
 pub use resolve::{resolve, Lookup, ResolveError};
+
+#[cfg(feature = "tokio")]
+mod dispatch;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use dispatch::{dispatch, tokio_sleep, Concurrency};
+
+#[cfg(feature = "reqwest")]
+mod reqwest_transport;
+
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use reqwest_transport::{ClientError, ReqwestTransport};
 
 #[cfg(feature = "ureq")]
 mod ureq_transport;

@@ -59,7 +59,8 @@ impl Lookup {
 
     /// The addresses of `host:port`: the fixed ones if any, or the system resolver's, which is
     /// given at most `timeout` (the lookup then goes on in a thread of its own and its answer
-    /// is dropped).
+    /// is dropped). Port 0 stands for any port (for clients that add the port themselves):
+    /// it matches every fixed entry of the host.
     pub fn lookup(
         &self,
         host: &str,
@@ -70,7 +71,7 @@ impl Lookup {
         let fixed: Vec<SocketAddr> = self
             .fixed
             .iter()
-            .filter(|(h, p, _)| *h == name && *p == port)
+            .filter(|(h, p, _)| *h == name && (*p == port || port == 0))
             .map(|&(_, _, addr)| SocketAddr::new(addr, port))
             .collect();
         if !fixed.is_empty() {
