@@ -1,0 +1,66 @@
+//! Embedded, versioned migrations, safe to run from several processes at once.
+
+use sqlx::{PgPool, Row};
+
+use crate::StoreError;
+
+/// Every migration, in order: `(version, SQL)`.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_outbox.sql"))];
+
+/// An arbitrary key for the advisory lock that serialises migrations across processes.
+const LOCK: i64 = 0x6c6d_7377_6d69_6772; // "lmswmigr"
+
+/// The highest migration this crate knows.
+pub fn latest() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// Applies the migrations not applied yet, each in its own transaction, under an advisory
+/// lock: several processes may call it at once, and calling it again does nothing. A database
+/// migrated by a newer version of the crate is refused ([`StoreError::UnknownMigration`]).
+pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let result = apply(&mut conn).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await;
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+async fn apply(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS lmsw_migrations (
+            version    integer     PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: i32 = sqlx::query("SELECT coalesce(max(version), 0) AS v FROM lmsw_migrations")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("v")?;
+    if applied > latest() {
+        return Err(StoreError::UnknownMigration {
+            found: applied,
+            known: latest(),
+        });
+    }
+    for &(version, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO lmsw_migrations (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}

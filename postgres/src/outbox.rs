@@ -1,0 +1,613 @@
+//! The store: endpoints per tenant (sealed), the transactional publish, the delivery log and
+//! the manual operations.
+
+use std::time::Duration;
+
+use lms_webhooks::delivery::{Delivery, State};
+use lms_webhooks::endpoint::{fan_out, EndpointError, EndpointStatus};
+use lms_webhooks::{Endpoint, Envelope, Timestamp};
+use sqlx::{PgConnection, PgPool, Row};
+use time::OffsetDateTime;
+
+use crate::sealed::MasterKey;
+use crate::StoreError;
+
+/// The channel workers LISTEN on; a publish NOTIFYs it when it commits.
+pub(crate) const CHANNEL: &str = "lmsw_deliveries";
+
+/// The durable outbox on one PostgreSQL database. Cheap to clone (a pool and a key).
+///
+/// Every write runs in one transaction; endpoint rows are sealed under the [`MasterKey`], so a
+/// `pg_dump` holds no secret, signing or encryption key.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    pool: PgPool,
+    key: MasterKey,
+}
+
+/// What [`Outbox::publish`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Published {
+    /// Deliveries queued (subscribed endpoints that are not disabled), held ones included.
+    pub deliveries: usize,
+    /// Of which held, for paused or failed endpoints.
+    pub held: usize,
+    /// The event id was published before: nothing was written.
+    pub duplicate: bool,
+}
+
+/// One attempt of the delivery log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct LogEntry {
+    /// The event id.
+    pub event: String,
+    /// The endpoint id.
+    pub endpoint: String,
+    /// 1 for the first attempt.
+    pub attempt: i32,
+    /// The response status, if there was a response.
+    pub status: Option<i32>,
+    /// What went wrong without a response (timeout, refused address, …).
+    pub error: Option<String>,
+    /// `delivered`, `retry` or `gave_up`.
+    pub result: String,
+    /// When the attempt started.
+    pub at: String,
+    /// How long it took, in milliseconds.
+    pub duration_ms: i64,
+    /// The start of the response body.
+    pub excerpt: String,
+}
+
+/// How the queue stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct QueueStats {
+    /// Deliveries waiting for an attempt (due or not).
+    pub pending: i64,
+    /// Deliveries held for paused or failed endpoints.
+    pub held: i64,
+    /// Pending deliveries a worker holds a lease on.
+    pub leased: i64,
+    /// How long the oldest due delivery has waited, in seconds.
+    pub oldest_due_secs: i64,
+}
+
+pub(crate) fn odt(t: Timestamp) -> OffsetDateTime {
+    t.as_offset_date_time()
+}
+
+/// The state column for a delivery.
+pub(crate) fn state_name(state: State) -> &'static str {
+    match state {
+        State::Done => "done",
+        State::GaveUp { .. } => "gave_up",
+        _ => "pending",
+    }
+}
+
+impl Outbox {
+    /// The outbox on `pool`, sealed with `key`. The first outbox opened on a database records
+    /// a check value; later ones with another key are refused
+    /// ([`StoreError::MasterKeyMismatch`]) before anything is read or written. Run
+    /// [`migrate`](crate::migrate) first.
+    pub async fn open(pool: PgPool, key: MasterKey) -> Result<Outbox, StoreError> {
+        let check = key.check_value()?;
+        sqlx::query(
+            "INSERT INTO lmsw_meta (key, value) VALUES ('master_key_check', $1) ON CONFLICT DO NOTHING",
+        )
+        .bind(&check)
+        .execute(&pool)
+        .await?;
+        let stored: Vec<u8> =
+            sqlx::query("SELECT value FROM lmsw_meta WHERE key = 'master_key_check'")
+                .fetch_one(&pool)
+                .await?
+                .try_get("value")?;
+        if !key.matches(&stored) {
+            return Err(StoreError::MasterKeyMismatch);
+        }
+        Ok(Outbox { pool, key })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Adds an endpoint to `tenant`, refusing past `limit` endpoints (a plan's) or a duplicate
+    /// id. Create it with [`Endpoint::create`], which checks the URL and generates the secret
+    /// to show once.
+    pub async fn add_endpoint(
+        &self,
+        tenant: &str,
+        endpoint: &Endpoint,
+        limit: Option<usize>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Serialise adds per tenant, so that two admins cannot both take the last slot.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(limit) = limit {
+            let used: i64 =
+                sqlx::query("SELECT count(*) AS n FROM lmsw_endpoints WHERE tenant = $1")
+                    .bind(tenant)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+            if used >= limit as i64 {
+                return Err(EndpointError::LimitReached { limit }.into());
+            }
+        }
+        let sealed = self.key.seal_endpoint(tenant, endpoint)?;
+        let inserted = sqlx::query(
+            "INSERT INTO lmsw_endpoints (tenant, id, status, sealed) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(endpoint.id())
+        .bind(status_name(endpoint.status()))
+        .bind(sealed)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(EndpointError::DuplicateId(endpoint.id().to_owned()).into());
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// One endpoint.
+    pub async fn endpoint(&self, tenant: &str, id: &str) -> Result<Endpoint, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.load(&mut conn, tenant, id, false).await
+    }
+
+    /// Every endpoint of `tenant`, by id.
+    pub async fn endpoints(&self, tenant: &str) -> Result<Vec<Endpoint>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        self.load_all(&mut conn, tenant).await
+    }
+
+    pub(crate) async fn load(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &str,
+        id: &str,
+        for_update: bool,
+    ) -> Result<Endpoint, StoreError> {
+        let sql = if for_update {
+            "SELECT sealed FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR UPDATE"
+        } else {
+            "SELECT sealed FROM lmsw_endpoints WHERE tenant = $1 AND id = $2"
+        };
+        let row = sqlx::query(sql)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                tenant: tenant.to_owned(),
+                id: id.to_owned(),
+            })?;
+        let sealed: Vec<u8> = row.try_get("sealed")?;
+        self.key.open_endpoint(tenant, id, &sealed)
+    }
+
+    async fn load_all(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &str,
+    ) -> Result<Vec<Endpoint>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id")
+                .bind(tenant)
+                .fetch_all(&mut *conn)
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let sealed: Vec<u8> = row.try_get("sealed")?;
+                self.key.open_endpoint(tenant, &id, &sealed)
+            })
+            .collect()
+    }
+
+    pub(crate) async fn save(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &str,
+        endpoint: &Endpoint,
+    ) -> Result<(), StoreError> {
+        let sealed = self.key.seal_endpoint(tenant, endpoint)?;
+        sqlx::query(
+            "UPDATE lmsw_endpoints SET sealed = $3, status = $4, updated_at = now()
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(endpoint.id())
+        .bind(sealed)
+        .bind(status_name(endpoint.status()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Edits an endpoint in one transaction, with the row locked: `edit` gets the endpoint as
+    /// stored and changes it with the core crate's methods (`set_url`, `set_filter`,
+    /// `rotate_secret`, `pause`, `resume`, `disable`, `reactivate`, …), whose rules apply.
+    /// Deliveries held for it continue once it is active again. Returns what `edit` returned.
+    pub async fn edit_endpoint<R>(
+        &self,
+        tenant: &str,
+        id: &str,
+        edit: impl FnOnce(&mut Endpoint) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut endpoint = self.load(&mut tx, tenant, id, true).await?;
+        let out = edit(&mut endpoint)?;
+        self.save(&mut tx, tenant, &endpoint).await?;
+        if endpoint.status() == EndpointStatus::Active {
+            release_held(&mut tx, tenant, id).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Deletes an endpoint. Its queued deliveries end at their next claim
+    /// ([`GiveUpReason::EndpointDeleted`](lms_webhooks::delivery::GiveUpReason)), logged.
+    pub async fn delete_endpoint(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM lmsw_endpoints WHERE tenant = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                tenant: tenant.to_owned(),
+                id: id.to_owned(),
+            });
+        }
+        release_held(&mut tx, tenant, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Publishes `envelope` for `tenant` inside the host's own transaction (pass `&mut *tx`):
+    /// the message and one delivery per subscribed endpoint are written there, so they commit
+    /// with the host's business write or not at all. Active endpoints get a pending delivery,
+    /// paused and failed ones a held one, disabled ones none. Publishing an event id again is a
+    /// no-op. Workers are woken when the transaction commits.
+    pub async fn publish(
+        &self,
+        conn: &mut PgConnection,
+        tenant: &str,
+        envelope: &Envelope,
+    ) -> Result<Published, StoreError> {
+        let now = Timestamp::now();
+        let inserted = sqlx::query(
+            "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(envelope.id().as_str())
+        .bind(envelope.event().type_str())
+        .bind(odt(envelope.timestamp()))
+        .bind(envelope.to_vec()?)
+        .execute(&mut *conn)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Ok(Published {
+                duplicate: true,
+                ..Published::default()
+            });
+        }
+        let endpoints = self.load_all(conn, tenant).await?;
+        let out = fan_out(now, envelope, &endpoints)?;
+        let mut published = Published::default();
+        for (delivery, state) in out
+            .deliveries
+            .into_iter()
+            .map(|d| (d, "pending"))
+            .chain(out.held.into_iter().map(|d| (d, "held")))
+        {
+            insert_delivery(conn, tenant, &delivery, state).await?;
+            published.deliveries += 1;
+            published.held += usize::from(state == "held");
+        }
+        if published.deliveries > published.held {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(published)
+    }
+
+    /// The delivery log of `tenant`, newest first, optionally for one event or one endpoint;
+    /// `limit` rows from `offset`.
+    pub async fn log(
+        &self,
+        tenant: &str,
+        event: Option<&str>,
+        endpoint: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT event_id, endpoint_id, number, status, error, result, started_at,
+                    duration_ms, excerpt
+             FROM lmsw_attempts
+             WHERE tenant = $1 AND ($2::text IS NULL OR event_id = $2)
+               AND ($3::text IS NULL OR endpoint_id = $3)
+             ORDER BY started_at DESC, number DESC LIMIT $4 OFFSET $5",
+        )
+        .bind(tenant)
+        .bind(event)
+        .bind(endpoint)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let at: OffsetDateTime = row.try_get("started_at")?;
+                Ok(LogEntry {
+                    event: row.try_get("event_id")?,
+                    endpoint: row.try_get("endpoint_id")?,
+                    attempt: row.try_get("number")?,
+                    status: row.try_get("status")?,
+                    error: row.try_get("error")?,
+                    result: row.try_get("result")?,
+                    at: Timestamp::try_from(at)
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_default(),
+                    duration_ms: row.try_get("duration_ms")?,
+                    excerpt: row.try_get("excerpt")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Resends one delivery now (also after it was delivered or gave up), logged with `by`
+    /// and `reason`. Returns false if there is no such delivery or it is in flight.
+    pub async fn resend(
+        &self,
+        tenant: &str,
+        event_id: &str,
+        endpoint_id: &str,
+        by: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        self.revive(tenant, Some(event_id), endpoint_id, None, by, reason)
+            .await
+            .map(|n| n > 0)
+    }
+
+    /// Sends again every delivery of an endpoint that gave up at or after `since` (canceled
+    /// ones aside). Returns how many.
+    pub async fn recover(
+        &self,
+        tenant: &str,
+        endpoint_id: &str,
+        since: Timestamp,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        self.revive(tenant, None, endpoint_id, Some(since), by, reason)
+            .await
+    }
+
+    async fn revive(
+        &self,
+        tenant: &str,
+        event_id: Option<&str>,
+        endpoint_id: &str,
+        since: Option<Timestamp>,
+        by: &str,
+        reason: &str,
+    ) -> Result<u64, StoreError> {
+        let now = Timestamp::now();
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, delivery FROM lmsw_deliveries
+             WHERE tenant = $1 AND endpoint_id = $2 AND ($3::text IS NULL OR event_id = $3)
+               AND ($4::timestamptz IS NULL OR (state = 'gave_up' AND finished_at >= $4))
+               AND (lease_until IS NULL OR lease_until < now())
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(tenant)
+        .bind(endpoint_id)
+        .bind(event_id)
+        .bind(since.map(odt))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut revived = 0;
+        for row in rows {
+            let id: i64 = row.try_get("id")?;
+            let mut delivery = load_delivery(id, &row.try_get::<Vec<u8>, _>("delivery")?)?;
+            let done = match since {
+                Some(_) => delivery.recover(now, by, reason).is_ok(),
+                None => delivery.resend(now, by, reason).is_ok(),
+            };
+            if done {
+                store_delivery(&mut tx, id, &delivery, None).await?;
+                revived += 1;
+            }
+        }
+        if revived > 0 {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(revived)
+    }
+
+    /// Deletes finished deliveries (and their attempts) older than `older_than`, and messages
+    /// no delivery refers to any more. Returns how many deliveries were deleted.
+    pub async fn purge(&self, older_than: Duration) -> Result<u64, StoreError> {
+        let cutoff = Timestamp::now()
+            .checked_sub(older_than)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query(
+            "DELETE FROM lmsw_deliveries WHERE finished_at IS NOT NULL AND finished_at < $1",
+        )
+        .bind(odt(cutoff))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "DELETE FROM lmsw_messages m WHERE m.created_at < $1 AND NOT EXISTS
+             (SELECT 1 FROM lmsw_deliveries d WHERE d.tenant = m.tenant AND d.event_id = m.event_id)",
+        )
+        .bind(odt(cutoff))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    /// How the queue stands.
+    pub async fn stats(&self) -> Result<QueueStats, StoreError> {
+        let row = sqlx::query(
+            "SELECT
+               count(*) FILTER (WHERE state = 'pending') AS pending,
+               count(*) FILTER (WHERE state = 'held') AS held,
+               count(*) FILTER (WHERE state = 'pending' AND lease_until > now()) AS leased,
+               coalesce(extract(epoch FROM now() - min(next_due) FILTER
+                 (WHERE state = 'pending' AND next_due <= now()))::bigint, 0) AS oldest
+             FROM lmsw_deliveries WHERE state IN ('pending', 'held')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueStats {
+            pending: row.try_get("pending")?,
+            held: row.try_get("held")?,
+            leased: row.try_get("leased")?,
+            oldest_due_secs: row.try_get("oldest")?,
+        })
+    }
+
+    /// Re-seals every endpoint under `new` in one transaction, and returns the outbox on the
+    /// new key. The old key no longer opens anything afterwards.
+    pub async fn rekey(self, new: MasterKey) -> Result<Outbox, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("SELECT tenant, id, sealed FROM lmsw_endpoints FOR UPDATE")
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in rows {
+            let tenant: String = row.try_get("tenant")?;
+            let id: String = row.try_get("id")?;
+            let endpoint =
+                self.key
+                    .open_endpoint(&tenant, &id, &row.try_get::<Vec<u8>, _>("sealed")?)?;
+            let sealed = new.seal_endpoint(&tenant, &endpoint)?;
+            sqlx::query("UPDATE lmsw_endpoints SET sealed = $3 WHERE tenant = $1 AND id = $2")
+                .bind(&tenant)
+                .bind(&id)
+                .bind(sealed)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("UPDATE lmsw_meta SET value = $1 WHERE key = 'master_key_check'")
+            .bind(new.check_value()?)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Outbox {
+            pool: self.pool,
+            key: new,
+        })
+    }
+}
+
+pub(crate) fn status_name(status: EndpointStatus) -> &'static str {
+    match status {
+        EndpointStatus::Active => "active",
+        EndpointStatus::Paused => "paused",
+        EndpointStatus::Disabled => "disabled",
+        EndpointStatus::Failed => "failed",
+        _ => "unknown",
+    }
+}
+
+/// Held deliveries of an endpoint that is active again (or deleted: they then end) are due now.
+async fn release_held(conn: &mut PgConnection, tenant: &str, id: &str) -> Result<(), StoreError> {
+    let released = sqlx::query(
+        "UPDATE lmsw_deliveries SET state = 'pending', next_due = now()
+         WHERE tenant = $1 AND endpoint_id = $2 AND state = 'held'",
+    )
+    .bind(tenant)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    if released.rows_affected() > 0 {
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_delivery(
+    conn: &mut PgConnection,
+    tenant: &str,
+    delivery: &Delivery,
+    state: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due, delivery)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(delivery.event_id())
+    .bind(delivery.endpoint_id())
+    .bind(state)
+    .bind(delivery.next_due().map(odt))
+    .bind(delivery.to_json())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(crate) fn load_delivery(id: i64, bytes: &[u8]) -> Result<Delivery, StoreError> {
+    Delivery::from_json(bytes).map_err(|e| StoreError::Corrupt {
+        what: format!("delivery {id}"),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes a delivery's state back, clearing the lease; with `owner`, only if this worker still
+/// holds the lease (returns false otherwise: another worker took it over).
+pub(crate) async fn store_delivery(
+    conn: &mut PgConnection,
+    id: i64,
+    delivery: &Delivery,
+    owner: Option<&str>,
+) -> Result<bool, StoreError> {
+    let state = state_name(delivery.state());
+    let updated = sqlx::query(
+        "UPDATE lmsw_deliveries SET state = $2, next_due = $3, attempt_count = $4,
+           delivery = $5, lease_owner = NULL, lease_until = NULL,
+           finished_at = CASE WHEN $2 IN ('done', 'gave_up') THEN now() ELSE NULL END
+         WHERE id = $1 AND ($6::text IS NULL OR lease_owner = $6)",
+    )
+    .bind(id)
+    .bind(state)
+    .bind(delivery.next_due().map(odt))
+    .bind(delivery.attempt_count() as i32)
+    .bind(delivery.to_json())
+    .bind(owner)
+    .execute(&mut *conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}

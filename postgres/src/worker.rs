@@ -1,0 +1,422 @@
+//! Workers: claim due deliveries with `FOR UPDATE SKIP LOCKED` under a lease, send outside any
+//! transaction, and write the outcome, the attempt and the endpoint's status in one.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError};
+use lms_webhooks::transport::{ReqwestTransport, Transport};
+use lms_webhooks::Timestamp;
+use sqlx::postgres::PgListener;
+use sqlx::{PgConnection, Row};
+use tokio::sync::Notify;
+
+use crate::outbox::{load_delivery, odt, store_delivery, CHANNEL};
+use crate::{Outbox, StoreError};
+
+/// A worker: any number of them, in any number of processes, share one outbox.
+///
+/// Each of its `concurrency` loops claims one due delivery at a time with a lease (a short
+/// transaction, `FOR UPDATE SKIP LOCKED`), builds the request from the endpoint as it is now,
+/// sends it outside any transaction, then writes the outcome, the attempt row, the next due
+/// time and the endpoint's status in one transaction. A worker that dies mid-attempt loses
+/// nothing: when its lease expires another worker takes the delivery (at least once; the event
+/// id is the receivers' deduplication key). Workers wake on `NOTIFY` from a publish, and poll
+/// as a fallback.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    outbox: Outbox,
+    transport: Arc<ReqwestTransport>,
+    owner: String,
+    concurrency: usize,
+    lease: Duration,
+    poll: Duration,
+    speedup: u32,
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Attempts made.
+    pub attempts: u64,
+    /// Deliveries delivered.
+    pub delivered: u64,
+    /// Deliveries that gave up.
+    pub gave_up: u64,
+    /// Deliveries found held (paused or failed endpoints).
+    pub held: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    attempts: AtomicU64,
+    delivered: AtomicU64,
+    gave_up: AtomicU64,
+    held: AtomicU64,
+}
+
+/// What one claim came to.
+enum Worked {
+    /// Nothing due.
+    Idle,
+    /// A delivery was handled.
+    Busy,
+}
+
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
+
+impl Worker {
+    /// A worker on `outbox`, sending with `transport`: 8 attempts at once, 60 s leases, a poll
+    /// every second when no notification comes.
+    pub fn new(outbox: Outbox, transport: ReqwestTransport) -> Worker {
+        let n = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        Worker {
+            outbox,
+            transport: Arc::new(transport),
+            owner: format!("worker-{}-{n}", std::process::id()),
+            concurrency: 8,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            speedup: 1,
+        }
+    }
+
+    /// Attempts at once in this worker.
+    #[must_use]
+    pub fn with_concurrency(mut self, n: usize) -> Worker {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// How long a claimed delivery is this worker's: longer than an attempt can take.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Worker {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How often to look for due deliveries when no notification comes.
+    #[must_use]
+    pub fn with_poll_interval(mut self, poll: Duration) -> Worker {
+        self.poll = poll.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Divides every retry delay by `factor` (tests and demos only).
+    #[must_use]
+    pub fn with_speedup(mut self, factor: u32) -> Worker {
+        self.speedup = factor.max(1);
+        self
+    }
+
+    /// The name this worker's leases carry.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs until `shutdown` completes, then lets the attempts in flight finish.
+    pub async fn run(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<WorkerStats, StoreError> {
+        self.run_loops(Some(shutdown), false).await
+    }
+
+    /// Runs until no delivery is pending or leased (held ones do not count), then returns.
+    pub async fn run_until_idle(&self) -> Result<WorkerStats, StoreError> {
+        self.run_loops(None::<std::future::Pending<()>>, true).await
+    }
+
+    async fn run_loops(
+        &self,
+        shutdown: Option<impl std::future::Future<Output = ()>>,
+        until_idle: bool,
+    ) -> Result<WorkerStats, StoreError> {
+        let wake = Arc::new(Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let mut listener = PgListener::connect_with(self.outbox.pool()).await?;
+        listener.listen(CHANNEL).await?;
+        let waker = {
+            let wake = Arc::clone(&wake);
+            tokio::spawn(async move {
+                while listener.recv().await.is_ok() {
+                    wake.notify_waiters();
+                }
+            })
+        };
+        let mut loops = tokio::task::JoinSet::new();
+        for _ in 0..self.concurrency {
+            let (me, wake, stop, counters) = (
+                self.clone(),
+                Arc::clone(&wake),
+                Arc::clone(&stop),
+                Arc::clone(&counters),
+            );
+            loops.spawn(async move { me.work_loop(&wake, &stop, &counters, until_idle).await });
+        }
+        let shutdown = async move {
+            match shutdown {
+                Some(shutdown) => shutdown.await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut stopping = false;
+        let mut first_error = None;
+        loop {
+            tokio::select! {
+                () = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    stop.store(true, Ordering::SeqCst);
+                    wake.notify_waiters();
+                }
+                done = loops.join_next() => match done {
+                    None => break,
+                    Some(Ok(Ok(()))) => {}
+                    Some(Ok(Err(e))) => {
+                        // One loop failed for good: the others stop after their attempt.
+                        stop.store(true, Ordering::SeqCst);
+                        wake.notify_waiters();
+                        first_error.get_or_insert(e);
+                    }
+                    Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Some(Err(_)) => {}
+                },
+            }
+        }
+        waker.abort();
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        Ok(WorkerStats {
+            attempts: counters.attempts.load(Ordering::Relaxed),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            gave_up: counters.gave_up.load(Ordering::Relaxed),
+            held: counters.held.load(Ordering::Relaxed),
+        })
+    }
+
+    async fn work_loop(
+        &self,
+        wake: &Notify,
+        stop: &AtomicBool,
+        counters: &Counters,
+        until_idle: bool,
+    ) -> Result<(), StoreError> {
+        let mut failures = 0u32;
+        while !stop.load(Ordering::SeqCst) {
+            let notified = wake.notified();
+            match self.work_once(counters).await {
+                Ok(Worked::Busy) => {
+                    failures = 0;
+                    continue;
+                }
+                Ok(Worked::Idle) => failures = 0,
+                // A lost connection or a busy database: the lease keeps the delivery safe;
+                // back off and try again.
+                Err(StoreError::Database(_)) if failures < 20 => {
+                    failures += 1;
+                    tokio::time::sleep(self.poll.min(Duration::from_millis(200)) * failures).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            if until_idle && self.idle().await? {
+                return Ok(());
+            }
+            let wait = match until_idle {
+                // Wake for the next due retry, however near.
+                true => self.poll.min(Duration::from_millis(100)),
+                false => self.poll,
+            };
+            let _ = tokio::time::timeout(wait, notified).await;
+        }
+        Ok(())
+    }
+
+    async fn idle(&self) -> Result<bool, StoreError> {
+        let busy: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM lmsw_deliveries WHERE state = 'pending') AS busy",
+        )
+        .fetch_one(self.outbox.pool())
+        .await?
+        .try_get("busy")?;
+        Ok(!busy)
+    }
+
+    /// Claims one due delivery and handles it.
+    async fn work_once(&self, counters: &Counters) -> Result<Worked, StoreError> {
+        let pool = self.outbox.pool();
+        let Some(row) = sqlx::query(
+            "UPDATE lmsw_deliveries SET lease_owner = $1,
+                    lease_until = now() + make_interval(secs => $2)
+             WHERE id = (
+               SELECT id FROM lmsw_deliveries
+               WHERE state = 'pending' AND next_due <= now()
+                 AND (lease_until IS NULL OR lease_until < now())
+               ORDER BY next_due LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, tenant, endpoint_id, delivery",
+        )
+        .bind(&self.owner)
+        .bind(self.lease.as_secs_f64())
+        .fetch_optional(pool)
+        .await?
+        else {
+            return Ok(Worked::Idle);
+        };
+        let id: i64 = row.try_get("id")?;
+        let tenant: String = row.try_get("tenant")?;
+        let endpoint_id: String = row.try_get("endpoint_id")?;
+        let mut delivery = load_delivery(id, &row.try_get::<Vec<u8>, _>("delivery")?)?;
+
+        let now = Timestamp::now();
+        let endpoint = match self.outbox.endpoint(&tenant, &endpoint_id).await {
+            Ok(endpoint) => endpoint,
+            Err(StoreError::NotFound { .. }) => {
+                delivery.end_for_deleted_endpoint(now);
+                let mut conn = pool.acquire().await?;
+                store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
+                counters.gave_up.fetch_add(1, Ordering::Relaxed);
+                return Ok(Worked::Busy);
+            }
+            Err(e) => return Err(e),
+        };
+        let target = endpoint.target(now);
+        let request = match delivery.next_request(now, &target) {
+            Ok(request) => request,
+            Err(RequestError::Held { .. }) => {
+                sqlx::query(
+                    "UPDATE lmsw_deliveries SET state = 'held', lease_owner = NULL, lease_until = NULL
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(&self.owner)
+                .execute(pool)
+                .await?;
+                counters.held.fetch_add(1, Ordering::Relaxed);
+                return Ok(Worked::Busy);
+            }
+            Err(RequestError::Ended { .. }) => {
+                let mut conn = pool.acquire().await?;
+                store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
+                counters.gave_up.fetch_add(1, Ordering::Relaxed);
+                return Ok(Worked::Busy);
+            }
+            Err(e) => {
+                return Err(StoreError::Corrupt {
+                    what: format!("delivery {id}"),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        // The request goes out with no transaction open.
+        let outcome = self.transport.send(request).await;
+        counters.attempts.fetch_add(1, Ordering::Relaxed);
+        let next = self
+            .record(id, &tenant, &endpoint_id, &mut delivery, outcome)
+            .await?;
+        match next {
+            Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
+            Some(Next::GaveUp(_)) => counters.gave_up.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        Ok(Worked::Busy)
+    }
+
+    /// The outcome, the attempt row and the endpoint's status, in one transaction. `None` when
+    /// the lease was lost meanwhile (another worker has the delivery: nothing is written).
+    async fn record(
+        &self,
+        id: i64,
+        tenant: &str,
+        endpoint_id: &str,
+        delivery: &mut Delivery,
+        outcome: Outcome,
+    ) -> Result<Option<Next>, StoreError> {
+        let mut tx = self.outbox.pool().begin().await?;
+        let now = Timestamp::now();
+        let next = match self.outbox.load(&mut tx, tenant, endpoint_id, true).await {
+            Ok(mut endpoint) => {
+                let next =
+                    endpoint
+                        .record(now, delivery, outcome)
+                        .map_err(|e| StoreError::Corrupt {
+                            what: format!("delivery {id}"),
+                            reason: e.to_string(),
+                        })?;
+                self.outbox.save(&mut tx, tenant, &endpoint).await?;
+                next
+            }
+            Err(StoreError::NotFound { .. }) => {
+                delivery
+                    .record_deleted(now, outcome)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: format!("delivery {id}"),
+                        reason: e.to_string(),
+                    })?
+            }
+            Err(e) => return Err(e),
+        };
+        if !store_delivery(&mut tx, id, delivery, Some(&self.owner)).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        if let (Next::RetryAt(due), true) = (next, self.speedup > 1) {
+            let wait = due.duration_since(now).unwrap_or_default() / self.speedup;
+            sqlx::query("UPDATE lmsw_deliveries SET next_due = $2 WHERE id = $1")
+                .bind(id)
+                .bind(odt(now.saturating_add(wait)))
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_attempt(&mut tx, id, tenant, endpoint_id, delivery).await?;
+        tx.commit().await?;
+        Ok(Some(next))
+    }
+}
+
+async fn insert_attempt(
+    conn: &mut PgConnection,
+    id: i64,
+    tenant: &str,
+    endpoint_id: &str,
+    delivery: &Delivery,
+) -> Result<(), StoreError> {
+    let Some(attempt) = delivery.attempts().last() else {
+        return Ok(());
+    };
+    let (status, error, excerpt) = match &attempt.outcome {
+        Outcome::Response { status, body, .. } => (Some(i32::from(*status)), None, body.clone()),
+        Outcome::Timeout => (None, Some("timeout".to_owned()), String::new()),
+        Outcome::Error { message } => (None, Some(message.clone()), String::new()),
+        other => (None, Some(format!("{other:?}")), String::new()),
+    };
+    let result = match attempt.next {
+        Next::Done => "delivered",
+        Next::RetryAt(_) => "retry",
+        Next::GaveUp(_) => "gave_up",
+    };
+    sqlx::query(
+        "INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
+           started_at, duration_ms, status, error, result, excerpt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (delivery_id, number) DO NOTHING",
+    )
+    .bind(id)
+    .bind(attempt.number as i32)
+    .bind(tenant)
+    .bind(delivery.event_id())
+    .bind(endpoint_id)
+    .bind(odt(attempt.started_at))
+    .bind(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX))
+    .bind(status)
+    .bind(error)
+    .bind(result)
+    .bind(excerpt)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
