@@ -170,7 +170,7 @@ impl Outbox {
     /// Every endpoint of `tenant`, by id.
     pub async fn endpoints(&self, tenant: &str) -> Result<Vec<Endpoint>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        self.load_all(&mut conn, tenant).await
+        self.load_all(&mut conn, tenant, false).await
     }
 
     pub(crate) async fn load(
@@ -202,12 +202,17 @@ impl Outbox {
         &self,
         conn: &mut PgConnection,
         tenant: &str,
+        for_share: bool,
     ) -> Result<Vec<Endpoint>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id")
-                .bind(tenant)
-                .fetch_all(&mut *conn)
-                .await?;
+        let sql = if for_share {
+            "SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id FOR SHARE"
+        } else {
+            "SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id"
+        };
+        let rows = sqlx::query(sql)
+            .bind(tenant)
+            .fetch_all(&mut *conn)
+            .await?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
@@ -307,7 +312,9 @@ impl Outbox {
                 ..Published::default()
             });
         }
-        let endpoints = self.load_all(conn, tenant).await?;
+        // Share locks: an edit that resumes an endpoint (and releases what it held) waits for
+        // this transaction, so a delivery held here cannot be missed by it.
+        let endpoints = self.load_all(conn, tenant, true).await?;
         let out = fan_out(now, envelope, &endpoints)?;
         let mut published = Published::default();
         for (delivery, state) in out

@@ -288,14 +288,7 @@ impl Worker {
         let request = match delivery.next_request(now, &target) {
             Ok(request) => request,
             Err(RequestError::Held { .. }) => {
-                sqlx::query(
-                    "UPDATE lmsw_deliveries SET state = 'held', lease_owner = NULL, lease_until = NULL
-                     WHERE id = $1 AND lease_owner = $2",
-                )
-                .bind(id)
-                .bind(&self.owner)
-                .execute(pool)
-                .await?;
+                self.hold(id, &tenant, &endpoint_id).await?;
                 counters.held.fetch_add(1, Ordering::Relaxed);
                 return Ok(Worked::Busy);
             }
@@ -324,6 +317,37 @@ impl Worker {
             _ => 0,
         };
         Ok(Worked::Busy)
+    }
+
+    /// Parks a delivery whose endpoint is paused or failed, under a share lock on the
+    /// endpoint row: an edit that makes the endpoint active again (and releases what it held)
+    /// either runs before, and the delivery is not parked but claimed again, or after, and it
+    /// releases this one too. Nothing stays held behind an active endpoint.
+    async fn hold(&self, id: i64, tenant: &str, endpoint_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.outbox.pool().begin().await?;
+        let status: Option<String> = sqlx::query(
+            "SELECT status FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR SHARE",
+        )
+        .bind(tenant)
+        .bind(endpoint_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| row.try_get("status"))
+        .transpose()?;
+        let still_held = matches!(status.as_deref(), Some("paused" | "failed"));
+        sqlx::query(
+            "UPDATE lmsw_deliveries
+             SET state = CASE WHEN $3 THEN 'held' ELSE 'pending' END,
+                 lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(&self.owner)
+        .bind(still_held)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The outcome, the attempt row and the endpoint's status, in one transaction. `None` when

@@ -1,0 +1,264 @@
+//! Workers on a real PostgreSQL started by the test, delivering to real receivers on loopback:
+//! events × 3 endpoints through 4 concurrent workers, one killed mid-run, with a rotation, a
+//! pause, a disable and a recovery in the middle. Every endpoint must receive every event at
+//! least once with a valid signature.
+//!
+//! `LMSW_EVENTS` sets the number of events (default 1,000; CI runs 10,000).
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lms_webhooks::endpoint::UrlPolicy;
+use lms_webhooks::retry::RetrySchedule;
+use lms_webhooks::transport::ReqwestTransport;
+use lms_webhooks::{
+    Endpoint, Envelope, Event, EventType, Profile, Receiver, Secret, SuccessRule, Timestamp,
+};
+use lms_webhooks_postgres::{migrate, MasterKey, Outbox, Worker};
+use pg::Pg;
+use sqlx::Row;
+
+/// A receiver on loopback: verifies with the secrets it knows now, records what it accepted.
+#[derive(Clone, Default)]
+struct Inbox {
+    secrets: Arc<Mutex<Vec<Secret>>>,
+    accepted: Arc<Mutex<HashSet<String>>>,
+    refused: Arc<Mutex<u64>>,
+    requests: Arc<Mutex<u64>>,
+}
+
+impl Inbox {
+    fn start(&self, fail_every: u64) -> String {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+        let me = self.clone();
+        std::thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = request.as_reader().read_to_end(&mut body);
+                let headers: Vec<(String, String)> = request
+                    .headers()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h.field.as_str().as_str().to_owned(),
+                            h.value.as_str().to_owned(),
+                        )
+                    })
+                    .collect();
+                let n = {
+                    let mut requests = me.requests.lock().unwrap();
+                    *requests += 1;
+                    *requests
+                };
+                let mut receiver = Receiver::new(Profile::standard());
+                for s in me.secrets.lock().unwrap().iter() {
+                    receiver = receiver.with_secret(s.clone());
+                }
+                let status = match receiver.receive(Timestamp::now(), &headers, &body) {
+                    // Some plain failures, so that retries happen.
+                    Ok(_) if fail_every > 0 && n % fail_every == 0 => 500,
+                    Ok(got) => {
+                        me.accepted.lock().unwrap().insert(got.id);
+                        200
+                    }
+                    Err(_) => {
+                        *me.refused.lock().unwrap() += 1;
+                        401
+                    }
+                };
+                let _ = request.respond(tiny_http::Response::empty(status));
+            }
+        });
+        url
+    }
+
+    fn count(&self) -> usize {
+        self.accepted.lock().unwrap().len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_endpoint_receives_every_event_through_crashes_and_admin_changes() {
+    let events: usize = std::env::var("LMSW_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let pg = Pg::start();
+    let url = pg.fresh_database().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(60)
+        .connect(&url)
+        .await
+        .unwrap();
+    migrate(&pool).await.unwrap();
+    let key = MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
+    let outbox = Outbox::open(pool.clone(), key).await.unwrap();
+    let policy = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
+
+    let inboxes = [Inbox::default(), Inbox::default(), Inbox::default()];
+    let ids = ["ep_a", "ep_b", "ep_c"];
+    let started = Timestamp::now();
+    for (i, (inbox, id)) in inboxes.iter().zip(ids).enumerate() {
+        let url = inbox.start([0, 7, 11][i]);
+        let (e, shown) = Endpoint::create(started, id, &url, &policy).unwrap();
+        inbox
+            .secrets
+            .lock()
+            .unwrap()
+            .push(Secret::parse(&shown).unwrap());
+        let e = e
+            .with_delivery(
+                RetrySchedule::fixed(
+                    [100, 200, 400, 800, 1600, 3200, 3200, 3200].map(Duration::from_millis),
+                ),
+                SuccessRule::Any2xx,
+            )
+            .with_failure_rule(1_000_000, Duration::from_secs(86_400));
+        outbox.add_endpoint("school", &e, None).await.unwrap();
+    }
+
+    // Publish everything first (in batches, each in a host transaction), then work.
+    let mut published = Vec::with_capacity(events);
+    for chunk in (0..events).collect::<Vec<_>>().chunks(200) {
+        let mut tx = pool.begin().await.unwrap();
+        for &i in chunk {
+            let t = [
+                EventType::SalesTransactionCompleted,
+                EventType::CourseMemberCompleted,
+                EventType::CrmContactTagAdded,
+            ][i % 3];
+            let envelope = Envelope::new(Event::sample(t));
+            outbox.publish(&mut tx, "school", &envelope).await.unwrap();
+            published.push(envelope.id().as_str().to_owned());
+        }
+        tx.commit().await.unwrap();
+    }
+
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(policy.clone())
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::new();
+    for n in 0..4 {
+        let worker = Worker::new(outbox.clone(), transport.clone())
+            .with_concurrency(6)
+            .with_lease(Duration::from_secs(3))
+            .with_poll_interval(Duration::from_millis(200));
+        let owner = worker.owner().to_owned();
+        let mut stop = stop_rx.clone();
+        let handle = tokio::spawn(async move {
+            worker
+                .run(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        workers.push((n, owner, handle));
+    }
+
+    let clock = Instant::now();
+    let until = |n: usize| {
+        let inboxes = inboxes.clone();
+        async move {
+            while inboxes.iter().map(Inbox::count).min().unwrap_or(0) < n {
+                assert!(clock.elapsed() < Duration::from_secs(300), "stalled");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+
+    // A quarter in: kill a worker mid-run; whatever it held is leased until its lease ends.
+    until(events / 4).await;
+    let (_, killed_owner, killed) = workers.remove(3);
+    killed.abort();
+    let leased: i64 = sqlx::query("SELECT count(*) FROM lmsw_deliveries WHERE lease_owner = $1")
+        .bind(&killed_owner)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+
+    // Rotate ep_b's secret with no grace: its receiver knows only the new one from now on.
+    let new_secret = outbox
+        .edit_endpoint("school", "ep_b", |e| {
+            Ok(e.rotate_secret(Timestamp::now(), Duration::ZERO).unwrap())
+        })
+        .await
+        .unwrap();
+    *inboxes[1].secrets.lock().unwrap() = vec![Secret::parse(&new_secret).unwrap()];
+
+    // Pause ep_c for a moment.
+    outbox
+        .edit_endpoint("school", "ep_c", |e| {
+            e.pause(Timestamp::now());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = outbox.stats().await.unwrap().held;
+    outbox
+        .edit_endpoint("school", "ep_c", |e| {
+            e.resume(Timestamp::now());
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+    // Disable ep_a: its queued deliveries end. Then reactivate it and recover them.
+    outbox
+        .edit_endpoint("school", "ep_a", |e| {
+            e.disable(Timestamp::now());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    outbox
+        .edit_endpoint("school", "ep_a", |e| {
+            e.reactivate(Timestamp::now());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let recovered = outbox
+        .recover("school", "ep_a", started, "test", "disabled by mistake")
+        .await
+        .unwrap();
+
+    until(events).await;
+    stop_tx.send(true).unwrap();
+    let mut attempts = 0;
+    for (_, _, handle) in workers {
+        attempts += handle.await.unwrap().unwrap().attempts;
+    }
+
+    for (inbox, id) in inboxes.iter().zip(ids) {
+        let accepted = inbox.accepted.lock().unwrap();
+        let missing = published.iter().filter(|e| !accepted.contains(*e)).count();
+        assert_eq!(missing, 0, "{id} missed events");
+    }
+    let refused_b = *inboxes[1].refused.lock().unwrap();
+    let log = outbox
+        .log("school", None, Some("ep_a"), 5, 0)
+        .await
+        .unwrap();
+    assert!(!log.is_empty());
+    let stats = outbox.stats().await.unwrap();
+    println!(
+        "postgres workers: {events} events × 3 endpoints in {:.1} s; {attempts} attempts by the \
+         surviving workers; {leased} deliveries leased by the killed worker; {held} held while \
+         paused; {recovered} recovered after the disable; {refused_b} requests refused by ep_b \
+         during its rotation; left pending {}",
+        clock.elapsed().as_secs_f64(),
+        stats.pending
+    );
+}
