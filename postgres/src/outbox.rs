@@ -209,10 +209,7 @@ impl Outbox {
         } else {
             "SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id"
         };
-        let rows = sqlx::query(sql)
-            .bind(tenant)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = sqlx::query(sql).bind(tenant).fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
@@ -397,7 +394,8 @@ impl Outbox {
     }
 
     /// Sends again every delivery of an endpoint that gave up at or after `since` (canceled
-    /// ones aside). Returns how many.
+    /// ones aside). Returns how many. A delivery a worker is attempting at that moment is not
+    /// part of it (it is not over yet); run it again later for those.
     pub async fn recover(
         &self,
         tenant: &str,
