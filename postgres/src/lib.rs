@@ -53,6 +53,6 @@ mod worker;
 
 pub use error::StoreError;
 pub use migrate::{latest as latest_migration, migrate};
-pub use outbox::{LogEntry, Outbox, Published, QueueStats};
+pub use outbox::{log_page, LogEntry, Outbox, Published, QueueStats};
 pub use sealed::MasterKey;
 pub use worker::{Worker, WorkerStats};

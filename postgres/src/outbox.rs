@@ -343,39 +343,7 @@ impl Outbox {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<LogEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT event_id, endpoint_id, number, status, error, result, started_at,
-                    duration_ms, excerpt
-             FROM lmsw_attempts
-             WHERE tenant = $1 AND ($2::text IS NULL OR event_id = $2)
-               AND ($3::text IS NULL OR endpoint_id = $3)
-             ORDER BY started_at DESC, number DESC LIMIT $4 OFFSET $5",
-        )
-        .bind(tenant)
-        .bind(event)
-        .bind(endpoint)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let at: OffsetDateTime = row.try_get("started_at")?;
-                Ok(LogEntry {
-                    event: row.try_get("event_id")?,
-                    endpoint: row.try_get("endpoint_id")?,
-                    attempt: row.try_get("number")?,
-                    status: row.try_get("status")?,
-                    error: row.try_get("error")?,
-                    result: row.try_get("result")?,
-                    at: Timestamp::try_from(at)
-                        .map(|t| t.to_rfc3339())
-                        .unwrap_or_default(),
-                    duration_ms: row.try_get("duration_ms")?,
-                    excerpt: row.try_get("excerpt")?,
-                })
-            })
-            .collect()
+        log_page(&self.pool, tenant, event, endpoint, limit, offset).await
     }
 
     /// Resends one delivery now (also after it was delivered or gave up), logged with `by`
@@ -615,4 +583,49 @@ pub(crate) async fn store_delivery(
     .execute(&mut *conn)
     .await?;
     Ok(updated.rows_affected() == 1)
+}
+
+/// The delivery log of `tenant`, newest first, optionally for one event or one endpoint;
+/// `limit` rows from `offset`. It holds no secret: no master key is needed to read it.
+pub async fn log_page(
+    pool: &PgPool,
+    tenant: &str,
+    event: Option<&str>,
+    endpoint: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT event_id, endpoint_id, number, status, error, result, started_at,
+                duration_ms, excerpt
+         FROM lmsw_attempts
+         WHERE tenant = $1 AND ($2::text IS NULL OR event_id = $2)
+           AND ($3::text IS NULL OR endpoint_id = $3)
+         ORDER BY started_at DESC, number DESC LIMIT $4 OFFSET $5",
+    )
+    .bind(tenant)
+    .bind(event)
+    .bind(endpoint)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let at: OffsetDateTime = row.try_get("started_at")?;
+            Ok(LogEntry {
+                event: row.try_get("event_id")?,
+                endpoint: row.try_get("endpoint_id")?,
+                attempt: row.try_get("number")?,
+                status: row.try_get("status")?,
+                error: row.try_get("error")?,
+                result: row.try_get("result")?,
+                at: Timestamp::try_from(at)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                duration_ms: row.try_get("duration_ms")?,
+                excerpt: row.try_get("excerpt")?,
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,446 @@
+//! `outbox`: a debugging CLI for the PostgreSQL outbox. Errors go to stderr with exit 1.
+//!
+//! ```text
+//! cargo run -p lms-webhooks-postgres --example outbox -- migrate --database-url URL
+//! cargo run -p lms-webhooks-postgres --example outbox -- endpoint add --database-url URL --master-key K --tenant T --id ID --url U
+//! cargo run -p lms-webhooks-postgres --example outbox -- publish --database-url URL --master-key K --tenant T < envelope.json
+//! cargo run -p lms-webhooks-postgres --example outbox -- worker --database-url URL --master-key K --exit-when-idle
+//! cargo run -p lms-webhooks-postgres --example outbox -- log --database-url URL --tenant T
+//! ```
+//!
+//! Subcommands and flags are a stable interface: scripts depend on them.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lms_webhooks::endpoint::EventFilter;
+use lms_webhooks::transport::ReqwestTransport;
+use lms_webhooks::{EncryptionKey, Endpoint, Envelope, Profile, Secret, Timestamp, UrlPolicy};
+use lms_webhooks_postgres::{migrate, MasterKey, Outbox, StoreError, Worker};
+
+const USAGE: &str = "\
+outbox: the PostgreSQL webhook outbox from the command line
+
+USAGE (every subcommand takes --database-url URL; those marked * also --master-key K):
+  outbox migrate
+  outbox endpoint add *    --tenant T --id ID --url U [--profile standard|learnybox|learnworlds|learnink|learnomy]
+                           [--secret S] [--key K] [--events P1,P2] [--allow-http] [--allow-private]
+  outbox endpoint rotate * --tenant T --id ID --secret S --grace SECS
+  outbox endpoint pause|resume|disable|delete * --tenant T --id ID
+                           (resume makes it active again: from paused, failed or disabled)
+  outbox publish *         --tenant T            (a canonical envelope on stdin; prints its event id)
+  outbox worker *          [--concurrency N] [--speedup N] [--lease SECS] [--exit-when-idle]
+                           [--allow-http] [--allow-private]
+  outbox log               --tenant T [--event ID] [--endpoint ID]
+  outbox recover *         --tenant T --id ENDPOINT --since TS
+  outbox purge             --older-than SECS
+
+  endpoint add prints the signing secret (the one given, or a generated one).
+  log prints one JSON line per attempt {event, endpoint, attempt, status, error, result, at}.
+  worker --exit-when-idle exits 0 once no delivery is pending or leased (held ones do not
+  count); --speedup divides every retry delay. K is 32 bytes: 32 characters, or base64: and
+  the base64 of 32 bytes. TS are Unix seconds.
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect::<Result<_, _>>()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!(
+                "error: an argument is not valid UTF-8: {}",
+                bad.to_string_lossy()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--name value` pairs and switches.
+struct Flags {
+    values: Vec<(String, String)>,
+    switches: Vec<String>,
+}
+
+const SWITCHES: [&str; 3] = ["--allow-http", "--allow-private", "--exit-when-idle"];
+
+impl Flags {
+    fn parse(args: &[String]) -> Result<Flags, String> {
+        let (mut values, mut switches) = (Vec::new(), Vec::new());
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            if SWITCHES.contains(&arg.as_str()) {
+                switches.push(arg.clone());
+            } else if let Some(name) = arg.strip_prefix("--") {
+                let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+                values.push((name.to_owned(), value.clone()));
+            } else {
+                return Err(format!("unexpected argument `{arg}`"));
+            }
+        }
+        Ok(Flags { values, switches })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, String> {
+        self.get(name)
+            .ok_or_else(|| format!("--{name} is required"))
+    }
+
+    fn has(&self, switch: &str) -> bool {
+        self.switches.iter().any(|s| s == switch)
+    }
+
+    fn only(&self, known: &[&str]) -> Result<(), String> {
+        match self
+            .values
+            .iter()
+            .find(|(n, _)| !known.contains(&n.as_str()))
+        {
+            Some((name, _)) => Err(format!("unknown flag --{name}")),
+            None => Ok(()),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.get(name) {
+            Some(text) => text
+                .trim()
+                .parse()
+                .map_err(|_| format!("--{name} `{text}` is not a number")),
+            None => Ok(default),
+        }
+    }
+
+    fn policy(&self) -> UrlPolicy {
+        UrlPolicy::new()
+            .with_http_allowed(self.has("--allow-http"))
+            .with_private_allowed(self.has("--allow-private"))
+    }
+}
+
+fn explain(e: StoreError) -> String {
+    match e {
+        StoreError::MasterKeyMismatch => {
+            "the master key does not match the store: pass the key the store was sealed with"
+                .to_owned()
+        }
+        StoreError::Database(e) => format!("database: {e} (check --database-url)"),
+        other => other.to_string(),
+    }
+}
+
+async fn pool(flags: &Flags) -> Result<sqlx::PgPool, String> {
+    let url = flags.require("database-url")?;
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(32)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+        .map_err(|e| format!("cannot connect to --database-url: {e}"))
+}
+
+async fn outbox(flags: &Flags) -> Result<Outbox, String> {
+    let key =
+        MasterKey::parse(flags.require("master-key")?).map_err(|e| format!("--master-key: {e}"))?;
+    Outbox::open(pool(flags).await?, key).await.map_err(explain)
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Err(format!("no subcommand given\n\n{USAGE}"));
+    };
+    match command.as_str() {
+        "migrate" => {
+            let flags = Flags::parse(rest)?;
+            flags.only(&["database-url"])?;
+            migrate(&pool(&flags).await?).await.map_err(explain)?;
+            println!("ok");
+            Ok(())
+        }
+        "endpoint" => {
+            let Some((action, rest)) = rest.split_first() else {
+                return Err("endpoint: add, rotate, pause, resume, disable or delete".to_owned());
+            };
+            endpoint(action, &Flags::parse(rest)?).await
+        }
+        "publish" => publish(&Flags::parse(rest)?).await,
+        "worker" => worker(&Flags::parse(rest)?).await,
+        "log" => log(&Flags::parse(rest)?).await,
+        "recover" => recover(&Flags::parse(rest)?).await,
+        "purge" => {
+            let flags = Flags::parse(rest)?;
+            flags.only(&["database-url", "older-than"])?;
+            let secs: u64 = flags.number("older-than", u64::MAX)?;
+            if flags.get("older-than").is_none() {
+                return Err("--older-than is required".to_owned());
+            }
+            // Purging needs no key: it deletes finished rows only.
+            let pool = pool(&flags).await?;
+            let deleted = sqlx::query(
+                "DELETE FROM lmsw_deliveries WHERE finished_at IS NOT NULL
+                 AND finished_at < now() - make_interval(secs => $1)",
+            )
+            .bind(secs as f64)
+            .execute(&pool)
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+            println!("{}", deleted.rows_affected());
+            Ok(())
+        }
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown subcommand `{other}`\n\n{USAGE}")),
+    }
+}
+
+fn profile(name: &str) -> Result<Profile, String> {
+    Ok(match name {
+        "standard" => Profile::standard(),
+        "learnybox" => Profile::learnybox(),
+        "learnworlds" => Profile::learnworlds(""),
+        "learnink" => Profile::learnink(),
+        "learnomy" => Profile::learnomy(),
+        other => {
+            return Err(format!(
+            "--profile `{other}`: expected standard, learnybox, learnworlds, learnink or learnomy"
+        ))
+        }
+    })
+}
+
+async fn endpoint(action: &str, flags: &Flags) -> Result<(), String> {
+    let common = ["database-url", "master-key", "tenant", "id"];
+    let outbox = || outbox(flags);
+    let tenant = flags.require("tenant")?;
+    let id = flags.require("id")?;
+    let now = Timestamp::now();
+    match action {
+        "add" => {
+            flags.only(&[&common[..], &["url", "profile", "secret", "key", "events"]].concat())?;
+            let profile = profile(flags.get("profile").unwrap_or("standard"))?;
+            let (mut endpoint, generated) =
+                Endpoint::create(now, id, flags.require("url")?, &flags.policy())
+                    .map_err(|e| e.to_string())?;
+            endpoint = endpoint.with_profile(&profile);
+            let shown = match flags.get("secret") {
+                Some(text) => {
+                    let secret = Secret::parse(text).map_err(|e| format!("--secret: {e}"))?;
+                    endpoint = endpoint.with_signing(profile.scheme().clone(), secret);
+                    text.to_owned()
+                }
+                None => generated.to_string(),
+            };
+            if let Some(key) = flags.get("key") {
+                endpoint = endpoint
+                    .with_encryption(EncryptionKey::parse(key).map_err(|e| format!("--key: {e}"))?);
+            }
+            if let Some(events) = flags.get("events") {
+                let filter = EventFilter::parse(events.split(',').map(str::trim))
+                    .map_err(|e| format!("--events: {e}"))?;
+                endpoint = endpoint.with_filter(filter);
+            }
+            outbox()
+                .await?
+                .add_endpoint(tenant, &endpoint, profile.endpoint_limit())
+                .await
+                .map_err(explain)?;
+            println!("{shown}");
+            Ok(())
+        }
+        "rotate" => {
+            flags.only(&[&common[..], &["secret", "grace"]].concat())?;
+            let secret =
+                Secret::parse(flags.require("secret")?).map_err(|e| format!("--secret: {e}"))?;
+            let grace = Duration::from_secs(flags.number("grace", 0)?);
+            outbox()
+                .await?
+                .edit_endpoint(tenant, id, |e| {
+                    // Rotate, then sign with the given secret, keeping the old one for `grace`.
+                    let scheme = e.scheme().clone();
+                    let _generated = e
+                        .rotate_secret(now, grace)
+                        .map_err(lms_webhooks::endpoint::EndpointError::from)?;
+                    *e = e.clone().with_signing(scheme, secret);
+                    Ok(())
+                })
+                .await
+                .map_err(explain)?;
+            println!("ok");
+            Ok(())
+        }
+        "pause" | "resume" | "disable" => {
+            flags.only(&common)?;
+            outbox()
+                .await?
+                .edit_endpoint(tenant, id, |e| {
+                    match action {
+                        "pause" => e.pause(now),
+                        "resume" => e.reactivate(now),
+                        _ => e.disable(now),
+                    }
+                    Ok(())
+                })
+                .await
+                .map_err(explain)?;
+            println!("ok");
+            Ok(())
+        }
+        "delete" => {
+            flags.only(&common)?;
+            outbox()
+                .await?
+                .delete_endpoint(tenant, id)
+                .await
+                .map_err(explain)?;
+            println!("ok");
+            Ok(())
+        }
+        other => Err(format!(
+            "endpoint {other}: expected add, rotate, pause, resume, disable or delete"
+        )),
+    }
+}
+
+async fn publish(flags: &Flags) -> Result<(), String> {
+    flags.only(&["database-url", "master-key", "tenant"])?;
+    let tenant = flags.require("tenant")?;
+    let mut body = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut body)
+        .map_err(|e| format!("cannot read the envelope from stdin: {e}"))?;
+    let envelope =
+        Envelope::from_slice(&body).map_err(|e| format!("the envelope on stdin: {e}"))?;
+    let outbox = outbox(flags).await?;
+    let mut tx = outbox
+        .pool()
+        .begin()
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    outbox
+        .publish(&mut tx, tenant, &envelope)
+        .await
+        .map_err(explain)?;
+    tx.commit().await.map_err(|e| format!("database: {e}"))?;
+    println!("{}", envelope.id());
+    Ok(())
+}
+
+async fn worker(flags: &Flags) -> Result<(), String> {
+    flags.only(&[
+        "database-url",
+        "master-key",
+        "concurrency",
+        "speedup",
+        "lease",
+    ])?;
+    let outbox = outbox(flags).await?;
+    let transport = ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(15))
+        .and_then(|t| t.with_policy(flags.policy()))
+        .map_err(|e| e.to_string())?;
+    let worker = Worker::new(outbox, transport)
+        .with_concurrency(flags.number("concurrency", 8)?)
+        .with_speedup(flags.number("speedup", 1)?)
+        .with_lease(Duration::from_secs(flags.number("lease", 60)?));
+    let stats = if flags.has("--exit-when-idle") {
+        worker.run_until_idle().await
+    } else {
+        worker.run(std::future::pending()).await
+    }
+    .map_err(explain)?;
+    eprintln!(
+        "worker: {} attempts, {} delivered, {} gave up, {} held",
+        stats.attempts, stats.delivered, stats.gave_up, stats.held
+    );
+    Ok(())
+}
+
+async fn log(flags: &Flags) -> Result<(), String> {
+    flags.only(&["database-url", "tenant", "event", "endpoint"])?;
+    let tenant = flags.require("tenant")?;
+    // The log holds no secret: no master key needed. Read it straight from the table.
+    let pool = pool(flags).await?;
+    let mut offset = 0i64;
+    loop {
+        let rows = lms_webhooks_postgres::log_page(
+            &pool,
+            tenant,
+            flags.get("event"),
+            flags.get("endpoint"),
+            500,
+            offset,
+        )
+        .await
+        .map_err(explain)?;
+        for entry in &rows {
+            let line = serde_json::json!({
+                "event": entry.event,
+                "endpoint": entry.endpoint,
+                "attempt": entry.attempt,
+                "status": entry.status,
+                "error": entry.error,
+                "result": entry.result,
+                "at": entry.at,
+            });
+            println!("{line}");
+        }
+        if rows.len() < 500 {
+            return Ok(());
+        }
+        offset += 500;
+    }
+}
+
+async fn recover(flags: &Flags) -> Result<(), String> {
+    flags.only(&["database-url", "master-key", "tenant", "id", "since"])?;
+    let since = flags.require("since")?;
+    let since = since
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| Timestamp::from_unix(s).ok())
+        .ok_or_else(|| format!("--since `{since}` is not Unix seconds"))?;
+    let n = outbox(flags)
+        .await?
+        .recover(
+            flags.require("tenant")?,
+            flags.require("id")?,
+            since,
+            "outbox CLI",
+            "recover",
+        )
+        .await
+        .map_err(explain)?;
+    println!("{n}");
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! The `outbox` CLI, driven from outside as users script it, on a private PostgreSQL.
+
+#[path = "support/pg.rs"]
+mod pg;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::Duration;
+
+use lms_webhooks::{Envelope, Event, EventType, Profile, Receiver, Secret, Timestamp};
+use pg::Pg;
+
+fn binary() -> &'static PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+        let path = dir.join(format!("outbox{}", std::env::consts::EXE_SUFFIX));
+        if !path.exists() {
+            let status = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "lms-webhooks-postgres",
+                    "--example",
+                    "outbox",
+                ])
+                .status()
+                .expect("cargo runs");
+            assert!(status.success());
+        }
+        path
+    })
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+const KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
+
+/// A receiver that reports the verified event ids, with the secret it is given.
+fn receiver(secret: mpsc::Receiver<String>) -> (String, mpsc::Receiver<String>) {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let secret = Secret::parse(&secret.recv().unwrap()).unwrap();
+        let receiver = Receiver::new(Profile::standard()).with_secret(secret);
+        for mut request in server.incoming_requests() {
+            let mut body = Vec::new();
+            let _ = request.as_reader().read_to_end(&mut body);
+            let headers: Vec<(String, String)> = request
+                .headers()
+                .iter()
+                .map(|h| {
+                    (
+                        h.field.as_str().as_str().to_owned(),
+                        h.value.as_str().to_owned(),
+                    )
+                })
+                .collect();
+            let status = match receiver.receive(Timestamp::now(), &headers, &body) {
+                Ok(got) => {
+                    let _ = tx.send(got.id);
+                    200
+                }
+                Err(_) => 401,
+            };
+            let _ = request.respond(tiny_http::Response::empty(status));
+        }
+    });
+    (url, rx)
+}
+
+#[tokio::test]
+async fn the_whole_flow_from_the_command_line() {
+    let pg = Pg::start();
+    let db = pg.fresh_database().await;
+    let db = db.as_str();
+    let o = run(&["migrate", "--database-url", db], b"");
+    assert_eq!(
+        (o.status.code(), out(&o).as_str()),
+        (Some(0), "ok"),
+        "{o:?}"
+    );
+
+    let (secret_tx, secret_rx) = mpsc::channel();
+    let (url, seen) = receiver(secret_rx);
+    let base = [
+        "--database-url",
+        db,
+        "--master-key",
+        KEY,
+        "--tenant",
+        "school",
+    ];
+    let add = |extra: &[&str]| {
+        let mut args = vec!["endpoint", "add"];
+        args.extend_from_slice(&base);
+        args.extend_from_slice(extra);
+        run(&args, b"")
+    };
+    // Without the opt-ins, a loopback http URL is refused with the reason.
+    let o = add(&["--id", "crm", "--url", &url]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("http"));
+    let o = add(&[
+        "--id",
+        "crm",
+        "--url",
+        &url,
+        "--allow-http",
+        "--allow-private",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let secret = out(&o);
+    assert!(secret.starts_with("whsec_"));
+    secret_tx.send(secret).unwrap();
+
+    let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+    let mut publish = vec!["publish"];
+    publish.extend_from_slice(&base);
+    let o = run(&publish, &envelope.to_bytes().unwrap());
+    assert_eq!(out(&o), envelope.id().as_str(), "{o:?}");
+
+    let worker = |key: &str| {
+        run(
+            &[
+                "worker",
+                "--database-url",
+                db,
+                "--master-key",
+                key,
+                "--exit-when-idle",
+                "--allow-http",
+                "--allow-private",
+                "--speedup",
+                "100",
+            ],
+            b"",
+        )
+    };
+    // A wrong master key: refused, nothing changed.
+    let o = worker("another-32-character-secret-key!");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("master key does not match"));
+    assert!(seen.recv_timeout(Duration::from_millis(200)).is_err());
+
+    let o = worker(KEY);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(seen.recv().unwrap(), envelope.id().as_str());
+
+    let o = run(&["log", "--database-url", db, "--tenant", "school"], b"");
+    let line: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(line["event"], envelope.id().as_str());
+    assert_eq!(line["endpoint"], "crm");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["result"], "delivered");
+
+    // Paused: the event is held, and the idle worker exits without sending it.
+    let mut pause = vec!["endpoint", "pause"];
+    pause.extend_from_slice(&base);
+    pause.extend_from_slice(&["--id", "crm"]);
+    assert_eq!(run(&pause, b"").status.code(), Some(0));
+    let second = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    assert_eq!(
+        run(&publish, &second.to_bytes().unwrap()).status.code(),
+        Some(0)
+    );
+    assert_eq!(worker(KEY).status.code(), Some(0));
+    assert!(seen.recv_timeout(Duration::from_millis(300)).is_err());
+    let mut resume = vec!["endpoint", "resume"];
+    resume.extend_from_slice(&base);
+    resume.extend_from_slice(&["--id", "crm"]);
+    assert_eq!(run(&resume, b"").status.code(), Some(0));
+    assert_eq!(worker(KEY).status.code(), Some(0));
+    assert_eq!(seen.recv().unwrap(), second.id().as_str());
+
+    // The same event again: a no-op, the same id printed.
+    assert_eq!(
+        out(&run(&publish, &second.to_bytes().unwrap())),
+        second.id().as_str()
+    );
+    let o = run(&["purge", "--database-url", db, "--older-than", "0"], b"");
+    assert_eq!(out(&o), "2", "{o:?}");
+}
