@@ -13,53 +13,7 @@ use lms_webhooks::delivery::Delivery;
 use lms_webhooks::endpoint::{Endpoint, UrlPolicy};
 use lms_webhooks::transport::{BlockingTransport, ReqwestTransport, Transport, UreqTransport};
 use lms_webhooks::{Envelope, Event, EventType, Timestamp};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-
-/// A keep-alive HTTP/1.1 receiver that answers 200 to every request, as fast as it can.
-async fn serve(listener: tokio::net::TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            return;
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let (read, mut write) = stream.into_split();
-            let mut reader = BufReader::new(read);
-            let mut line = String::new();
-            loop {
-                let mut length = 0usize;
-                line.clear();
-                if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                    return;
-                }
-                loop {
-                    line.clear();
-                    if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).await.is_err() {
-                    return;
-                }
-                if write
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-    }
-}
+use lms_webhooks_benches::serve;
 
 /// Runs `work` on `concurrency` tasks for `seconds`; returns operations per second.
 async fn rate<F, Fut>(concurrency: usize, seconds: f64, work: F) -> f64

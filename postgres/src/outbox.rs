@@ -173,6 +173,15 @@ impl Outbox {
         self.load_all(&mut conn, tenant, false).await
     }
 
+    pub(crate) fn unseal(
+        &self,
+        tenant: &str,
+        id: &str,
+        sealed: &[u8],
+    ) -> Result<Endpoint, StoreError> {
+        self.key.open_endpoint(tenant, id, sealed)
+    }
+
     pub(crate) async fn load(
         &self,
         conn: &mut PgConnection,

@@ -1,13 +1,14 @@
 //! Workers: claim due deliveries with `FOR UPDATE SKIP LOCKED` under a lease, send outside any
 //! transaction, and write the outcome, the attempt and the endpoint's status in one.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError};
 use lms_webhooks::transport::{ReqwestTransport, Transport};
-use lms_webhooks::Timestamp;
+use lms_webhooks::{Endpoint, Timestamp};
 use sqlx::postgres::PgListener;
 use sqlx::{PgConnection, Row};
 use tokio::sync::Notify;
@@ -33,7 +34,14 @@ pub struct Worker {
     lease: Duration,
     poll: Duration,
     speedup: u32,
+    /// Endpoints unsealed lately, by tenant and id, with the sealed bytes they came from: a
+    /// claim that brings the same bytes reuses the endpoint (and its built target) instead of
+    /// decrypting it again. Any edit changes the bytes (a fresh IV), so nothing stale is used.
+    unsealed: Arc<std::sync::Mutex<Unsealed>>,
 }
+
+/// Endpoints by (tenant, id), with the sealed bytes each was opened from.
+type Unsealed = HashMap<(String, String), (Vec<u8>, Endpoint)>;
 
 /// What a worker did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -80,6 +88,7 @@ impl Worker {
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(1),
             speedup: 1,
+            unsealed: Arc::default(),
         }
     }
 
@@ -258,7 +267,10 @@ impl Worker {
                WHERE state = 'pending' AND next_due <= now()
                  AND (lease_until IS NULL OR lease_until < now())
                ORDER BY next_due LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, tenant, endpoint_id, delivery",
+             RETURNING id, tenant, endpoint_id, delivery,
+               (SELECT sealed FROM lmsw_endpoints e
+                WHERE e.tenant = lmsw_deliveries.tenant AND e.id = lmsw_deliveries.endpoint_id)
+               AS sealed",
         )
         .bind(&self.owner)
         .bind(self.lease.as_secs_f64())
@@ -273,16 +285,16 @@ impl Worker {
         let mut delivery = load_delivery(id, &row.try_get::<Vec<u8>, _>("delivery")?)?;
 
         let now = Timestamp::now();
-        let endpoint = match self.outbox.endpoint(&tenant, &endpoint_id).await {
-            Ok(endpoint) => endpoint,
-            Err(StoreError::NotFound { .. }) => {
+        // The endpoint as it is now came with the claim, in the same round trip.
+        let endpoint = match row.try_get::<Option<Vec<u8>>, _>("sealed")? {
+            Some(sealed) => self.unseal(&tenant, &endpoint_id, sealed)?,
+            None => {
                 delivery.end_for_deleted_endpoint(now);
                 let mut conn = pool.acquire().await?;
                 store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
                 counters.gave_up.fetch_add(1, Ordering::Relaxed);
                 return Ok(Worked::Busy);
             }
-            Err(e) => return Err(e),
         };
         let target = endpoint.target(now);
         let request = match delivery.next_request(now, &target) {
@@ -309,7 +321,7 @@ impl Worker {
         let outcome = self.transport.send(request).await;
         counters.attempts.fetch_add(1, Ordering::Relaxed);
         let next = self
-            .record(id, &tenant, &endpoint_id, &mut delivery, outcome)
+            .record(id, &tenant, &endpoint, &mut delivery, &target, outcome)
             .await?;
         match next {
             Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
@@ -317,6 +329,25 @@ impl Worker {
             _ => 0,
         };
         Ok(Worked::Busy)
+    }
+
+    fn unseal(&self, tenant: &str, id: &str, sealed: Vec<u8>) -> Result<Endpoint, StoreError> {
+        let key = (tenant.to_owned(), id.to_owned());
+        let mut cache = self
+            .unsealed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((bytes, endpoint)) = cache.get(&key) {
+            if *bytes == sealed {
+                return Ok(endpoint.clone());
+            }
+        }
+        let endpoint = self.outbox.unseal(tenant, id, &sealed)?;
+        if cache.len() >= 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, (sealed, endpoint.clone()));
+        Ok(endpoint)
     }
 
     /// Parks a delivery whose endpoint is paused or failed, under a share lock on the
@@ -350,67 +381,94 @@ impl Worker {
         Ok(())
     }
 
-    /// The outcome, the attempt row and the endpoint's status, in one transaction. `None` when
-    /// the lease was lost meanwhile (another worker has the delivery: nothing is written).
+    /// The outcome, the attempt row and the endpoint's status, in one transaction (one
+    /// statement when the endpoint's status bookkeeping does not change, the usual case: no
+    /// lock on the endpoint row then). `None` when the lease was lost meanwhile (another worker
+    /// has the delivery: nothing is written).
     async fn record(
         &self,
         id: i64,
         tenant: &str,
-        endpoint_id: &str,
+        endpoint: &lms_webhooks::Endpoint,
         delivery: &mut Delivery,
+        target: &lms_webhooks::Target,
         outcome: Outcome,
     ) -> Result<Option<Next>, StoreError> {
-        let mut tx = self.outbox.pool().begin().await?;
         let now = Timestamp::now();
-        let next = match self.outbox.load(&mut tx, tenant, endpoint_id, true).await {
-            Ok(mut endpoint) => {
-                let next =
-                    endpoint
-                        .record(now, delivery, outcome)
-                        .map_err(|e| StoreError::Corrupt {
-                            what: format!("delivery {id}"),
-                            reason: e.to_string(),
-                        })?;
-                self.outbox.save(&mut tx, tenant, &endpoint).await?;
-                next
-            }
-            Err(StoreError::NotFound { .. }) => {
-                delivery
-                    .record_deleted(now, outcome)
-                    .map_err(|e| StoreError::Corrupt {
-                        what: format!("delivery {id}"),
-                        reason: e.to_string(),
-                    })?
-            }
-            Err(e) => return Err(e),
+        let corrupt = |e: lms_webhooks::delivery::RecordError| StoreError::Corrupt {
+            what: format!("delivery {id}"),
+            reason: e.to_string(),
         };
-        if !store_delivery(&mut tx, id, delivery, Some(&self.owner)).await? {
+        let next = delivery.record(now, target, outcome).map_err(corrupt)?;
+        let mut probe = endpoint.clone();
+        probe.record_result(now, next);
+        let due = match next {
+            Next::RetryAt(due) if self.speedup > 1 => {
+                now.saturating_add(due.duration_since(now).unwrap_or_default() / self.speedup)
+            }
+            Next::RetryAt(due) => due,
+            _ => now,
+        };
+        if probe == *endpoint {
+            // The usual case: one statement, atomic by itself, no transaction to open.
+            let mut conn = self.outbox.pool().acquire().await?;
+            let written = record_attempt(
+                &mut conn,
+                id,
+                tenant,
+                endpoint.id(),
+                delivery,
+                due,
+                &self.owner,
+            )
+            .await?;
+            return Ok(written.then_some(next));
+        }
+        let mut tx = self.outbox.pool().begin().await?;
+        {
+            // The status bookkeeping changes (a failure counted, Failed, 410 → Disabled):
+            // under the endpoint row's lock, on the endpoint as it is now.
+            match self.outbox.load(&mut tx, tenant, endpoint.id(), true).await {
+                Ok(mut current) => {
+                    current.record_result(now, next);
+                    self.outbox.save(&mut tx, tenant, &current).await?;
+                }
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !record_attempt(
+            &mut tx,
+            id,
+            tenant,
+            endpoint.id(),
+            delivery,
+            due,
+            &self.owner,
+        )
+        .await?
+        {
             tx.rollback().await?;
             return Ok(None);
         }
-        if let (Next::RetryAt(due), true) = (next, self.speedup > 1) {
-            let wait = due.duration_since(now).unwrap_or_default() / self.speedup;
-            sqlx::query("UPDATE lmsw_deliveries SET next_due = $2 WHERE id = $1")
-                .bind(id)
-                .bind(odt(now.saturating_add(wait)))
-                .execute(&mut *tx)
-                .await?;
-        }
-        insert_attempt(&mut tx, id, tenant, endpoint_id, delivery).await?;
         tx.commit().await?;
         Ok(Some(next))
     }
 }
 
-async fn insert_attempt(
+/// The delivery's new state and its attempt row, in one statement, only while `owner` holds
+/// the lease. False when the lease was lost.
+async fn record_attempt(
     conn: &mut PgConnection,
     id: i64,
     tenant: &str,
     endpoint_id: &str,
     delivery: &Delivery,
-) -> Result<(), StoreError> {
+    due: Timestamp,
+    owner: &str,
+) -> Result<bool, StoreError> {
     let Some(attempt) = delivery.attempts().last() else {
-        return Ok(());
+        return store_delivery(conn, id, delivery, Some(owner)).await;
     };
     let (status, error, excerpt) = match &attempt.outcome {
         Outcome::Response { status, body, .. } => (Some(i32::from(*status)), None, body.clone()),
@@ -423,13 +481,25 @@ async fn insert_attempt(
         Next::RetryAt(_) => "retry",
         Next::GaveUp(_) => "gave_up",
     };
-    sqlx::query(
-        "INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
+    let state = crate::outbox::state_name(delivery.state());
+    let written = sqlx::query(
+        "WITH d AS (
+           UPDATE lmsw_deliveries SET state = $2, next_due = $3, attempt_count = $4,
+             delivery = $5, lease_owner = NULL, lease_until = NULL,
+             finished_at = CASE WHEN $2 IN ('done', 'gave_up') THEN now() ELSE NULL END
+           WHERE id = $1 AND lease_owner = $6
+           RETURNING id)
+         INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
            started_at, duration_ms, status, error, result, excerpt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         SELECT d.id, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM d
          ON CONFLICT (delivery_id, number) DO NOTHING",
     )
     .bind(id)
+    .bind(state)
+    .bind(delivery.next_due().map(|_| odt(due)))
+    .bind(delivery.attempt_count() as i32)
+    .bind(delivery.to_json())
+    .bind(owner)
     .bind(attempt.number as i32)
     .bind(tenant)
     .bind(delivery.event_id())
@@ -442,5 +512,5 @@ async fn insert_attempt(
     .bind(excerpt)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(written.rows_affected() == 1)
 }
