@@ -66,5 +66,7 @@ CREATE TABLE lmsw_attempts (
     PRIMARY KEY (delivery_id, number)
 );
 
+-- The log by endpoint reads this index; the log by event goes through the deliveries'
+-- (tenant, event_id, endpoint_id) key to the attempts' primary key. One secondary index only:
+-- every attempt writes a row here.
 CREATE INDEX lmsw_attempts_endpoint ON lmsw_attempts (tenant, endpoint_id, started_at);
-CREATE INDEX lmsw_attempts_event ON lmsw_attempts (tenant, event_id);

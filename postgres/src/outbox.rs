@@ -608,7 +608,9 @@ pub async fn log_page(
         "SELECT event_id, endpoint_id, number, status, error, result, started_at,
                 duration_ms, excerpt
          FROM lmsw_attempts
-         WHERE tenant = $1 AND ($2::text IS NULL OR event_id = $2)
+         WHERE tenant = $1
+           AND ($2::text IS NULL OR delivery_id IN
+             (SELECT id FROM lmsw_deliveries WHERE tenant = $1 AND event_id = $2))
            AND ($3::text IS NULL OR endpoint_id = $3)
          ORDER BY started_at DESC, number DESC LIMIT $4 OFFSET $5",
     )

@@ -258,7 +258,15 @@ async fn every_endpoint_receives_every_event_through_crashes_and_admin_changes()
         .log("school", None, Some("ep_a"), 5, 0)
         .await
         .unwrap();
-    assert!(!log.is_empty());
+    assert!(!log.is_empty() && log.iter().all(|e| e.endpoint == "ep_a"));
+    // The log of one event: its attempts to all three endpoints.
+    let by_event = outbox
+        .log("school", Some(&published[0]), None, 100, 0)
+        .await
+        .unwrap();
+    let endpoints: HashSet<&str> = by_event.iter().map(|e| e.endpoint.as_str()).collect();
+    assert_eq!(endpoints.len(), 3, "{by_event:?}");
+    assert!(by_event.iter().all(|e| e.event == published[0]));
     let stats = outbox.stats().await.unwrap();
     println!(
         "postgres workers: {events} events × 3 endpoints in {:.1} s; {attempts} attempts by the \
