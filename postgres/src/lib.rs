@@ -55,4 +55,4 @@ pub use error::StoreError;
 pub use migrate::{latest as latest_migration, migrate};
 pub use outbox::{log_page, LogEntry, Outbox, Published, QueueStats};
 pub use sealed::MasterKey;
-pub use worker::{Worker, WorkerStats};
+pub use worker::{Hook, Notice, Worker, WorkerStats};

@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use lms_webhooks::delivery::{Delivery, State};
+use lms_webhooks::delivery::{Delivery, Next, State};
 use lms_webhooks::endpoint::{fan_out, EndpointError, EndpointStatus};
+use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Envelope, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
@@ -267,6 +268,60 @@ impl Outbox {
         }
         tx.commit().await?;
         Ok(out)
+    }
+
+    /// The Test button: sends a `webhook.test` event to the endpoint now, whatever its status
+    /// and subscriptions, with no retry; the attempt goes to the delivery log, and a delivered
+    /// ping reactivates a `Failed` endpoint. Returns what the attempt came to.
+    pub async fn test_ping<T: Transport + ?Sized>(
+        &self,
+        tenant: &str,
+        id: &str,
+        transport: &T,
+    ) -> Result<Next, StoreError> {
+        let now = Timestamp::now();
+        let endpoint = self.endpoint(tenant, id).await?;
+        let mut delivery = endpoint.test_delivery(now)?;
+        let target = endpoint.test_target(now);
+        let corrupt = |reason: String| StoreError::Corrupt {
+            what: format!("test ping to {tenant}/{id}"),
+            reason,
+        };
+        let request = delivery
+            .next_request(now, &target)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let outcome = transport.send(request).await;
+        let ended = Timestamp::now();
+        let next = delivery
+            .record(ended, &target, outcome)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let row_id: i64 = sqlx::query(
+            "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, delivery, lease_owner)
+             VALUES ($1, $2, $3, 'pending', $4, 'test-ping') RETURNING id",
+        )
+        .bind(tenant)
+        .bind(delivery.event_id())
+        .bind(id)
+        .bind(delivery.to_json())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("id")?;
+        crate::worker::record_attempt(&mut tx, row_id, tenant, id, &delivery, ended, "test-ping")
+            .await?;
+        match self.load(&mut tx, tenant, id, true).await {
+            Ok(mut current) => {
+                current.record_test_result(ended, next);
+                self.save(&mut tx, tenant, &current).await?;
+                if current.status() == EndpointStatus::Active {
+                    release_held(&mut tx, tenant, id).await?;
+                }
+            }
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        tx.commit().await?;
+        Ok(next)
     }
 
     /// Deletes an endpoint. Its queued deliveries end at their next claim

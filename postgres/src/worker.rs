@@ -25,7 +25,7 @@ use crate::{Outbox, StoreError};
 /// nothing: when its lease expires another worker takes the delivery (at least once; the event
 /// id is the receivers' deduplication key). Workers wake on `NOTIFY` from a publish, and poll
 /// as a fallback.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Worker {
     outbox: Outbox,
     transport: Arc<ReqwestTransport>,
@@ -38,6 +38,54 @@ pub struct Worker {
     /// claim that brings the same bytes reuses the endpoint (and its built target) instead of
     /// decrypting it again. Any edit changes the bytes (a fresh IV), so nothing stale is used.
     unsealed: Arc<std::sync::Mutex<Unsealed>>,
+    hook: Option<Hook>,
+}
+
+/// What the host is told as it happens (after the transaction that made it so committed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notice {
+    /// An endpoint became `Failed` (repeated failures): its deliveries are held.
+    EndpointFailed {
+        /// The tenant.
+        tenant: String,
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// An endpoint was disabled by a 410 Gone answer.
+    EndpointDisabled {
+        /// The tenant.
+        tenant: String,
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// A delivery gave up for good.
+    DeliveryGaveUp {
+        /// The tenant.
+        tenant: String,
+        /// The event id.
+        event: String,
+        /// The endpoint.
+        endpoint: String,
+        /// Why.
+        reason: lms_webhooks::delivery::GiveUpReason,
+    },
+}
+
+/// The host's callback for [`Notice`]s: keep it quick (it runs on the worker's task).
+pub type Hook = Arc<dyn Fn(Notice) + Send + Sync>;
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("owner", &self.owner)
+            .field("concurrency", &self.concurrency)
+            .field("lease", &self.lease)
+            .field("poll", &self.poll)
+            .field("speedup", &self.speedup)
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Endpoints by (tenant, id), with the sealed bytes each was opened from.
@@ -89,6 +137,7 @@ impl Worker {
             poll: Duration::from_secs(1),
             speedup: 1,
             unsealed: Arc::default(),
+            hook: None,
         }
     }
 
@@ -118,6 +167,20 @@ impl Worker {
     pub fn with_speedup(mut self, factor: u32) -> Worker {
         self.speedup = factor.max(1);
         self
+    }
+
+    /// Calls `hook` with operational [`Notice`]s: an endpoint failed or was disabled, a
+    /// delivery gave up.
+    #[must_use]
+    pub fn with_hook(mut self, hook: impl Fn(Notice) + Send + Sync + 'static) -> Worker {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    fn notify(&self, notice: Notice) {
+        if let Some(hook) = &self.hook {
+            hook(notice);
+        }
     }
 
     /// The name this worker's leases carry.
@@ -325,7 +388,15 @@ impl Worker {
             .await?;
         match next {
             Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
-            Some(Next::GaveUp(_)) => counters.gave_up.fetch_add(1, Ordering::Relaxed),
+            Some(Next::GaveUp(reason)) => {
+                self.notify(Notice::DeliveryGaveUp {
+                    tenant: tenant.clone(),
+                    event: delivery.event_id().to_owned(),
+                    endpoint: endpoint_id.clone(),
+                    reason,
+                });
+                counters.gave_up.fetch_add(1, Ordering::Relaxed)
+            }
             _ => 0,
         };
         Ok(Worked::Busy)
@@ -424,14 +495,19 @@ impl Worker {
             .await?;
             return Ok(written.then_some(next));
         }
+        let mut status_change = None;
         let mut tx = self.outbox.pool().begin().await?;
         {
             // The status bookkeeping changes (a failure counted, Failed, 410 → Disabled):
             // under the endpoint row's lock, on the endpoint as it is now.
             match self.outbox.load(&mut tx, tenant, endpoint.id(), true).await {
                 Ok(mut current) => {
-                    current.record_result(now, next);
+                    let before = current.status();
+                    let after = current.record_result(now, next);
                     self.outbox.save(&mut tx, tenant, &current).await?;
+                    if after != before {
+                        status_change = Some(after);
+                    }
                 }
                 Err(StoreError::NotFound { .. }) => {}
                 Err(e) => return Err(e),
@@ -452,13 +528,25 @@ impl Worker {
             return Ok(None);
         }
         tx.commit().await?;
+        let who = || (tenant.to_owned(), endpoint.id().to_owned());
+        match status_change {
+            Some(lms_webhooks::EndpointStatus::Failed) => {
+                let (tenant, endpoint) = who();
+                self.notify(Notice::EndpointFailed { tenant, endpoint });
+            }
+            Some(lms_webhooks::EndpointStatus::Disabled) => {
+                let (tenant, endpoint) = who();
+                self.notify(Notice::EndpointDisabled { tenant, endpoint });
+            }
+            _ => {}
+        }
         Ok(Some(next))
     }
 }
 
 /// The delivery's new state and its attempt row, in one statement, only while `owner` holds
 /// the lease. False when the lease was lost.
-async fn record_attempt(
+pub(crate) async fn record_attempt(
     conn: &mut PgConnection,
     id: i64,
     tenant: &str,

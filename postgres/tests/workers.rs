@@ -277,3 +277,107 @@ async fn every_endpoint_receives_every_event_through_crashes_and_admin_changes()
         stats.pending
     );
 }
+
+/// A loopback server answering `status()` to everything.
+fn answering(status: impl Fn() -> u16 + Send + 'static) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            let _ = request.respond(tiny_http::Response::empty(status()));
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notices_reach_the_hook_and_a_test_ping_reactivates_a_failed_endpoint() {
+    use lms_webhooks::delivery::{GiveUpReason, Next};
+    use lms_webhooks::EndpointStatus;
+    use lms_webhooks_postgres::Notice;
+    use std::sync::atomic::{AtomicU16, Ordering};
+
+    let pg = Pg::start();
+    let pool = sqlx::PgPool::connect(&pg.fresh_database().await)
+        .await
+        .unwrap();
+    migrate(&pool).await.unwrap();
+    let outbox = Outbox::open(
+        pool.clone(),
+        MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap(),
+    )
+    .await
+    .unwrap();
+    let policy = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
+    let failing = Arc::new(AtomicU16::new(500));
+    let f = Arc::clone(&failing);
+    for (id, url) in [
+        ("ep_gone", answering(|| 410)),
+        ("ep_fail", answering(move || f.load(Ordering::SeqCst))),
+    ] {
+        let (e, _) = Endpoint::create(Timestamp::now(), id, &url, &policy).unwrap();
+        let e = e
+            .with_delivery(RetrySchedule::none(), SuccessRule::Any2xx)
+            .with_failure_rule(1, Duration::from_secs(86_400));
+        outbox.add_endpoint("t", &e, None).await.unwrap();
+    }
+    let mut tx = pool.begin().await.unwrap();
+    let sale = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    outbox.publish(&mut tx, "t", &sale).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&notices);
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(policy)
+        .unwrap();
+    Worker::new(outbox.clone(), transport.clone())
+        .with_poll_interval(Duration::from_millis(50))
+        .with_hook(move |n| seen.lock().unwrap().push(n))
+        .run_until_idle()
+        .await
+        .unwrap();
+    let notices = notices.lock().unwrap().clone();
+    let has = |wanted: &Notice| notices.contains(wanted);
+    let t = || "t".to_owned();
+    assert!(has(&Notice::EndpointDisabled {
+        tenant: t(),
+        endpoint: "ep_gone".to_owned()
+    }));
+    assert!(has(&Notice::EndpointFailed {
+        tenant: t(),
+        endpoint: "ep_fail".to_owned()
+    }));
+    assert!(has(&Notice::DeliveryGaveUp {
+        tenant: t(),
+        event: sale.id().as_str().to_owned(),
+        endpoint: "ep_gone".to_owned(),
+        reason: GiveUpReason::Gone
+    }));
+
+    // The Test button: still failing, it stays Failed; once the receiver is fixed, a delivered
+    // ping reactivates it. Both pings are in the log.
+    assert!(matches!(
+        outbox.test_ping("t", "ep_fail", &transport).await.unwrap(),
+        Next::GaveUp(_)
+    ));
+    assert_eq!(
+        outbox.endpoint("t", "ep_fail").await.unwrap().status(),
+        EndpointStatus::Failed
+    );
+    failing.store(200, Ordering::SeqCst);
+    assert_eq!(
+        outbox.test_ping("t", "ep_fail", &transport).await.unwrap(),
+        Next::Done
+    );
+    assert_eq!(
+        outbox.endpoint("t", "ep_fail").await.unwrap().status(),
+        EndpointStatus::Active
+    );
+    let log = outbox.log("t", None, Some("ep_fail"), 10, 0).await.unwrap();
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log[0].result, "delivered");
+}

@@ -69,6 +69,16 @@ impl Outcome {
     /// The longest `Retry-After` value kept, in characters (an HTTP date is 29).
     pub const MAX_RETRY_AFTER: usize = 64;
 
+    /// A response as a transport read it: its status, its `Retry-After` header if any, and
+    /// the start of its body (see [`Outcome::with_body`] and [`Outcome::with_retry_after`]).
+    pub fn response(status: u16, retry_after: Option<&str>, body: &[u8]) -> Outcome {
+        let outcome = Outcome::status(status).with_body(body);
+        match retry_after {
+            Some(value) => outcome.with_retry_after(value),
+            None => outcome,
+        }
+    }
+
     /// A failed send. The message is cut to [`Outcome::MAX_MESSAGE`] characters and its control
     /// characters are escaped: it ends up in logs and admin pages.
     pub fn error(message: impl Into<String>) -> Outcome {

@@ -235,10 +235,6 @@ impl Transport for ReqwestTransport {
             }
         }
         excerpt.truncate(Outcome::MAX_EXCERPT);
-        let outcome = Outcome::status(status).with_body(&excerpt);
-        match retry_after {
-            Some(value) => outcome.with_retry_after(value),
-            None => outcome,
-        }
+        Outcome::response(status, retry_after.as_deref(), &excerpt)
     }
 }

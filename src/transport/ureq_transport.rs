@@ -182,11 +182,7 @@ impl BlockingTransport for UreqTransport {
                     .as_reader()
                     .take(Outcome::MAX_EXCERPT as u64)
                     .read_to_end(&mut excerpt);
-                let outcome = Outcome::status(status).with_body(&excerpt);
-                match retry_after {
-                    Some(value) => outcome.with_retry_after(value),
-                    None => outcome,
-                }
+                Outcome::response(status, retry_after.as_deref(), &excerpt)
             }
             Err(ureq::Error::Timeout(_)) => Outcome::Timeout,
             Err(ureq::Error::Io(e)) => Outcome::error(e.to_string()),
