@@ -5,7 +5,10 @@ use sqlx::{PgPool, Row};
 use crate::StoreError;
 
 /// Every migration, in order: `(version, SQL)`.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_outbox.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_outbox.sql")),
+    (2, include_str!("../migrations/0002_rate_limit.sql")),
+];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.
 const LOCK: i64 = 0x6c6d_7377_6d69_6772; // "lmswmigr"

@@ -270,6 +270,35 @@ impl Outbox {
         Ok(out)
     }
 
+    /// Limits deliveries to the endpoint to `per_second` across every worker (a token bucket
+    /// with one second's burst), or lifts the limit with `None`. A delivery over the limit is
+    /// put back, due a moment later; no attempt is made or counted.
+    pub async fn set_rate_limit(
+        &self,
+        tenant: &str,
+        id: &str,
+        per_second: Option<f64>,
+    ) -> Result<(), StoreError> {
+        let per_second = per_second.filter(|r| r.is_finite() && *r > 0.0);
+        let updated = sqlx::query(
+            "UPDATE lmsw_endpoints SET rate_per_second = $3,
+               rate_tokens = coalesce(greatest($3, 1), 0), rate_at = now()
+             WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(per_second)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                tenant: tenant.to_owned(),
+                id: id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     /// The Test button: sends a `webhook.test` event to the endpoint now, whatever its status
     /// and subscriptions, with no retry; the attempt goes to the delivery log, and a delivered
     /// ping reactivates a `Failed` endpoint. Returns what the attempt came to.

@@ -333,7 +333,10 @@ impl Worker {
              RETURNING id, tenant, endpoint_id, delivery,
                (SELECT sealed FROM lmsw_endpoints e
                 WHERE e.tenant = lmsw_deliveries.tenant AND e.id = lmsw_deliveries.endpoint_id)
-               AS sealed",
+               AS sealed,
+               (SELECT rate_per_second FROM lmsw_endpoints e
+                WHERE e.tenant = lmsw_deliveries.tenant AND e.id = lmsw_deliveries.endpoint_id)
+               AS rate",
         )
         .bind(&self.owner)
         .bind(self.lease.as_secs_f64())
@@ -359,6 +362,11 @@ impl Worker {
                 return Ok(Worked::Busy);
             }
         };
+        if let Some(rate) = row.try_get::<Option<f64>, _>("rate")? {
+            if !self.take_token(id, &tenant, &endpoint_id, rate).await? {
+                return Ok(Worked::Busy);
+            }
+        }
         let target = endpoint.target(now);
         let request = match delivery.next_request(now, &target) {
             Ok(request) => request,
@@ -419,6 +427,46 @@ impl Worker {
         }
         cache.insert(key, (sealed, endpoint.clone()));
         Ok(endpoint)
+    }
+
+    /// Takes one token from the endpoint's bucket; without one, puts the delivery back due when
+    /// the next token comes, and returns false.
+    async fn take_token(
+        &self,
+        id: i64,
+        tenant: &str,
+        endpoint_id: &str,
+        rate: f64,
+    ) -> Result<bool, StoreError> {
+        let pool = self.outbox.pool();
+        let took = sqlx::query(
+            "UPDATE lmsw_endpoints SET
+               rate_tokens = least(greatest(rate_per_second, 1),
+                 rate_tokens + rate_per_second * extract(epoch FROM clock_timestamp() - rate_at)) - 1,
+               rate_at = clock_timestamp()
+             WHERE tenant = $1 AND id = $2 AND rate_per_second IS NOT NULL
+               AND least(greatest(rate_per_second, 1),
+                 rate_tokens + rate_per_second * extract(epoch FROM clock_timestamp() - rate_at)) >= 1",
+        )
+        .bind(tenant)
+        .bind(endpoint_id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !took {
+            sqlx::query(
+                "UPDATE lmsw_deliveries SET lease_owner = NULL, lease_until = NULL,
+                   next_due = clock_timestamp() + make_interval(secs => $3)
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(&self.owner)
+            .bind(1.0 / rate.max(0.001))
+            .execute(pool)
+            .await?;
+        }
+        Ok(took)
     }
 
     /// Parks a delivery whose endpoint is paused or failed, under a share lock on the

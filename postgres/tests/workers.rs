@@ -381,3 +381,71 @@ async fn notices_reach_the_hook_and_a_test_ping_reactivates_a_failed_endpoint() 
     assert_eq!(log.len(), 3, "{log:?}");
     assert_eq!(log[0].result, "delivered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_workers() {
+    let pg = Pg::start();
+    let pool = sqlx::PgPool::connect(&pg.fresh_database().await)
+        .await
+        .unwrap();
+    migrate(&pool).await.unwrap();
+    let outbox = Outbox::open(
+        pool.clone(),
+        MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap(),
+    )
+    .await
+    .unwrap();
+    let policy = UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true);
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&arrivals);
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            seen.lock().unwrap().push(Instant::now());
+            let _ = request.respond(tiny_http::Response::empty(200));
+        }
+    });
+    let (e, _) = Endpoint::create(Timestamp::now(), "ep", &url, &policy).unwrap();
+    outbox.add_endpoint("t", &e, None).await.unwrap();
+    outbox.set_rate_limit("t", "ep", Some(20.0)).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..60 {
+        let envelope = Envelope::new(Event::sample(EventType::CrmContactTagAdded));
+        outbox.publish(&mut tx, "t", &envelope).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(policy)
+        .unwrap();
+    let started = Instant::now();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let worker = Worker::new(outbox.clone(), transport.clone())
+                .with_concurrency(8)
+                .with_poll_interval(Duration::from_millis(20));
+            tokio::spawn(async move { worker.run_until_idle().await })
+        })
+        .collect();
+    let mut delivered = 0;
+    for run in runs {
+        delivered += run.await.unwrap().unwrap().delivered;
+    }
+    assert_eq!(delivered, 60);
+    // 60 at 20 a second with a one-second burst: at least two seconds, and never more than a
+    // burst plus a second's worth in any one second.
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1800), "{took:?}");
+    let arrivals = arrivals.lock().unwrap().clone();
+    for (i, &a) in arrivals.iter().enumerate() {
+        let within = arrivals[i..]
+            .iter()
+            .take_while(|&&b| b.duration_since(a) < Duration::from_secs(1))
+            .count();
+        assert!(within <= 41, "{within} deliveries within one second");
+    }
+}
