@@ -4,10 +4,11 @@
 
 #[path = "support/cli.rs"]
 mod cli;
+#[path = "../checks/tests/support/server.rs"]
+mod server;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,42 +16,6 @@ use bytes::Bytes;
 use lms_webhooks::delivery::Outcome;
 use lms_webhooks::endpoint::UrlPolicy;
 use lms_webhooks::transport::{BlockingTransport, Lookup, UreqTransport};
-
-/// A raw HTTP server on loopback that reads one request per connection and hands the stream
-/// to `answer`; reports each request line it read.
-fn raw_server(answer: impl Fn(TcpStream) + Send + Sync + 'static) -> (u16, mpsc::Receiver<String>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = mpsc::channel();
-    let answer = std::sync::Arc::new(answer);
-    thread::spawn(move || {
-        for stream in listener.incoming().take(8) {
-            let Ok(stream) = stream else { return };
-            let tx = tx.clone();
-            let answer = answer.clone();
-            thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                let _ = reader.read_line(&mut line);
-                let mut length = 0usize;
-                loop {
-                    let mut header = String::new();
-                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0; length];
-                let _ = reader.read_exact(&mut body);
-                let _ = tx.send(line.trim().to_owned());
-                answer(stream);
-            });
-        }
-    });
-    (port, rx)
-}
 
 fn request(url: &str) -> http::Request<Bytes> {
     let mut r = http::Request::new(Bytes::from_static(b"{}"));
@@ -65,14 +30,9 @@ fn loopback() -> UrlPolicy {
         .with_private_allowed(true)
 }
 
-fn ok(mut stream: TcpStream) {
-    let _ =
-        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-}
-
 #[test]
 fn a_name_resolving_to_loopback_is_refused_by_default_and_allowed_with_allow_private() {
-    let (port, seen) = raw_server(ok);
+    let (port, seen) = server::start(server::ok);
     let rebinding =
         Lookup::system().with_fixed("rebind.example.com", port, IpAddr::V4(Ipv4Addr::LOCALHOST));
     let url = format!("http://rebind.example.com:{port}/hook");
@@ -99,7 +59,7 @@ fn a_name_resolving_to_loopback_is_refused_by_default_and_allowed_with_allow_pri
 
 #[test]
 fn the_default_policy_refuses_loopback_urls_and_http_before_connecting() {
-    let (port, seen) = raw_server(ok);
+    let (port, seen) = server::start(server::ok);
     let transport = UreqTransport::default();
     for url in [
         format!("https://127.0.0.1:{port}/"),
@@ -117,7 +77,7 @@ fn the_default_policy_refuses_loopback_urls_and_http_before_connecting() {
 
 #[test]
 fn an_endless_body_costs_one_capped_attempt() {
-    let (port, _seen) = raw_server(|mut stream| {
+    let (port, _seen) = server::start(|mut stream, _| {
         let _ = stream
             .write_all(b"HTTP/1.1 500 Internal Server Error\r\ntransfer-encoding: chunked\r\n\r\n");
         let chunk = format!("{:x}\r\n{}\r\n", 4096, "x".repeat(4096));
@@ -148,7 +108,7 @@ fn an_endless_body_costs_one_capped_attempt() {
 
 #[test]
 fn a_dripping_server_costs_one_timed_out_attempt() {
-    let (port, _seen) = raw_server(|mut stream| {
+    let (port, _seen) = server::start(|mut stream, _| {
         for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" {
             if stream.write_all(&[*byte]).is_err() {
                 return;
@@ -170,7 +130,7 @@ fn a_dripping_server_costs_one_timed_out_attempt() {
 
 #[test]
 fn a_redirect_is_a_failed_attempt_and_not_followed() {
-    let (port, seen) = raw_server(move |mut stream| {
+    let (port, seen) = server::start(move |mut stream, _| {
         let _ = stream.write_all(
             b"HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:9/elsewhere\r\ncontent-length: 0\r\n\r\n",
         );
@@ -178,13 +138,13 @@ fn a_redirect_is_a_failed_attempt_and_not_followed() {
     let transport = UreqTransport::default().with_policy(loopback());
     let outcome = transport.send(request(&format!("http://127.0.0.1:{port}/")));
     assert_eq!(outcome.status_code(), Some(302));
-    assert_eq!(seen.recv().unwrap(), "POST / HTTP/1.1");
+    assert_eq!(seen.recv().unwrap().0, "POST / HTTP/1.1");
     assert!(seen.recv_timeout(Duration::from_millis(300)).is_err());
 }
 
 #[test]
 fn control_characters_never_reach_the_log_raw() {
-    let (port, _seen) = raw_server(|mut stream| {
+    let (port, _seen) = server::start(|mut stream, _| {
         let _ = stream.write_all(
             b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 120\r\ncontent-length: 12\r\n\r\n\x1b[2Jcleared!",
         );
@@ -214,7 +174,7 @@ fn control_characters_never_reach_the_log_raw() {
 /// The CLI reproduction: `rebind.example.com` answered with 127.0.0.1.
 #[test]
 fn webhook_send_refuses_a_name_rebound_to_loopback_unless_allow_private() {
-    let (port, seen) = raw_server(ok);
+    let (port, seen) = server::start(server::ok);
     let url = format!("http://rebind.example.com:{port}/hook");
     let pin = format!("rebind.example.com:{port}:127.0.0.1");
     let base = [
@@ -241,12 +201,12 @@ fn webhook_send_refuses_a_name_rebound_to_loopback_unless_allow_private() {
     allowed.push("--allow-private");
     let o = cli::run(&allowed, b"{}");
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    assert_eq!(seen.recv().unwrap(), "POST /hook HTTP/1.1");
+    assert_eq!(seen.recv().unwrap().0, "POST /hook HTTP/1.1");
 }
 
 #[test]
 fn webhook_send_ignores_proxies_from_the_environment() {
-    let (port, seen) = raw_server(ok);
+    let (port, seen) = server::start(server::ok);
     let url = format!("http://127.0.0.1:{port}/hook");
     let dead_proxy = "http://127.0.0.1:9"; // the discard port: nothing listens there
     let o = cli::run_with_env(
@@ -270,7 +230,7 @@ fn webhook_send_ignores_proxies_from_the_environment() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    assert_eq!(seen.recv().unwrap(), "POST /hook HTTP/1.1");
+    assert_eq!(seen.recv().unwrap().0, "POST /hook HTTP/1.1");
 }
 
 #[test]
@@ -300,7 +260,7 @@ fn the_blocking_driver_runs_a_delivery_to_its_end() {
     use lms_webhooks::{SuccessRule, Timestamp};
 
     let answers = std::sync::Mutex::new(vec![200u16, 503]);
-    let (port, seen) = raw_server(move |mut stream| {
+    let (port, seen) = server::start(move |mut stream, _| {
         let code = answers.lock().unwrap().pop().unwrap_or(200);
         let _ = stream.write_all(
             format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")

@@ -1,7 +1,8 @@
 //! The `outbox` CLI, driven from outside as users script it, on a private PostgreSQL.
 
-#[path = "support/pg.rs"]
-mod pg;
+#[path = "../../examples/support/inbound.rs"]
+mod inbound;
+mod support;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,7 +11,8 @@ use std::sync::{mpsc, OnceLock};
 use std::time::Duration;
 
 use lms_webhooks::{Envelope, Event, EventType, Profile, Receiver, Secret, Timestamp};
-use pg::Pg;
+use support::pg::Pg;
+use support::store::KEY;
 
 fn binary() -> &'static PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
@@ -52,8 +54,6 @@ fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
-const KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
-
 /// A receiver that reports the verified event ids, with the secret it is given.
 fn receiver(secret: mpsc::Receiver<String>) -> (String, mpsc::Receiver<String>) {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
@@ -63,18 +63,7 @@ fn receiver(secret: mpsc::Receiver<String>) -> (String, mpsc::Receiver<String>) 
         let secret = Secret::parse(&secret.recv().unwrap()).unwrap();
         let receiver = Receiver::new(Profile::standard()).with_secret(secret);
         for mut request in server.incoming_requests() {
-            let mut body = Vec::new();
-            let _ = request.as_reader().read_to_end(&mut body);
-            let headers: Vec<(String, String)> = request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_owned(),
-                        h.value.as_str().to_owned(),
-                    )
-                })
-                .collect();
+            let (headers, body) = inbound::read(&mut request);
             let status = match receiver.receive(Timestamp::now(), &headers, &body) {
                 Ok(got) => {
                     let _ = tx.send(got.id);

@@ -1,8 +1,7 @@
 //! The store on a real PostgreSQL started by the test: migrations, sealed endpoints, the
 //! transactional publish.
 
-#[path = "support/pg.rs"]
-mod pg;
+mod support;
 
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use lms_webhooks::{
     Endpoint, EndpointStatus, Envelope, Event, EventType, Secret, Timestamp, UrlPolicy,
 };
 use lms_webhooks_postgres::{latest_migration, migrate, MasterKey, Outbox, StoreError};
-use pg::Pg;
 use sqlx::Row;
+use support::pg::Pg;
 
 const KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
 const OTHER_KEY: &str = "another-32-character-secret-key!";

@@ -5,22 +5,23 @@
 //!
 //! `LMSW_EVENTS` sets the number of events (default 1,000; CI runs 10,000).
 
-#[path = "support/pg.rs"]
-mod pg;
+#[path = "../../examples/support/inbound.rs"]
+mod inbound;
+mod support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lms_webhooks::endpoint::UrlPolicy;
 use lms_webhooks::retry::RetrySchedule;
 use lms_webhooks::transport::ReqwestTransport;
 use lms_webhooks::{
     Endpoint, Envelope, Event, EventType, Profile, Receiver, Secret, SuccessRule, Timestamp,
 };
-use lms_webhooks_postgres::{migrate, MasterKey, Outbox, Worker};
-use pg::Pg;
+use lms_webhooks_postgres::Worker;
 use sqlx::Row;
+use support::pg::Pg;
+use support::store::{fresh_outbox, loopback};
 
 /// A receiver on loopback: verifies with the secrets it knows now, records what it accepted.
 #[derive(Clone, Default)]
@@ -38,18 +39,7 @@ impl Inbox {
         let me = self.clone();
         std::thread::spawn(move || {
             for mut request in server.incoming_requests() {
-                let mut body = Vec::new();
-                let _ = request.as_reader().read_to_end(&mut body);
-                let headers: Vec<(String, String)> = request
-                    .headers()
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.field.as_str().as_str().to_owned(),
-                            h.value.as_str().to_owned(),
-                        )
-                    })
-                    .collect();
+                let (headers, body) = inbound::read(&mut request);
                 let n = {
                     let mut requests = me.requests.lock().unwrap();
                     *requests += 1;
@@ -89,18 +79,8 @@ async fn every_endpoint_receives_every_event_through_crashes_and_admin_changes()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000);
     let pg = Pg::start();
-    let url = pg.fresh_database().await;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(60)
-        .connect(&url)
-        .await
-        .unwrap();
-    migrate(&pool).await.unwrap();
-    let key = MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
-    let outbox = Outbox::open(pool.clone(), key).await.unwrap();
-    let policy = UrlPolicy::new()
-        .with_http_allowed(true)
-        .with_private_allowed(true);
+    let (pool, outbox) = fresh_outbox(&pg, 60).await;
+    let policy = loopback();
 
     let inboxes = [Inbox::default(), Inbox::default(), Inbox::default()];
     let ids = ["ep_a", "ep_b", "ep_c"];
@@ -298,19 +278,8 @@ async fn notices_reach_the_hook_and_a_test_ping_reactivates_a_failed_endpoint() 
     use std::sync::atomic::{AtomicU16, Ordering};
 
     let pg = Pg::start();
-    let pool = sqlx::PgPool::connect(&pg.fresh_database().await)
-        .await
-        .unwrap();
-    migrate(&pool).await.unwrap();
-    let outbox = Outbox::open(
-        pool.clone(),
-        MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap(),
-    )
-    .await
-    .unwrap();
-    let policy = UrlPolicy::new()
-        .with_http_allowed(true)
-        .with_private_allowed(true);
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let policy = loopback();
     let failing = Arc::new(AtomicU16::new(500));
     let f = Arc::clone(&failing);
     for (id, url) in [
@@ -385,19 +354,8 @@ async fn notices_reach_the_hook_and_a_test_ping_reactivates_a_failed_endpoint() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_holds_across_workers() {
     let pg = Pg::start();
-    let pool = sqlx::PgPool::connect(&pg.fresh_database().await)
-        .await
-        .unwrap();
-    migrate(&pool).await.unwrap();
-    let outbox = Outbox::open(
-        pool.clone(),
-        MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap(),
-    )
-    .await
-    .unwrap();
-    let policy = UrlPolicy::new()
-        .with_http_allowed(true)
-        .with_private_allowed(true);
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let policy = loopback();
     let arrivals = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&arrivals);
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();

@@ -1,0 +1,4 @@
+//! Shared by the tests (and the outbox bench).
+
+pub mod pg;
+pub mod store;

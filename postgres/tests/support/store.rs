@@ -1,0 +1,34 @@
+//! A migrated outbox on a fresh database of the private server, and the loopback policy the
+//! tests deliver under.
+
+#![allow(dead_code)] // each test binary uses its own part
+
+use lms_webhooks::UrlPolicy;
+use lms_webhooks_postgres::{migrate, MasterKey, Outbox};
+use sqlx::PgPool;
+
+use super::pg::Pg;
+
+/// The master key of the tests.
+pub const KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
+
+/// A fresh database, migrated, with an outbox sealed under [`KEY`].
+pub async fn fresh_outbox(pg: &Pg, max_connections: u32) -> (PgPool, Outbox) {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(max_connections)
+        .connect(&pg.fresh_database().await)
+        .await
+        .unwrap();
+    migrate(&pool).await.unwrap();
+    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
+        .await
+        .unwrap();
+    (pool, outbox)
+}
+
+/// Receivers on loopback, over http: for tests only.
+pub fn loopback() -> UrlPolicy {
+    UrlPolicy::new()
+        .with_http_allowed(true)
+        .with_private_allowed(true)
+}
