@@ -407,3 +407,92 @@ async fn a_rate_limit_holds_across_workers() {
         assert!(within <= 41, "{within} deliveries within one second");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_lost_mid_attempt_loses_nothing() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let policy = loopback();
+    // A slow receiver: the attempt is in flight long enough to cut the database under it.
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&received);
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for mut request in server.incoming_requests() {
+            let (headers, _) = inbound::read(&mut request);
+            std::thread::sleep(Duration::from_millis(700));
+            let id = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("webhook-id"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(id);
+            let _ = request.respond(tiny_http::Response::empty(200));
+        }
+    });
+    let (e, _) = Endpoint::create(Timestamp::now(), "ep", &url, &policy).unwrap();
+    outbox.add_endpoint("t", &e, None).await.unwrap();
+    let sale = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    let mut tx = pool.begin().await.unwrap();
+    outbox.publish(&mut tx, "t", &sale).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(policy)
+        .unwrap();
+    let worker = Worker::new(outbox.clone(), transport)
+        .with_concurrency(1)
+        .with_lease(Duration::from_secs(2))
+        .with_poll_interval(Duration::from_millis(100));
+    let run = tokio::spawn(async move { worker.run_until_idle().await });
+    // While the request is at the receiver, every other connection to the database is cut:
+    // the worker's connections (pool and listener) all break.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let database: String = sqlx::query("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    let admin = sqlx::PgPool::connect(pg.url()).await.unwrap();
+    let cut: i64 = sqlx::query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(database)
+    .fetch_one(&admin)
+    .await
+    .unwrap()
+    .get(0);
+    assert!(cut > 0, "no connection was cut");
+    let stats = tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the worker finishes")
+        .unwrap();
+    // The worker may have stopped on the lost connection, or finished: either way nothing is
+    // lost. A worker that runs afterwards (or the same one) delivers what the lease freed.
+    if stats.is_err() || outbox.stats().await.unwrap().pending > 0 {
+        tokio::time::sleep(Duration::from_secs(2)).await; // the lease runs out
+        let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+            .unwrap()
+            .with_policy(loopback())
+            .unwrap();
+        Worker::new(outbox.clone(), transport)
+            .with_poll_interval(Duration::from_millis(100))
+            .run_until_idle()
+            .await
+            .unwrap();
+    }
+    let state: String = sqlx::query("SELECT state FROM lmsw_deliveries")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(state, "done");
+    let received = received.lock().unwrap().clone();
+    assert!(
+        received.iter().any(|id| id == sale.id().as_str()),
+        "{received:?}"
+    );
+}
