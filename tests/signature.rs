@@ -1,32 +1,18 @@
 //! Signatures: published vectors, rotation, and every rejection (interop with the reference
 //! `standardwebhooks` crate and arbitrary input: `checks/tests/arbitrary_input.rs`).
 
+#[path = "support/given.rs"]
+mod given;
+
+use given::{at, headers, secret};
+
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::HeaderMap;
 use lms_webhooks::signature::{
     BodyHmacHex, FnHeaders, HeaderLookup, Message, PresharedToken, StandardWebhooks,
 };
-use lms_webhooks::{Scheme, Secret, SignError, Timestamp, Tolerance, Verifier, VerifyError};
-
-fn secret(s: &str) -> Secret {
-    Secret::parse(s).unwrap()
-}
-
-fn at(secs: i64) -> Timestamp {
-    Timestamp::from_unix(secs).unwrap()
-}
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (k, v) in pairs {
-        h.append(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
-    }
-    h
-}
+use lms_webhooks::{Scheme, Secret, SignError, Tolerance, Verifier, VerifyError};
 
 struct Vector {
     secret: &'static str,

@@ -3,7 +3,11 @@
 //! `standardwebhooks` crate both ways. A member of its own so that the crate's examples build
 //! neither proptest nor the reference crate.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+#[path = "../../tests/support/given.rs"]
+mod given;
+
+use given::{at, headers, secret};
+
 use lms_webhooks::encryption::EncryptionKey;
 use lms_webhooks::signature::{BodyHmacHex, Message, PresharedToken};
 use lms_webhooks::{Envelope, Event, EventType, Scheme, Secret, Timestamp, Tolerance, Verifier};
@@ -20,25 +24,6 @@ fn value_len(body: &[u8]) -> usize {
     use base64::Engine as _;
     let v: serde_json::Value = serde_json::from_slice(body).unwrap();
     STANDARD.decode(v["value"].as_str().unwrap()).unwrap().len()
-}
-
-fn secret(s: &str) -> Secret {
-    Secret::parse(s).unwrap()
-}
-
-fn at(secs: i64) -> Timestamp {
-    Timestamp::from_unix(secs).unwrap()
-}
-
-fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    for (k, v) in pairs {
-        h.append(
-            HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            HeaderValue::from_str(v).unwrap(),
-        );
-    }
-    h
 }
 
 mod encryption {

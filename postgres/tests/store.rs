@@ -12,8 +12,8 @@ use lms_webhooks::{
 use lms_webhooks_postgres::{latest_migration, migrate, MasterKey, Outbox, StoreError};
 use sqlx::Row;
 use support::pg::Pg;
+use support::store::{outbox_on, KEY};
 
-const KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
 const OTHER_KEY: &str = "another-32-character-secret-key!";
 
 fn endpoint(id: &str) -> (Endpoint, String) {
@@ -69,11 +69,7 @@ async fn migrations_are_idempotent_concurrent_and_refuse_a_newer_database() {
 async fn secrets_are_sealed_a_wrong_key_is_refused_and_rekeying_works() {
     let pg = Pg::start();
     let url = pg.fresh_database().await;
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    migrate(&pool).await.unwrap();
-    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
-        .await
-        .unwrap();
+    let (pool, outbox) = outbox_on(&url, 10).await;
     let (crm, secret_text) = endpoint("crm");
     let key =
         lms_webhooks::EncryptionKey::parse("base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
@@ -125,11 +121,7 @@ async fn secrets_are_sealed_a_wrong_key_is_refused_and_rekeying_works() {
 async fn publish_commits_with_the_host_transaction_or_not_at_all() {
     let pg = Pg::start();
     let url = pg.fresh_database().await;
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    migrate(&pool).await.unwrap();
-    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
-        .await
-        .unwrap();
+    let (pool, outbox) = outbox_on(&url, 10).await;
     let (active, _) = endpoint("active");
     let (mut paused, _) = endpoint("paused");
     paused.pause(Timestamp::now());

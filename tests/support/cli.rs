@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+#[path = "../../examples/support/inbound.rs"]
+mod inbound;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -103,18 +106,7 @@ pub fn recording_server(statuses: Vec<u16>) -> (String, mpsc::Receiver<Seen>) {
             else {
                 return;
             };
-            let mut body = Vec::new();
-            let _ = request.as_reader().read_to_end(&mut body);
-            let headers = request
-                .headers()
-                .iter()
-                .map(|h| {
-                    (
-                        h.field.as_str().as_str().to_owned(),
-                        h.value.as_str().to_owned(),
-                    )
-                })
-                .collect();
+            let (headers, body) = inbound::read(&mut request);
             let _ = tx.send(Seen {
                 path: request.url().to_owned(),
                 headers,

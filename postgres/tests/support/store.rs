@@ -14,9 +14,14 @@ pub const KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
 
 /// A fresh database, migrated, with an outbox sealed under [`KEY`].
 pub async fn fresh_outbox(pg: &Pg, max_connections: u32) -> (PgPool, Outbox) {
+    outbox_on(&pg.fresh_database().await, max_connections).await
+}
+
+/// The database at `url`, migrated, with an outbox sealed under [`KEY`].
+pub async fn outbox_on(url: &str, max_connections: u32) -> (PgPool, Outbox) {
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(max_connections)
-        .connect(&pg.fresh_database().await)
+        .connect(url)
         .await
         .unwrap();
     migrate(&pool).await.unwrap();
