@@ -23,14 +23,9 @@ use lms_webhooks::{EncryptionKey, Secret, Timestamp};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let profile = match env("WEBHOOK_PROFILE").as_deref().unwrap_or("standard") {
-        "standard" => Profile::standard(),
-        "learnybox" => Profile::learnybox(),
-        "learnworlds" => Profile::learnworlds(""),
-        "learnink" => Profile::learnink(),
-        "learnomy" => Profile::learnomy(),
-        other => return Err(format!("unknown WEBHOOK_PROFILE `{other}`").into()),
-    };
+    let name = env("WEBHOOK_PROFILE").unwrap_or_else(|| "standard".to_owned());
+    let profile =
+        Profile::from_name(&name).ok_or_else(|| format!("unknown WEBHOOK_PROFILE `{name}`"))?;
     let mut receiver = Receiver::new(profile);
     if let Some(secret) = env("WEBHOOK_SECRET") {
         receiver = receiver.with_secret(Secret::parse(&secret)?);

@@ -19,18 +19,12 @@ pub fn run(flags: &Flags) -> Result<(), String> {
         names::NOW,
         names::TOLERANCE,
     ])?;
-    let profile = match flags.require(names::PROFILE)? {
-        "standard" => Profile::standard(),
-        "learnybox" => Profile::learnybox(),
-        "learnworlds" => Profile::learnworlds(""),
-        "learnink" => Profile::learnink(),
-        "learnomy" => Profile::learnomy(),
-        other => {
-            return Err(format!(
-            "--profile `{other}`: expected standard, learnybox, learnworlds, learnink or learnomy"
-        ))
-        }
-    };
+    let name = flags.require(names::PROFILE)?;
+    let profile = Profile::from_name(name).ok_or_else(|| {
+        format!(
+            "--profile `{name}`: expected standard, learnybox, learnworlds, learnink or learnomy"
+        )
+    })?;
     let mut receiver = Receiver::new(profile).with_tolerance(tolerance(flags)?);
     for secret in secrets(flags)? {
         receiver = receiver.with_secret(secret);

@@ -225,17 +225,10 @@ async fn run(args: &[String]) -> Result<(), String> {
 }
 
 fn profile(name: &str) -> Result<Profile, String> {
-    Ok(match name {
-        "standard" => Profile::standard(),
-        "learnybox" => Profile::learnybox(),
-        "learnworlds" => Profile::learnworlds(""),
-        "learnink" => Profile::learnink(),
-        "learnomy" => Profile::learnomy(),
-        other => {
-            return Err(format!(
-            "--profile `{other}`: expected standard, learnybox, learnworlds, learnink or learnomy"
-        ))
-        }
+    Profile::from_name(name).ok_or_else(|| {
+        format!(
+            "--profile `{name}`: expected standard, learnybox, learnworlds, learnink or learnomy"
+        )
     })
 }
 

@@ -135,6 +135,36 @@ impl Profile {
         }
     }
 
+    /// The names [`Profile::from_name`] knows, as [`Profile::name`] gives them.
+    pub const NAMES: [&'static str; 5] = [
+        "standard",
+        "learnybox",
+        "learnworlds",
+        "learnink",
+        "learnomy",
+    ];
+
+    /// The preset named `name` (one of [`Profile::NAMES`]); LearnWorlds' comes with no school
+    /// id, enough to receive with.
+    ///
+    /// ```
+    /// use lms_webhooks::Profile;
+    ///
+    /// assert_eq!(Profile::from_name("learnybox"), Some(Profile::learnybox()));
+    /// assert!(Profile::NAMES.iter().all(|n| Profile::from_name(n).is_some_and(|p| p.name() == *n)));
+    /// assert_eq!(Profile::from_name("moodle"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Profile> {
+        Some(match name {
+            "standard" => Profile::standard(),
+            "learnybox" => Profile::learnybox(),
+            "learnworlds" => Profile::learnworlds(""),
+            "learnink" => Profile::learnink(),
+            "learnomy" => Profile::learnomy(),
+            _ => return None,
+        })
+    }
+
     /// The profile's name.
     pub fn name(&self) -> &'static str {
         self.name
