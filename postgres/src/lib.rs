@@ -48,6 +48,7 @@
 mod error;
 mod migrate;
 mod outbox;
+mod record;
 mod sealed;
 mod worker;
 

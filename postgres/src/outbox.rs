@@ -336,7 +336,7 @@ impl Outbox {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
-        crate::worker::record_attempt(&mut tx, row_id, tenant, id, &delivery, ended, "test-ping")
+        crate::record::record_attempt(&mut tx, row_id, tenant, id, &delivery, ended, "test-ping")
             .await?;
         match self.load(&mut tx, tenant, id, true).await {
             Ok(mut current) => {

@@ -2,18 +2,19 @@
 //! transaction, and write the outcome, the attempt and the endpoint's status in one.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError};
 use lms_webhooks::transport::{ReqwestTransport, Transport};
 use lms_webhooks::{Endpoint, Timestamp};
-use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, Row};
-use tokio::sync::Notify;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::outbox::{load_delivery, odt, store_delivery, CHANNEL};
+use crate::outbox::{load_delivery, store_delivery, CHANNEL};
+use crate::record::{record_attempt, Recorder, Written};
 use crate::{Outbox, StoreError};
 
 /// A worker: any number of them, in any number of processes, share one outbox.
@@ -28,6 +29,8 @@ use crate::{Outbox, StoreError};
 #[derive(Clone)]
 pub struct Worker {
     outbox: Outbox,
+    /// The worker's own connections (see [`Worker::new`]).
+    pool: PgPool,
     transport: Arc<ReqwestTransport>,
     owner: String,
     concurrency: usize,
@@ -58,6 +61,15 @@ pub enum Notice {
         tenant: String,
         /// The endpoint.
         endpoint: String,
+    },
+    /// An endpoint whose deliveries had given up (one or more in a row) delivered again.
+    EndpointRecovered {
+        /// The tenant.
+        tenant: String,
+        /// The endpoint.
+        endpoint: String,
+        /// How many deliveries in a row had given up before this one was delivered.
+        after_failures: u32,
     },
     /// A delivery gave up for good.
     DeliveryGaveUp {
@@ -113,12 +125,106 @@ struct Counters {
     held: AtomicU64,
 }
 
-/// What one claim came to.
-enum Worked {
-    /// Nothing due.
-    Idle,
-    /// A delivery was handled.
-    Busy,
+/// The worker's own pool, lazily connected: see [`Worker::new`].
+fn worker_pool(outbox: &Outbox, concurrency: usize) -> PgPool {
+    let options = (*outbox.pool().connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(u32::try_from(concurrency * 2 + 4).unwrap_or(u32::MAX))
+        .connect_lazy_with(options)
+}
+
+/// A worker's slots: `n` requests on the wire at most, and `2 n` leased deliveries between
+/// the claim and their written outcome (a request may go out while earlier outcomes are being
+/// written).
+struct Slots {
+    sending: Arc<Semaphore>,
+    leased: Arc<Semaphore>,
+    /// Told whenever a slot frees up.
+    freed: Arc<Notify>,
+}
+
+impl Slots {
+    fn new(n: usize) -> Slots {
+        Slots {
+            sending: Arc::new(Semaphore::new(n)),
+            leased: Arc::new(Semaphore::new(n * 2)),
+            freed: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Every slot free now, taken.
+    fn take_free(&self) -> Vec<Slot> {
+        let mut taken = Vec::new();
+        while let (Ok(sending), Ok(leased)) = (
+            Arc::clone(&self.sending).try_acquire_owned(),
+            Arc::clone(&self.leased).try_acquire_owned(),
+        ) {
+            taken.push(Slot {
+                sending: Some(sending),
+                leased: Some(leased),
+                freed: Arc::clone(&self.freed),
+            });
+        }
+        taken
+    }
+}
+
+/// One claimed delivery's place, given back in two steps: once its request is
+/// answered, and once its outcome is written.
+struct Slot {
+    sending: Option<OwnedSemaphorePermit>,
+    leased: Option<OwnedSemaphorePermit>,
+    freed: Arc<Notify>,
+}
+
+impl Slot {
+    /// The request is answered: another may go out.
+    fn sent(&mut self) {
+        self.sending = None;
+        self.freed.notify_one();
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // The permits first, then the word: the dispatcher sees them free when it wakes.
+        self.sending = None;
+        self.leased = None;
+        self.freed.notify_one();
+    }
+}
+
+/// A leased delivery, as the claim returned it.
+struct Claimed {
+    id: i64,
+    tenant: String,
+    endpoint_id: String,
+    delivery: Vec<u8>,
+    /// The endpoint's sealed bytes; `None` when it was deleted.
+    sealed: Option<Vec<u8>>,
+    rate: Option<f64>,
+}
+
+/// A delivery this worker holds the lease of, and its endpoint as it was for the attempt.
+#[derive(Clone, Copy)]
+struct Leased<'a> {
+    id: i64,
+    tenant: &'a str,
+    endpoint: &'a Endpoint,
+}
+
+/// An attempt task's result: a panic is carried on, an error returned, except a lost
+/// connection or a busy database: the delivery's lease expires and it is attempted again (the
+/// claims count those failures and stop the worker when the database stays away).
+fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), StoreError> {
+    match done {
+        Ok(Err(StoreError::Database(_))) => Ok(()),
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Ok(()),
+    }
 }
 
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
@@ -126,9 +232,18 @@ static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
 impl Worker {
     /// A worker on `outbox`, sending with `transport`: 8 attempts at once, 60 s leases, a poll
     /// every second when no notification comes.
+    ///
+    /// The worker opens its own connections (lazily, at most twice its concurrency plus four)
+    /// with the connect options of the outbox's pool, and with `plan_cache_mode` set to
+    /// `force_generic_plan`: its few statements run thousands of times with parameters that
+    /// do not change their best plan, and PostgreSQL would otherwise plan the claim and the
+    /// grouped write again at every execution. The host's pool is left as it is. Settings a
+    /// host applies in an `after_connect` hook are not carried over; put them in the connect
+    /// options.
     pub fn new(outbox: Outbox, transport: ReqwestTransport) -> Worker {
         let n = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
         Worker {
+            pool: worker_pool(&outbox, 8),
             outbox,
             transport: Arc::new(transport),
             owner: format!("worker-{}-{n}", std::process::id()),
@@ -145,6 +260,7 @@ impl Worker {
     #[must_use]
     pub fn with_concurrency(mut self, n: usize) -> Worker {
         self.concurrency = n.max(1);
+        self.pool = worker_pool(&self.outbox, self.concurrency);
         self
     }
 
@@ -169,8 +285,8 @@ impl Worker {
         self
     }
 
-    /// Calls `hook` with operational [`Notice`]s: an endpoint failed or was disabled, a
-    /// delivery gave up.
+    /// Calls `hook` with operational [`Notice`]s: an endpoint failed, was disabled or
+    /// recovered, a delivery gave up.
     #[must_use]
     pub fn with_hook(mut self, hook: impl Fn(Notice) + Send + Sync + 'static) -> Worker {
         self.hook = Some(Arc::new(hook));
@@ -207,9 +323,8 @@ impl Worker {
         until_idle: bool,
     ) -> Result<WorkerStats, StoreError> {
         let wake = Arc::new(Notify::new());
-        let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
-        let mut listener = PgListener::connect_with(self.outbox.pool()).await?;
+        let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;
         let waker = {
             let wake = Arc::clone(&wake);
@@ -219,16 +334,6 @@ impl Worker {
                 }
             })
         };
-        let mut loops = tokio::task::JoinSet::new();
-        for _ in 0..self.concurrency {
-            let (me, wake, stop, counters) = (
-                self.clone(),
-                Arc::clone(&wake),
-                Arc::clone(&stop),
-                Arc::clone(&counters),
-            );
-            loops.spawn(async move { me.work_loop(&wake, &stop, &counters, until_idle).await });
-        }
         let shutdown = async move {
             match shutdown {
                 Some(shutdown) => shutdown.await,
@@ -236,33 +341,29 @@ impl Worker {
             }
         };
         let mut shutdown = std::pin::pin!(shutdown);
-        let mut stopping = false;
-        let mut first_error = None;
-        loop {
+        let (stop, _) = watch::channel(false);
+        let recorder = Recorder::start(self.pool.clone(), self.owner.clone());
+        let slots = Slots::new(self.concurrency);
+        // Two claimers share the slots, so that one's claim is under way while the other's
+        // deliveries start: a claim is a round trip, and attempts end one by one.
+        let claimers = async {
+            let (a, b) = tokio::join!(
+                self.dispatch(&slots, &wake, &stop, &counters, &recorder, until_idle),
+                self.dispatch(&slots, &wake, &stop, &counters, &recorder, until_idle),
+            );
+            a.and(b)
+        };
+        let mut claimers = std::pin::pin!(claimers);
+        let result = loop {
             tokio::select! {
-                () = &mut shutdown, if !stopping => {
-                    stopping = true;
-                    stop.store(true, Ordering::SeqCst);
-                    wake.notify_waiters();
+                () = &mut shutdown, if !*stop.borrow() => {
+                    let _ = stop.send(true);
                 }
-                done = loops.join_next() => match done {
-                    None => break,
-                    Some(Ok(Ok(()))) => {}
-                    Some(Ok(Err(e))) => {
-                        // One loop failed for good: the others stop after their attempt.
-                        stop.store(true, Ordering::SeqCst);
-                        wake.notify_waiters();
-                        first_error.get_or_insert(e);
-                    }
-                    Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Some(Err(_)) => {}
-                },
+                result = &mut claimers => break result,
             }
-        }
+        };
         waker.abort();
-        if let Some(e) = first_error {
-            return Err(e);
-        }
+        result?;
         Ok(WorkerStats {
             attempts: counters.attempts.load(Ordering::Relaxed),
             delivered: counters.delivered.load(Ordering::Relaxed),
@@ -271,115 +372,199 @@ impl Worker {
         })
     }
 
-    async fn work_loop(
+    /// Claims as many due deliveries as there are free slots, in one statement, and runs each
+    /// as its own task. On shutdown, or when an attempt fails for good, stops claiming and lets
+    /// the attempts in flight finish.
+    async fn dispatch(
         &self,
+        slots: &Slots,
         wake: &Notify,
-        stop: &AtomicBool,
-        counters: &Counters,
+        stop: &watch::Sender<bool>,
+        counters: &Arc<Counters>,
+        recorder: &Recorder,
         until_idle: bool,
     ) -> Result<(), StoreError> {
+        let mut stopped = stop.subscribe();
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut first_error = None;
         let mut failures = 0u32;
-        while !stop.load(Ordering::SeqCst) {
+        'run: while !*stopped.borrow() {
+            while let Some(done) = in_flight.try_join_next() {
+                if let Err(e) = joined(done) {
+                    first_error.get_or_insert(e);
+                    break 'run;
+                }
+            }
             let notified = wake.notified();
-            match self.work_once(counters).await {
-                Ok(Worked::Busy) => {
-                    failures = 0;
+            let freed = slots.freed.notified();
+            let mut drained = false;
+            // The slots are taken first, then filled: the other claimer cannot take them too.
+            let mut free = slots.take_free();
+            if !free.is_empty() {
+                match self.claim(free.len()).await {
+                    Ok(claimed) => {
+                        failures = 0;
+                        drained = claimed.len() < free.len();
+                        for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
+                            let (me, counters, recorder) =
+                                (self.clone(), Arc::clone(counters), recorder.clone());
+                            in_flight.spawn(async move {
+                                me.attempt(claim, slot, &counters, &recorder).await
+                            });
+                        }
+                        // Slots left unfilled are given back as `free` drops.
+                    }
+                    // A lost connection or a busy database: the leases keep the deliveries
+                    // safe; back off and try again.
+                    Err(StoreError::Database(_)) if failures < 20 => {
+                        failures += 1;
+                        tokio::select! {
+                            _ = stopped.wait_for(|s| *s) => break 'run,
+                            () = tokio::time::sleep(
+                                self.poll.min(Duration::from_millis(200)) * failures) => {}
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        first_error = Some(e);
+                        break 'run;
+                    }
+                }
+                if !drained {
                     continue;
                 }
-                Ok(Worked::Idle) => failures = 0,
-                // A lost connection or a busy database: the lease keeps the delivery safe;
-                // back off and try again.
-                Err(StoreError::Database(_)) if failures < 20 => {
-                    failures += 1;
-                    tokio::time::sleep(self.poll.min(Duration::from_millis(200)) * failures).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
             }
-            if until_idle && self.idle().await? {
-                return Ok(());
+            if drained && until_idle && in_flight.is_empty() && self.idle().await? {
+                break;
             }
+            // Nothing more due for now, or not enough free slots: wait for an attempt to end,
+            // a notification, the next poll, or the shutdown.
             let wait = match until_idle {
                 // Wake for the next due retry, however near.
                 true => self.poll.min(Duration::from_millis(100)),
                 false => self.poll,
             };
-            let _ = tokio::time::timeout(wait, notified).await;
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => break,
+                () = freed, if !drained => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Err(e) = joined(done) {
+                        first_error = Some(e);
+                        break;
+                    }
+                }
+                _ = tokio::time::timeout(wait, notified), if drained || in_flight.is_empty() => {}
+            }
         }
-        Ok(())
+        // Graceful: the attempts in flight finish and are recorded.
+        while let Some(done) = in_flight.join_next().await {
+            if let Err(e) = joined(done) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if first_error.is_some() {
+            // The other claimer stops too.
+            let _ = stop.send(true);
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn idle(&self) -> Result<bool, StoreError> {
         let busy: bool = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM lmsw_deliveries WHERE state = 'pending') AS busy",
         )
-        .fetch_one(self.outbox.pool())
+        .fetch_one(&self.pool)
         .await?
         .try_get("busy")?;
         Ok(!busy)
     }
 
-    /// Claims one due delivery and handles it.
-    async fn work_once(&self, counters: &Counters) -> Result<Worked, StoreError> {
-        let pool = self.outbox.pool();
-        let Some(row) = sqlx::query(
-            "UPDATE lmsw_deliveries SET lease_owner = $1,
-                    lease_until = now() + make_interval(secs => $2)
-             WHERE id = (
+    /// Leases up to `n` due deliveries in one statement, each with its endpoint as it is now.
+    async fn claim(&self, n: usize) -> Result<Vec<Claimed>, StoreError> {
+        let rows = sqlx::query(
+            "WITH due AS (
                SELECT id FROM lmsw_deliveries
                WHERE state = 'pending' AND next_due <= now()
                  AND (lease_until IS NULL OR lease_until < now())
-               ORDER BY next_due LIMIT 1 FOR UPDATE SKIP LOCKED)
-             RETURNING id, tenant, endpoint_id, delivery,
-               (SELECT sealed FROM lmsw_endpoints e
-                WHERE e.tenant = lmsw_deliveries.tenant AND e.id = lmsw_deliveries.endpoint_id)
-               AS sealed,
-               (SELECT rate_per_second FROM lmsw_endpoints e
-                WHERE e.tenant = lmsw_deliveries.tenant AND e.id = lmsw_deliveries.endpoint_id)
-               AS rate",
+               ORDER BY next_due LIMIT $3 FOR UPDATE SKIP LOCKED),
+             leased AS (
+               UPDATE lmsw_deliveries d SET lease_owner = $1,
+                      lease_until = now() + make_interval(secs => $2)
+               FROM due WHERE d.id = due.id
+               RETURNING d.id, d.tenant, d.endpoint_id, d.delivery)
+             SELECT leased.*, e.sealed, e.rate_per_second AS rate
+             FROM leased LEFT JOIN lmsw_endpoints e
+               ON e.tenant = leased.tenant AND e.id = leased.endpoint_id",
         )
         .bind(&self.owner)
         .bind(self.lease.as_secs_f64())
-        .fetch_optional(pool)
-        .await?
-        else {
-            return Ok(Worked::Idle);
-        };
-        let id: i64 = row.try_get("id")?;
-        let tenant: String = row.try_get("tenant")?;
-        let endpoint_id: String = row.try_get("endpoint_id")?;
-        let mut delivery = load_delivery(id, &row.try_get::<Vec<u8>, _>("delivery")?)?;
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Claimed {
+                    id: row.try_get("id")?,
+                    tenant: row.try_get("tenant")?,
+                    endpoint_id: row.try_get("endpoint_id")?,
+                    delivery: row.try_get("delivery")?,
+                    sealed: row.try_get("sealed")?,
+                    rate: row.try_get("rate")?,
+                })
+            })
+            .collect()
+    }
 
+    /// One leased delivery: its request built from the endpoint as it is now, sent outside
+    /// any transaction, its outcome recorded.
+    async fn attempt(
+        &self,
+        claim: Claimed,
+        mut slot: Slot,
+        counters: &Counters,
+        recorder: &Recorder,
+    ) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let Claimed {
+            id,
+            tenant,
+            endpoint_id,
+            delivery,
+            sealed,
+            rate,
+        } = claim;
+        let (tenant, endpoint_id) = (tenant.as_str(), endpoint_id.as_str());
+        let mut delivery = load_delivery(id, &delivery)?;
         let now = Timestamp::now();
         // The endpoint as it is now came with the claim, in the same round trip.
-        let endpoint = match row.try_get::<Option<Vec<u8>>, _>("sealed")? {
-            Some(sealed) => self.unseal(&tenant, &endpoint_id, sealed)?,
+        let endpoint = match sealed {
+            Some(sealed) => self.unseal(tenant, endpoint_id, sealed)?,
             None => {
                 delivery.end_for_deleted_endpoint(now);
                 let mut conn = pool.acquire().await?;
                 store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
                 counters.gave_up.fetch_add(1, Ordering::Relaxed);
-                return Ok(Worked::Busy);
+                return Ok(());
             }
         };
-        if let Some(rate) = row.try_get::<Option<f64>, _>("rate")? {
-            if !self.take_token(id, &tenant, &endpoint_id, rate).await? {
-                return Ok(Worked::Busy);
+        if let Some(rate) = rate {
+            if !self.take_token(id, tenant, endpoint_id, rate).await? {
+                return Ok(());
             }
         }
         let target = endpoint.target(now);
         let request = match delivery.next_request(now, &target) {
             Ok(request) => request,
             Err(RequestError::Held { .. }) => {
-                self.hold(id, &tenant, &endpoint_id).await?;
+                self.hold(id, tenant, endpoint_id).await?;
                 counters.held.fetch_add(1, Ordering::Relaxed);
-                return Ok(Worked::Busy);
+                return Ok(());
             }
             Err(RequestError::Ended { .. }) => {
                 let mut conn = pool.acquire().await?;
                 store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
                 counters.gave_up.fetch_add(1, Ordering::Relaxed);
-                return Ok(Worked::Busy);
+                return Ok(());
             }
             Err(e) => {
                 return Err(StoreError::Corrupt {
@@ -390,24 +575,37 @@ impl Worker {
         };
         // The request goes out with no transaction open.
         let outcome = self.transport.send(request).await;
+        // The next request may go out while this outcome is written.
+        slot.sent();
         counters.attempts.fetch_add(1, Ordering::Relaxed);
+        // A lost connection here leaves the lease to expire: the delivery is sent again.
         let next = self
-            .record(id, &tenant, &endpoint, &mut delivery, &target, outcome)
+            .record(
+                Leased {
+                    id,
+                    tenant,
+                    endpoint: &endpoint,
+                },
+                &mut delivery,
+                &target,
+                outcome,
+                recorder,
+            )
             .await?;
         match next {
             Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
             Some(Next::GaveUp(reason)) => {
                 self.notify(Notice::DeliveryGaveUp {
-                    tenant: tenant.clone(),
+                    tenant: tenant.to_owned(),
                     event: delivery.event_id().to_owned(),
-                    endpoint: endpoint_id.clone(),
+                    endpoint: endpoint_id.to_owned(),
                     reason,
                 });
                 counters.gave_up.fetch_add(1, Ordering::Relaxed)
             }
             _ => 0,
         };
-        Ok(Worked::Busy)
+        Ok(())
     }
 
     fn unseal(&self, tenant: &str, id: &str, sealed: Vec<u8>) -> Result<Endpoint, StoreError> {
@@ -438,7 +636,7 @@ impl Worker {
         endpoint_id: &str,
         rate: f64,
     ) -> Result<bool, StoreError> {
-        let pool = self.outbox.pool();
+        let pool = &self.pool;
         let took = sqlx::query(
             "UPDATE lmsw_endpoints SET
                rate_tokens = least(greatest(rate_per_second, 1),
@@ -474,7 +672,7 @@ impl Worker {
     /// either runs before, and the delivery is not parked but claimed again, or after, and it
     /// releases this one too. Nothing stays held behind an active endpoint.
     async fn hold(&self, id: i64, tenant: &str, endpoint_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.outbox.pool().begin().await?;
+        let mut tx = self.pool.begin().await?;
         let status: Option<String> = sqlx::query(
             "SELECT status FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR SHARE",
         )
@@ -506,13 +704,17 @@ impl Worker {
     /// has the delivery: nothing is written).
     async fn record(
         &self,
-        id: i64,
-        tenant: &str,
-        endpoint: &lms_webhooks::Endpoint,
+        leased: Leased<'_>,
         delivery: &mut Delivery,
         target: &lms_webhooks::Target,
         outcome: Outcome,
+        recorder: &Recorder,
     ) -> Result<Option<Next>, StoreError> {
+        let Leased {
+            id,
+            tenant,
+            endpoint,
+        } = leased;
         let now = Timestamp::now();
         let corrupt = |e: lms_webhooks::delivery::RecordError| StoreError::Corrupt {
             what: format!("delivery {id}"),
@@ -529,32 +731,35 @@ impl Worker {
             _ => now,
         };
         if probe == *endpoint {
-            // The usual case: one statement, atomic by itself, no transaction to open.
-            let mut conn = self.outbox.pool().acquire().await?;
-            let written = record_attempt(
-                &mut conn,
-                id,
-                tenant,
-                endpoint.id(),
-                delivery,
-                due,
-                &self.owner,
-            )
-            .await?;
+            // The usual case: one statement, atomic by itself, no transaction to open, shared
+            // with the other outcomes that arrive meanwhile.
+            let written = match Written::new(id, tenant, endpoint.id(), delivery, due) {
+                Some(row) => recorder.write(row).await?,
+                None => {
+                    let mut conn = self.pool.acquire().await?;
+                    store_delivery(&mut conn, id, delivery, Some(&self.owner)).await?
+                }
+            };
             return Ok(written.then_some(next));
         }
         let mut status_change = None;
-        let mut tx = self.outbox.pool().begin().await?;
+        let mut recovered_after = 0;
+        let mut tx = self.pool.begin().await?;
         {
-            // The status bookkeeping changes (a failure counted, Failed, 410 → Disabled):
-            // under the endpoint row's lock, on the endpoint as it is now.
+            // The status bookkeeping changes (a failure counted, Failed, 410 → Disabled, a
+            // delivery after failures): under the endpoint row's lock, on the endpoint as it
+            // is now.
             match self.outbox.load(&mut tx, tenant, endpoint.id(), true).await {
                 Ok(mut current) => {
                     let before = current.status();
+                    let failures = current.consecutive_failures();
                     let after = current.record_result(now, next);
                     self.outbox.save(&mut tx, tenant, &current).await?;
                     if after != before {
                         status_change = Some(after);
+                    }
+                    if next == Next::Done {
+                        recovered_after = failures;
                     }
                 }
                 Err(StoreError::NotFound { .. }) => {}
@@ -588,65 +793,14 @@ impl Worker {
             }
             _ => {}
         }
+        if recovered_after > 0 {
+            let (tenant, endpoint) = who();
+            self.notify(Notice::EndpointRecovered {
+                tenant,
+                endpoint,
+                after_failures: recovered_after,
+            });
+        }
         Ok(Some(next))
     }
-}
-
-/// The delivery's new state and its attempt row, in one statement, only while `owner` holds
-/// the lease. False when the lease was lost.
-pub(crate) async fn record_attempt(
-    conn: &mut PgConnection,
-    id: i64,
-    tenant: &str,
-    endpoint_id: &str,
-    delivery: &Delivery,
-    due: Timestamp,
-    owner: &str,
-) -> Result<bool, StoreError> {
-    let Some(attempt) = delivery.attempts().last() else {
-        return store_delivery(conn, id, delivery, Some(owner)).await;
-    };
-    let (status, error, excerpt) = match &attempt.outcome {
-        Outcome::Response { status, body, .. } => (Some(i32::from(*status)), None, body.clone()),
-        Outcome::Timeout => (None, Some("timeout".to_owned()), String::new()),
-        Outcome::Error { message } => (None, Some(message.clone()), String::new()),
-        other => (None, Some(format!("{other:?}")), String::new()),
-    };
-    let result = match attempt.next {
-        Next::Done => "delivered",
-        Next::RetryAt(_) => "retry",
-        Next::GaveUp(_) => "gave_up",
-    };
-    let state = crate::outbox::state_name(delivery.state());
-    let written = sqlx::query(
-        "WITH d AS (
-           UPDATE lmsw_deliveries SET state = $2, next_due = $3, attempt_count = $4,
-             delivery = $5, lease_owner = NULL, lease_until = NULL,
-             finished_at = CASE WHEN $2 IN ('done', 'gave_up') THEN now() ELSE NULL END
-           WHERE id = $1 AND lease_owner = $6
-           RETURNING id)
-         INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
-           started_at, duration_ms, status, error, result, excerpt)
-         SELECT d.id, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 FROM d
-         ON CONFLICT (delivery_id, number) DO NOTHING",
-    )
-    .bind(id)
-    .bind(state)
-    .bind(delivery.next_due().map(|_| odt(due)))
-    .bind(delivery.attempt_count() as i32)
-    .bind(delivery.to_json())
-    .bind(owner)
-    .bind(attempt.number as i32)
-    .bind(tenant)
-    .bind(delivery.event_id())
-    .bind(endpoint_id)
-    .bind(odt(attempt.started_at))
-    .bind(i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX))
-    .bind(status)
-    .bind(error)
-    .bind(result)
-    .bind(excerpt)
-    .execute(&mut *conn)
-    .await?;
-    Ok(written.rows_affected() == 1)
 }

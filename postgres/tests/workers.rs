@@ -281,15 +281,17 @@ async fn notices_reach_the_hook_and_a_test_ping_reactivates_a_failed_endpoint() 
     let (pool, outbox) = fresh_outbox(&pg, 10).await;
     let policy = loopback();
     let failing = Arc::new(AtomicU16::new(500));
-    let f = Arc::clone(&failing);
-    for (id, url) in [
-        ("ep_gone", answering(|| 410)),
-        ("ep_fail", answering(move || f.load(Ordering::SeqCst))),
+    let flaky = Arc::new(AtomicU16::new(500));
+    let (f, k) = (Arc::clone(&failing), Arc::clone(&flaky));
+    for (id, url, threshold) in [
+        ("ep_gone", answering(|| 410), 1),
+        ("ep_fail", answering(move || f.load(Ordering::SeqCst)), 1),
+        ("ep_flaky", answering(move || k.load(Ordering::SeqCst)), 5),
     ] {
         let (e, _) = Endpoint::create(Timestamp::now(), id, &url, &policy).unwrap();
         let e = e
             .with_delivery(RetrySchedule::none(), SuccessRule::Any2xx)
-            .with_failure_rule(1, Duration::from_secs(86_400));
+            .with_failure_rule(threshold, Duration::from_secs(86_400));
         outbox.add_endpoint("t", &e, None).await.unwrap();
     }
     let mut tx = pool.begin().await.unwrap();
@@ -349,6 +351,39 @@ async fn notices_reach_the_hook_and_a_test_ping_reactivates_a_failed_endpoint() 
     let log = outbox.log("t", None, Some("ep_fail"), 10, 0).await.unwrap();
     assert_eq!(log.len(), 3, "{log:?}");
     assert_eq!(log[0].result, "delivered");
+
+    // ep_flaky lost one delivery (below its threshold of 5, it stayed Active); fixed, its next
+    // delivery tells the hook it recovered. ep_fail was reactivated by the ping (its count was
+    // reset): nothing to tell of it.
+    assert_eq!(
+        outbox.endpoint("t", "ep_flaky").await.unwrap().status(),
+        EndpointStatus::Active
+    );
+    assert!(!notices
+        .iter()
+        .any(|n| matches!(n, Notice::EndpointRecovered { .. })));
+    flaky.store(200, Ordering::SeqCst);
+    let mut tx = pool.begin().await.unwrap();
+    let enrolled = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+    outbox.publish(&mut tx, "t", &enrolled).await.unwrap();
+    tx.commit().await.unwrap();
+    let later = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&later);
+    Worker::new(outbox.clone(), transport)
+        .with_poll_interval(Duration::from_millis(50))
+        .with_hook(move |n| seen.lock().unwrap().push(n))
+        .run_until_idle()
+        .await
+        .unwrap();
+    let later = later.lock().unwrap().clone();
+    assert_eq!(
+        later,
+        [Notice::EndpointRecovered {
+            tenant: t(),
+            endpoint: "ep_flaky".to_owned(),
+            after_failures: 1
+        }]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,212 @@
+//! Writing attempts' outcomes: each delivery's new state and its attempt row, for one delivery
+//! or many in one statement (a worker's [`Recorder`] groups the outcomes that arrive while it
+//! writes, as a database groups commits).
+
+use lms_webhooks::delivery::{Delivery, Next, Outcome};
+use lms_webhooks::Timestamp;
+use sqlx::{PgConnection, PgPool, Row};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::outbox::{odt, state_name, store_delivery};
+use crate::StoreError;
+
+/// One attempt's outcome as it is written: the delivery's row and the attempt's.
+pub(crate) struct Written {
+    id: i64,
+    state: &'static str,
+    next_due: Option<OffsetDateTime>,
+    attempt_count: i32,
+    delivery: Vec<u8>,
+    number: i32,
+    tenant: String,
+    event_id: String,
+    endpoint_id: String,
+    started_at: OffsetDateTime,
+    duration_ms: i64,
+    status: Option<i32>,
+    error: Option<String>,
+    result: &'static str,
+    excerpt: String,
+}
+
+impl Written {
+    /// The rows for `delivery`'s last attempt, due again at `due` if it retries; `None` when
+    /// it has no attempt (it ended without one).
+    pub(crate) fn new(
+        id: i64,
+        tenant: &str,
+        endpoint_id: &str,
+        delivery: &Delivery,
+        due: Timestamp,
+    ) -> Option<Written> {
+        let attempt = delivery.attempts().last()?;
+        let (status, error, excerpt) = match &attempt.outcome {
+            Outcome::Response { status, body, .. } => {
+                (Some(i32::from(*status)), None, body.clone())
+            }
+            Outcome::Timeout => (None, Some("timeout".to_owned()), String::new()),
+            Outcome::Error { message } => (None, Some(message.clone()), String::new()),
+            other => (None, Some(format!("{other:?}")), String::new()),
+        };
+        Some(Written {
+            id,
+            state: state_name(delivery.state()),
+            next_due: delivery.next_due().map(|_| odt(due)),
+            attempt_count: i32::try_from(delivery.attempt_count()).unwrap_or(i32::MAX),
+            delivery: delivery.to_json(),
+            number: i32::try_from(attempt.number).unwrap_or(i32::MAX),
+            tenant: tenant.to_owned(),
+            event_id: delivery.event_id().to_owned(),
+            endpoint_id: endpoint_id.to_owned(),
+            started_at: odt(attempt.started_at),
+            duration_ms: i64::try_from(attempt.duration_ms).unwrap_or(i64::MAX),
+            status,
+            error,
+            result: match attempt.next {
+                Next::Done => "delivered",
+                Next::RetryAt(_) => "retry",
+                Next::GaveUp(_) => "gave_up",
+            },
+            excerpt,
+        })
+    }
+}
+
+/// The delivery's new state and its attempt row, only while `owner` holds the lease. False
+/// when the lease was lost (nothing is written then).
+pub(crate) async fn record_attempt(
+    conn: &mut PgConnection,
+    id: i64,
+    tenant: &str,
+    endpoint_id: &str,
+    delivery: &Delivery,
+    due: Timestamp,
+    owner: &str,
+) -> Result<bool, StoreError> {
+    match Written::new(id, tenant, endpoint_id, delivery, due) {
+        Some(row) => Ok(write(conn, owner, &[row]).await? == [id]),
+        None => store_delivery(conn, id, delivery, Some(owner)).await,
+    }
+}
+
+/// Writes `rows` in one statement (atomic by itself): each delivery whose lease `owner` still
+/// holds gets its new state and its attempt row. Returns the ids written.
+pub(crate) async fn write(
+    conn: &mut PgConnection,
+    owner: &str,
+    rows: &[Written],
+) -> Result<Vec<i64>, StoreError> {
+    fn column<'a, T>(rows: &'a [Written], f: impl Fn(&'a Written) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    let written = sqlx::query(
+        "WITH i AS (
+           SELECT * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::int[],
+             $6::bytea[], $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
+             $12::bigint[], $13::int[], $14::text[], $15::text[], $16::text[])
+           AS i(id, state, next_due, attempt_count, delivery, number, tenant, event_id,
+             endpoint_id, started_at, duration_ms, status, error, result, excerpt)),
+         d AS (
+           UPDATE lmsw_deliveries SET state = i.state, next_due = i.next_due,
+             attempt_count = i.attempt_count, delivery = i.delivery,
+             lease_owner = NULL, lease_until = NULL,
+             finished_at = CASE WHEN i.state IN ('done', 'gave_up') THEN now() ELSE NULL END
+           FROM i WHERE lmsw_deliveries.id = i.id AND lmsw_deliveries.lease_owner = $1
+           RETURNING lmsw_deliveries.id),
+         a AS (
+           INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
+             started_at, duration_ms, status, error, result, excerpt)
+           SELECT i.id, i.number, i.tenant, i.event_id, i.endpoint_id, i.started_at,
+             i.duration_ms, i.status, i.error, i.result, i.excerpt
+           FROM i JOIN d ON d.id = i.id
+           ON CONFLICT (delivery_id, number) DO NOTHING)
+         SELECT id FROM d",
+    )
+    .bind(owner)
+    .bind(column(rows, |r| r.id))
+    .bind(column(rows, |r| r.state))
+    .bind(column(rows, |r| r.next_due))
+    .bind(column(rows, |r| r.attempt_count))
+    .bind(column(rows, |r| r.delivery.as_slice()))
+    .bind(column(rows, |r| r.number))
+    .bind(column(rows, |r| r.tenant.as_str()))
+    .bind(column(rows, |r| r.event_id.as_str()))
+    .bind(column(rows, |r| r.endpoint_id.as_str()))
+    .bind(column(rows, |r| r.started_at))
+    .bind(column(rows, |r| r.duration_ms))
+    .bind(column(rows, |r| r.status))
+    .bind(column(rows, |r| r.error.as_deref()))
+    .bind(column(rows, |r| r.result))
+    .bind(column(rows, |r| r.excerpt.as_str()))
+    .fetch_all(&mut *conn)
+    .await?;
+    written
+        .iter()
+        .map(|row| row.try_get("id").map_err(StoreError::from))
+        .collect()
+}
+
+/// Statements under way at once.
+const WRITERS: usize = 2;
+
+/// Largest group written in one statement.
+const GROUP: usize = 64;
+
+type Reply = oneshot::Sender<Result<bool, String>>;
+
+/// A worker's writer of outcomes: attempts hand it their rows and wait; it writes whatever has
+/// arrived meanwhile in one statement. Under load one statement carries many outcomes; alone,
+/// an outcome is written at once, as it would be by itself.
+#[derive(Clone)]
+pub(crate) struct Recorder {
+    queue: mpsc::Sender<(Written, Reply)>,
+}
+
+impl Recorder {
+    /// Starts the recorder's task on `pool`, writing under `owner`'s leases. It ends when the
+    /// last handle is dropped, after writing what it was given.
+    pub(crate) fn start(pool: PgPool, owner: String) -> Recorder {
+        let (queue, incoming) = mpsc::channel::<(Written, Reply)>(GROUP * 4);
+        let incoming = std::sync::Arc::new(tokio::sync::Mutex::new(incoming));
+        for _ in 0..WRITERS {
+            let (pool, owner, incoming) = (pool.clone(), owner.clone(), incoming.clone());
+            tokio::spawn(async move {
+                let mut group = Vec::with_capacity(GROUP);
+                loop {
+                    // One writer takes what has arrived; the other may be writing meanwhile.
+                    if incoming.lock().await.recv_many(&mut group, GROUP).await == 0 {
+                        return;
+                    }
+                    let (rows, replies): (Vec<Written>, Vec<Reply>) = group.drain(..).unzip();
+                    let result = match pool.acquire().await {
+                        Ok(mut conn) => write(&mut conn, &owner, &rows).await,
+                        Err(e) => Err(e.into()),
+                    };
+                    for (row, reply) in rows.iter().zip(replies) {
+                        let _ = reply.send(match &result {
+                            Ok(ids) => Ok(ids.contains(&row.id)),
+                            Err(e) => Err(e.to_string()),
+                        });
+                    }
+                }
+            });
+        }
+        Recorder { queue }
+    }
+
+    /// Writes `row` with the others waiting; false when the lease was lost. A failed write
+    /// (the database away) comes back as [`StoreError::Database`]: the lease then expires and
+    /// the delivery is attempted again.
+    pub(crate) async fn write(&self, row: Written) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || StoreError::Database(sqlx::Error::WorkerCrashed);
+        self.queue.send((row, reply)).await.map_err(|_| gone())?;
+        match answer.await.map_err(|_| gone())? {
+            Ok(written) => Ok(written),
+            Err(message) => Err(StoreError::Database(sqlx::Error::Io(
+                std::io::Error::other(message),
+            ))),
+        }
+    }
+}
