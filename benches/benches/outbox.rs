@@ -4,7 +4,10 @@
 //! rows in the table.
 //!
 //! `cargo bench -p lms-webhooks-benches --bench outbox` (starts a private PostgreSQL, as the
-//! tests do; `OUTBOX_EVENTS` events per figure, default 3,000).
+//! tests do). Each figure runs its workers as separate processes (this bench binary started
+//! again, one per worker), the hand-written loop and the outbox alternating, `OUTBOX_ROUNDS`
+//! times each (default 3); the medians are printed. `OUTBOX_EVENTS` deliveries per figure
+//! (default 10,000), `OUTBOX_WORKERS` the worker counts (default `1,2,4`).
 
 #[path = "../../postgres/tests/support/pg.rs"]
 mod pg;
@@ -21,24 +24,32 @@ use sqlx::{PgPool, Row};
 
 const PER_WORKER: usize = 8;
 
-async fn fresh(pg: &pg::Pg) -> PgPool {
+/// A fresh database with the outbox's tables: its URL and a pool on it.
+async fn fresh(pg: &pg::Pg) -> (String, PgPool) {
     let url = pg.fresh_database().await;
-    let pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(80)
-        .connect(&url)
-        .await
-        .unwrap();
+    let pool = connect(&url, 80).await;
     migrate(&pool).await.unwrap();
-    pool
+    (url, pool)
+}
+
+async fn connect(url: &str, connections: u32) -> PgPool {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(connections)
+        .connect(url)
+        .await
+        .unwrap()
+}
+
+const MASTER_KEY: &str = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
+
+async fn open(pool: &PgPool) -> Outbox {
+    Outbox::open(pool.clone(), MasterKey::parse(MASTER_KEY).unwrap())
+        .await
+        .unwrap()
 }
 
 async fn outbox_with_endpoint(pool: &PgPool, url: &str) -> Outbox {
-    let outbox = Outbox::open(
-        pool.clone(),
-        MasterKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap(),
-    )
-    .await
-    .unwrap();
+    let outbox = open(pool).await;
     let policy = UrlPolicy::new()
         .with_http_allowed(true)
         .with_private_allowed(true);
@@ -59,6 +70,33 @@ async fn publish_all(outbox: &Outbox, events: usize) {
     }
 }
 
+/// CPU seconds used so far by this process and its finished children, and by PostgreSQL (its
+/// live processes and the backends it has reaped).
+fn cpu() -> (f64, f64) {
+    fn seconds(stat: &str) -> f64 {
+        // After "pid (comm) ": state is field 3; utime, stime, cutime, cstime are 14–17.
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            return 0.0;
+        };
+        let f: Vec<&str> = after.split(' ').collect();
+        f[11..15]
+            .iter()
+            .map(|t| t.parse::<f64>().unwrap_or(0.0))
+            .sum::<f64>()
+            / 100.0
+    }
+    let me = seconds(&std::fs::read_to_string("/proc/self/stat").unwrap());
+    let mut pg = 0.0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) {
+            if stat.contains("(postgres)") {
+                pg += seconds(&stat);
+            }
+        }
+    }
+    (me, pg)
+}
+
 fn transport() -> ReqwestTransport {
     ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(15))
         .unwrap()
@@ -70,32 +108,68 @@ fn transport() -> ReqwestTransport {
         .unwrap()
 }
 
-/// The outbox's workers draining `events` deliveries: deliveries per second.
-async fn outbox_rate(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> f64 {
-    let pool = fresh(pg).await;
-    let outbox = outbox_with_endpoint(&pool, url).await;
-    publish_all(&outbox, events).await;
-    let started = Instant::now();
-    let mut runs = Vec::new();
-    for _ in 0..workers {
-        let worker = Worker::new(outbox.clone(), transport())
-            .with_concurrency(PER_WORKER)
-            .with_poll_interval(Duration::from_millis(50));
-        runs.push(tokio::spawn(async move { worker.run_until_idle().await }));
-    }
-    let mut delivered = 0;
-    for run in runs {
-        delivered += run.await.unwrap().unwrap().delivered;
-    }
-    assert_eq!(delivered as usize, events);
-    let rate = events as f64 / started.elapsed().as_secs_f64();
-    pool.close().await;
-    rate
+/// One figure: deliveries per second, and CPU microseconds per delivery (the workers and the
+/// receiver; PostgreSQL).
+#[derive(Clone, Copy)]
+struct Figure {
+    rate: f64,
+    cpu: f64,
+    pg_cpu: f64,
 }
 
-/// The hand-written loop: the same rows' shape, the same client, pre-signed bytes.
-async fn hand_rate(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> f64 {
-    let pool = fresh(pg).await;
+/// Starts `workers` processes of this binary in `role` on `db`, waits for them all, and
+/// measures the whole.
+fn run_workers(role: &str, db: &str, url: &str, workers: usize, events: usize) -> Figure {
+    let exe = std::env::current_exe().unwrap();
+    // The setup's connections were closed: let their backends exit (and be counted) first.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu();
+    let started = Instant::now();
+    let children: Vec<_> = (0..workers)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .env("OUTBOX_CHILD", role)
+                .env("OUTBOX_DB", db)
+                .env("OUTBOX_URL", url)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut delivered = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{role} worker failed");
+        delivered += String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<usize>()
+            .unwrap();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = cpu();
+    assert_eq!(delivered, events, "{role}: every delivery made once");
+    Figure {
+        rate: events as f64 / elapsed,
+        cpu: (after.0 - before.0) * 1e6 / events as f64,
+        pg_cpu: (after.1 - before.1) * 1e6 / events as f64,
+    }
+}
+
+/// The outbox's workers draining `events` deliveries.
+async fn outbox_figure(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> Figure {
+    let (db, pool) = fresh(pg).await;
+    let outbox = outbox_with_endpoint(&pool, url).await;
+    publish_all(&outbox, events).await;
+    pool.close().await;
+    let (db, url) = (db.clone(), url.to_owned());
+    tokio::task::spawn_blocking(move || run_workers("outbox", &db, &url, workers, events))
+        .await
+        .unwrap()
+}
+
+/// The hand-written loop on the same rows' shape, with pre-signed bytes.
+async fn hand_figure(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> Figure {
+    let (db, pool) = fresh(pg).await;
     sqlx::query(
         "CREATE TABLE hw_jobs (id bigserial PRIMARY KEY, body bytea NOT NULL, done boolean NOT NULL DEFAULT false,
            lease_until timestamptz)",
@@ -116,17 +190,36 @@ async fn hand_rate(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> f64
         .execute(&pool)
         .await
         .unwrap();
+    pool.close().await;
+    let (db, url) = (db.clone(), url.to_owned());
+    tokio::task::spawn_blocking(move || run_workers("hand", &db, &url, workers, events))
+        .await
+        .unwrap()
+}
+
+/// A child process: one outbox worker until idle; prints how many it delivered.
+async fn outbox_child(db: &str) -> u64 {
+    let pool = connect(db, 80).await;
+    let worker = Worker::new(open(&pool).await, transport())
+        .with_concurrency(PER_WORKER)
+        .with_poll_interval(Duration::from_millis(50));
+    worker.run_until_idle().await.unwrap().delivered
+}
+
+/// A child process: `PER_WORKER` hand-written loops (claim one, POST, mark it done).
+async fn hand_child(db: &str, url: &str) -> u64 {
+    let pool = connect(db, PER_WORKER as u32 + 1).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .timeout(Duration::from_secs(15))
         .build()
         .unwrap();
-    let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..workers * PER_WORKER {
+    for _ in 0..PER_WORKER {
         let (pool, client, url) = (pool.clone(), client.clone(), url.to_owned());
         tasks.push(tokio::spawn(async move {
+            let mut delivered = 0;
             loop {
                 let claimed = sqlx::query(
                     "UPDATE hw_jobs SET lease_until = now() + interval '60 seconds'
@@ -138,7 +231,9 @@ async fn hand_rate(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> f64
                 .fetch_optional(&pool)
                 .await
                 .unwrap();
-                let Some(row) = claimed else { return };
+                let Some(row) = claimed else {
+                    return delivered;
+                };
                 let id: i64 = row.get("id");
                 let body: Vec<u8> = row.get("body");
                 let response = client
@@ -156,21 +251,26 @@ async fn hand_rate(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> f64
                     .execute(&pool)
                     .await
                     .unwrap();
+                delivered += u64::from(ok);
             }
         }));
     }
+    let mut delivered = 0;
     for t in tasks {
-        t.await.unwrap();
+        delivered += t.await.unwrap();
     }
-    let rate = events as f64 / started.elapsed().as_secs_f64();
-    pool.close().await;
-    rate
+    delivered
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 /// From a publish's commit to the receiver seeing the request, with idle workers woken by
 /// `NOTIFY`: (p50, p99) in milliseconds.
 async fn notify_latency(pg: &pg::Pg, url: &str, arrivals: Arc<Mutex<Vec<Instant>>>) -> (f64, f64) {
-    let pool = fresh(pg).await;
+    let (_, pool) = fresh(pg).await;
     let outbox = outbox_with_endpoint(&pool, url).await;
     let worker = Worker::new(outbox.clone(), transport())
         .with_concurrency(4)
@@ -230,29 +330,58 @@ async fn claim_ms(pool: &PgPool) -> f64 {
 }
 
 fn main() {
-    let events: usize = std::env::var("OUTBOX_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
+    if let Ok(role) = std::env::var("OUTBOX_CHILD") {
+        let db = std::env::var("OUTBOX_DB").unwrap();
+        let url = std::env::var("OUTBOX_URL").unwrap();
+        let delivered = runtime.block_on(async {
+            match role.as_str() {
+                "outbox" => outbox_child(&db).await,
+                _ => hand_child(&db, &url).await,
+            }
+        });
+        println!("{delivered}");
+        return;
+    }
+    let setting = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let events = setting("OUTBOX_EVENTS", 10_000);
+    let rounds = setting("OUTBOX_ROUNDS", 3).max(1);
+    let counts: Vec<usize> = std::env::var("OUTBOX_WORKERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 4]);
     let pg = pg::Pg::start();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         tokio::spawn(serve(listener));
 
-        println!("| workers | hand-written loop | outbox workers | outbox / hand-written |");
-        println!("|---:|---:|---:|---:|");
-        for workers in [1, 2, 4] {
-            let hand = hand_rate(&pg, &url, workers, events).await;
-            let ours = outbox_rate(&pg, &url, workers, events).await;
+        println!("| worker processes | hand-written loop | outbox workers | outbox / hand-written | CPU per delivery, hand-written (workers + receiver / PostgreSQL) | CPU per delivery, outbox |");
+        println!("|---:|---:|---:|---:|---:|---:|");
+        for workers in counts {
+            let (mut hand, mut ours) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                hand.push(hand_figure(&pg, &url, workers, events).await);
+                ours.push(outbox_figure(&pg, &url, workers, events).await);
+            }
+            let of = |figures: &[Figure], f: fn(&Figure) -> f64| median(figures.iter().map(f).collect());
+            let (h, o) = (of(&hand, |f| f.rate), of(&ours, |f| f.rate));
             println!(
-                "| {workers} | {hand:.0}/s | {ours:.0}/s | {:.2}× |",
-                ours / hand
+                "| {workers} | {h:.0}/s | {o:.0}/s | {:.2}× | {:.0} µs / {:.0} µs | {:.0} µs / {:.0} µs |",
+                o / h,
+                of(&hand, |f| f.cpu),
+                of(&hand, |f| f.pg_cpu),
+                of(&ours, |f| f.cpu),
+                of(&ours, |f| f.pg_cpu),
             );
         }
 
@@ -270,7 +399,7 @@ fn main() {
         let (p50, p99) = notify_latency(&pg, &noted, arrivals).await;
         println!("\npublish commit → first attempt (NOTIFY, idle workers): p50 {p50:.1} ms, p99 {p99:.1} ms");
 
-        let pool = fresh(&pg).await;
+        let (_, pool) = fresh(&pg).await;
         let empty = claim_ms(&pool).await;
         sqlx::query(
             "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, delivery, finished_at)
