@@ -19,13 +19,15 @@ use crate::{Outbox, StoreError};
 
 /// A worker: any number of them, in any number of processes, share one outbox.
 ///
-/// Each of its `concurrency` loops claims one due delivery at a time with a lease (a short
-/// transaction, `FOR UPDATE SKIP LOCKED`), builds the request from the endpoint as it is now,
-/// sends it outside any transaction, then writes the outcome, the attempt row, the next due
-/// time and the endpoint's status in one transaction. A worker that dies mid-attempt loses
-/// nothing: when its lease expires another worker takes the delivery (at least once; the event
-/// id is the receivers' deduplication key). Workers wake on `NOTIFY` from a publish, and poll
-/// as a fallback.
+/// It claims due deliveries with a lease (one statement, `FOR UPDATE SKIP LOCKED`, as many
+/// rows as it has free slots), builds each request from the endpoint as it is now, sends it
+/// outside any transaction, then writes the outcome, the attempt row and the next due time in
+/// one statement, and the endpoint's status with them in one transaction when it changes. At
+/// most `concurrency` requests are on the wire at once; while outcomes are being written (in
+/// groups: the outcomes that arrive during one write go in the next), the next requests go
+/// out. A worker that dies mid-attempt loses nothing: when its lease expires another worker
+/// takes the delivery (at least once; the event id is the receivers' deduplication key).
+/// Workers wake on `NOTIFY` from a publish, and poll as a fallback.
 #[derive(Clone)]
 pub struct Worker {
     outbox: Outbox,
