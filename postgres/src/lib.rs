@@ -45,6 +45,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod error;
 mod migrate;
 mod outbox;

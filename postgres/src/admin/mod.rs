@@ -1,0 +1,766 @@
+//! The webhooks admin page, embeddable (feature `admin`): an axum [`Router`] the host mounts
+//! under its own path, behind its own authentication.
+//!
+//! The page is the one Learnomy's documentation describes: a usage counter, an **Add New
+//! Webhook** form (**Delivery URL**, **Events to Send** grouped by category with **Select
+//! all**, **Secret Key** pre-filled with a fresh key, a regenerate link and a copy button, the
+//! key never shown again once saved), a table (the URL cut at 60 characters with the whole URL
+//! on hover, event badges, **Status**, **Last Triggered** or "Never", **Edit**, **Test**,
+//! **Delete** with a confirmation), pause/resume, secret rotation with a grace period, the
+//! plan's webhook limit (the form replaced by a notice) and, on plans that have it, a
+//! **Delivery Log** per webhook with **Resend** and **Recover failed since…**.
+//!
+//! **Who may see what is the host's decision.** The crate never authenticates anyone: for
+//! each request it calls the host's closure, which reads what the host's own middleware put
+//! in the request (a session, a user in the extensions) and answers with the tenant and its
+//! [`Plan`], or `None` (403). One tenant's pages and actions only ever load that tenant's
+//! endpoints: an id of another tenant's webhook is "not found".
+//!
+//! **Safe by construction.** Every value is HTML-escaped by the template engine (`maud`): a
+//! receiver answering `<script>` shows that text. Every state-changing form carries a CSRF
+//! token (an HMAC of the tenant under a key of the [`Admin`]'s), checked in constant time, and
+//! a POST whose `Origin` is not the page's host is refused. Secrets appear once: in the add
+//! form before saving, and on the page a rotation answers with. No inline script or style:
+//! the page's few lines of JavaScript (copy buttons, Select all) and its CSS are served by the
+//! router itself, so a strict `Content-Security-Policy` of `'self'` allows them; every action
+//! works without JavaScript except copying.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::Router;
+//! use lms_webhooks::transport::ReqwestTransport;
+//! use lms_webhooks_postgres::admin::{Access, Admin, Plan};
+//! # async fn demo(outbox: lms_webhooks_postgres::Outbox) -> Result<(), Box<dyn std::error::Error>> {
+//! /// What the host's own login middleware put in the request.
+//! #[derive(Clone)]
+//! struct SchoolAdmin { school: String, pro: bool }
+//!
+//! let transport = ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(15))?;
+//! let admin = Admin::new(outbox, transport, |request: &http::request::Parts| {
+//!     let user = request.extensions.get::<SchoolAdmin>()?;
+//!     let plan = if user.pro { Plan::pro() } else { Plan::free() };
+//!     Some(Access::new(user.school.clone(), plan))
+//! })?;
+//! let app: Router = Router::new().nest("/settings/webhooks", admin.router());
+//! // … layer the host's authentication over `app`, then serve it.
+//! # let _ = app; Ok(()) }
+//! ```
+
+mod form;
+mod page;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use lms_webhooks::delivery::Next;
+use lms_webhooks::endpoint::{EndpointError, EventFilter};
+use lms_webhooks::profile::Profile;
+use lms_webhooks::signature::Scheme;
+use lms_webhooks::transport::ReqwestTransport;
+use lms_webhooks::{Endpoint, Secret, SecretError, Timestamp, UrlPolicy};
+use zeroize::Zeroizing;
+
+use crate::{Outbox, StoreError};
+use form::Fields;
+
+/// What a tenant's plan allows on the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Plan {
+    /// How many webhooks the tenant may have (`None`: no limit).
+    pub limit: Option<usize>,
+    /// Whether the per-webhook Delivery Log is shown.
+    pub delivery_log: bool,
+}
+
+impl Plan {
+    /// Learnomy's Free plan: 3 webhooks, no Delivery Log.
+    pub fn free() -> Plan {
+        Plan {
+            limit: Some(3),
+            delivery_log: false,
+        }
+    }
+
+    /// Learnomy Pro: no limit, the Delivery Log.
+    pub fn pro() -> Plan {
+        Plan {
+            limit: None,
+            delivery_log: true,
+        }
+    }
+
+    /// A plan of the host's own.
+    pub fn new(limit: Option<usize>, delivery_log: bool) -> Plan {
+        Plan {
+            limit,
+            delivery_log,
+        }
+    }
+}
+
+/// Who is looking: the tenant whose webhooks the page shows, and its plan. The host's closure
+/// returns it for each request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Access {
+    /// The tenant (a school, an account).
+    pub tenant: String,
+    /// Its plan.
+    pub plan: Plan,
+}
+
+impl Access {
+    /// `tenant` on `plan`.
+    pub fn new(tenant: impl Into<String>, plan: Plan) -> Access {
+        Access {
+            tenant: tenant.into(),
+            plan,
+        }
+    }
+}
+
+type AccessFn = dyn Fn(&Parts) -> Option<Access> + Send + Sync;
+
+/// The admin page over an [`Outbox`]: build it once, mount [`Admin::router`] where the host
+/// wants it.
+#[derive(Clone)]
+pub struct Admin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    outbox: Outbox,
+    transport: ReqwestTransport,
+    policy: UrlPolicy,
+    profile: Profile,
+    access: Box<AccessFn>,
+    csrf_key: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin")
+            .field("policy", &self.inner.policy)
+            .field("profile", &self.inner.profile.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// The page over `outbox`; Test sends with `transport`; `access` tells, for each request,
+    /// whose webhooks it may see (see the [module](self) docs). New webhooks get the Standard
+    /// Webhooks profile and URLs are checked by the default [`UrlPolicy`] unless set otherwise.
+    /// Fails only when the OS random generator does (the CSRF key is drawn from it).
+    pub fn new(
+        outbox: Outbox,
+        transport: ReqwestTransport,
+        access: impl Fn(&Parts) -> Option<Access> + Send + Sync + 'static,
+    ) -> Result<Admin, SecretError> {
+        let key = Secret::generate_standard()?;
+        Ok(Admin {
+            inner: Arc::new(Inner {
+                outbox,
+                transport,
+                policy: UrlPolicy::new(),
+                profile: Profile::standard(),
+                access: Box::new(access),
+                csrf_key: Zeroizing::new(key.expose_bytes().to_vec()),
+            }),
+        })
+    }
+
+    fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Admin {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            f(inner);
+        }
+        self
+    }
+
+    /// The rules delivery URLs must pass (the reason is shown next to the field).
+    #[must_use]
+    pub fn with_url_policy(self, policy: UrlPolicy) -> Admin {
+        self.edit(|inner| inner.policy = policy)
+    }
+
+    /// The profile new webhooks get (scheme, layout, retries); its kind of secret is the one
+    /// the form pre-fills (a 32-character key for body-HMAC and token schemes, `whsec_…` for
+    /// Standard Webhooks).
+    #[must_use]
+    pub fn with_profile(self, profile: Profile) -> Admin {
+        self.edit(|inner| inner.profile = profile)
+    }
+
+    /// The key CSRF tokens are made with (at least 32 bytes). By default a random one per
+    /// `Admin`; give every process the same key when several serve the page behind one load
+    /// balancer. Shorter keys are ignored.
+    #[must_use]
+    pub fn with_csrf_key(self, key: &[u8]) -> Admin {
+        self.edit(|inner| {
+            if key.len() >= 32 {
+                inner.csrf_key = Zeroizing::new(key.to_vec());
+            }
+        })
+    }
+
+    /// The routes, relative to wherever the host nests them: the list at `/`, and
+    /// `/{id}/edit`, `/{id}/delete`, `/{id}/log` and the actions under each webhook.
+    pub fn router(&self) -> Router {
+        use axum::routing::post;
+        Router::new()
+            .route("/", get(list))
+            .route("/add", post(add))
+            .route("/assets/admin.js", get(script))
+            .route("/assets/admin.css", get(style))
+            .route("/{id}/edit", get(edit_form).post(edit))
+            .route("/{id}/delete", get(delete_form).post(delete))
+            .route("/{id}/pause", post(pause))
+            .route("/{id}/resume", post(resume))
+            .route("/{id}/rotate", post(rotate))
+            .route("/{id}/test", post(test))
+            .route("/{id}/log", get(log))
+            .route("/{id}/resend", post(resend))
+            .route("/{id}/recover", post(recover))
+            .with_state(Arc::clone(&self.inner))
+    }
+}
+
+impl Inner {
+    /// The tenant's CSRF token: hex of HMAC-SHA256(key, tenant).
+    fn csrf_token(&self, tenant: &str) -> String {
+        form::csrf_token(&self.csrf_key, tenant)
+    }
+
+    /// A fresh secret of the profile's kind, as the form shows it.
+    fn fresh_secret(&self) -> Result<Zeroizing<String>, SecretError> {
+        let secret = match self.profile.scheme() {
+            Scheme::StandardWebhooks(_) => Secret::generate_standard()?,
+            _ => Secret::generate_alphanumeric()?,
+        };
+        Ok(secret.expose_text())
+    }
+}
+
+/// One request's context: who, where the page is mounted, the CSRF token.
+struct Ctx {
+    access: Access,
+    base: String,
+    csrf: String,
+}
+
+impl FromRequestParts<Arc<Inner>> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<Inner>) -> Result<Ctx, Response> {
+        let Some(access) = (state.access)(parts) else {
+            return Err((StatusCode::FORBIDDEN, "forbidden").into_response());
+        };
+        if parts.method == axum::http::Method::POST && !form::same_origin(&parts.headers) {
+            return Err((StatusCode::FORBIDDEN, "cross-origin form refused").into_response());
+        }
+        let csrf = state.csrf_token(&access.tenant);
+        Ok(Ctx {
+            access,
+            base: form::base_path(parts),
+            csrf,
+        })
+    }
+}
+
+impl Ctx {
+    fn tenant(&self) -> &str {
+        &self.access.tenant
+    }
+
+    /// The form's fields, once its CSRF token is checked; `None` without the right token
+    /// (answer with [`csrf_refused`]).
+    fn fields(&self, state: &Inner, body: &Bytes) -> Option<Fields> {
+        let fields = Fields::parse(body);
+        form::csrf_ok(&state.csrf_key, self.tenant(), fields.get("csrf")).then_some(fields)
+    }
+
+    /// The list's address: where the router is mounted.
+    fn home(&self) -> &str {
+        match self.base.as_str() {
+            "" => "/",
+            base => base,
+        }
+    }
+
+    fn to_list(&self, notice: &str) -> Response {
+        Redirect::to(&format!("{}?notice={notice}", self.home())).into_response()
+    }
+}
+
+/// A form without its tenant's CSRF token.
+fn csrf_refused() -> Response {
+    (StatusCode::FORBIDDEN, "invalid or missing CSRF token").into_response()
+}
+
+/// A failed store operation as a page: 404 for a webhook the tenant does not have, 500
+/// otherwise (the reason is logged by the host's tracing, not shown).
+fn failure(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "no such webhook").into_response(),
+        other => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            page::error_page(&other.to_string()),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    notice: Option<String>,
+}
+
+async fn list(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let secret = match state.fresh_secret() {
+        Ok(secret) => secret,
+        Err(e) => {
+            return failure(StoreError::Corrupt {
+                what: "random generator".to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let form = page::AddForm {
+        url: String::new(),
+        events: Vec::new(),
+        all: false,
+        secret,
+        error: None,
+    };
+    render_list(&state, &ctx, form, query.notice.as_deref()).await
+}
+
+async fn render_list(
+    state: &Inner,
+    ctx: &Ctx,
+    form: page::AddForm,
+    notice: Option<&str>,
+) -> Response {
+    match state.outbox.endpoints(ctx.tenant()).await {
+        Ok(endpoints) => page::list(ctx, &endpoints, &form, notice).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// The events chosen in a form: every one with `all`, else the checked ones.
+fn chosen(fields: &Fields) -> Result<EventFilter, String> {
+    if fields.get("all").is_some() {
+        return Ok(EventFilter::all());
+    }
+    let events = fields.all("events");
+    if events.is_empty() {
+        return Err("Choose at least one event.".to_owned());
+    }
+    EventFilter::parse(events).map_err(|e| e.to_string())
+}
+
+async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    let url = fields.get("url").unwrap_or_default().trim().to_owned();
+    let secret_text = Zeroizing::new(fields.get("secret").unwrap_or_default().to_owned());
+    let mut form = page::AddForm {
+        url: url.clone(),
+        events: fields
+            .all("events")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        all: fields.get("all").is_some(),
+        secret: secret_text.clone(),
+        error: None,
+    };
+    let filter = match chosen(&fields) {
+        Ok(filter) => filter,
+        Err(e) => {
+            form.error = Some(page::FieldError::Events(e));
+            return render_list(&state, &ctx, form, None).await;
+        }
+    };
+    let secret = match Secret::try_from(secret_text.as_str()) {
+        Ok(secret) => secret,
+        Err(e) => {
+            form.error = Some(page::FieldError::Secret(e.to_string()));
+            return render_list(&state, &ctx, form, None).await;
+        }
+    };
+    let id = match Secret::generate_alphanumeric() {
+        Ok(s) => format!("wh_{}", &s.expose_text()[..12]).to_ascii_lowercase(),
+        Err(e) => {
+            return failure(StoreError::Corrupt {
+                what: "random generator".to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let endpoint = match Endpoint::create(Timestamp::now(), id, &url, &state.policy) {
+        Ok((endpoint, _generated)) => endpoint
+            .with_profile(&state.profile)
+            .with_signing(state.profile.scheme().clone(), secret)
+            .with_filter(filter),
+        Err(e) => {
+            form.error = Some(page::FieldError::Url(e.to_string()));
+            return render_list(&state, &ctx, form, None).await;
+        }
+    };
+    match state
+        .outbox
+        .add_endpoint(ctx.tenant(), &endpoint, ctx.access.plan.limit)
+        .await
+    {
+        Ok(()) => ctx.to_list("added"),
+        Err(StoreError::Endpoint(EndpointError::LimitReached { .. })) => ctx.to_list("limit"),
+        Err(e) => failure(e),
+    }
+}
+
+async fn edit_form(State(state): State<Arc<Inner>>, ctx: Ctx, Path(id): Path<String>) -> Response {
+    match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => {
+            let form = page::EditForm::of(&endpoint);
+            page::edit(&ctx, &endpoint, &form).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn edit(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return failure(e),
+    };
+    let url = fields.get("url").unwrap_or_default().trim().to_owned();
+    let mut form = page::EditForm {
+        url: url.clone(),
+        events: fields
+            .all("events")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        all: fields.get("all").is_some(),
+        error: None,
+    };
+    let filter = match chosen(&fields) {
+        Ok(filter) => filter,
+        Err(e) => {
+            form.error = Some(page::FieldError::Events(e));
+            return page::edit(&ctx, &endpoint, &form).into_response();
+        }
+    };
+    let policy = state.policy.clone();
+    let edited = state
+        .outbox
+        .edit_endpoint(ctx.tenant(), &id, |e| {
+            let now = Timestamp::now();
+            // The secret is kept: only the URL and the events change.
+            e.set_url(now, &url, &policy)?;
+            e.set_filter(now, filter);
+            Ok(())
+        })
+        .await;
+    match edited {
+        Ok(()) => ctx.to_list("saved"),
+        Err(StoreError::Url(e)) => {
+            form.error = Some(page::FieldError::Url(e.to_string()));
+            page::edit(&ctx, &endpoint, &form).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn delete_form(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> Response {
+    match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => page::confirm_delete(&ctx, &endpoint).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn delete(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if ctx.fields(&state, &body).is_none() {
+        return csrf_refused();
+    }
+    match state.outbox.delete_endpoint(ctx.tenant(), &id).await {
+        Ok(()) => ctx.to_list("deleted"),
+        Err(e) => failure(e),
+    }
+}
+
+async fn set_status(
+    state: &Inner,
+    ctx: &Ctx,
+    id: &str,
+    body: &Bytes,
+    change: fn(&mut Endpoint, Timestamp),
+    notice: &str,
+) -> Response {
+    if ctx.fields(state, body).is_none() {
+        return csrf_refused();
+    }
+    let edited = state
+        .outbox
+        .edit_endpoint(ctx.tenant(), id, |e| {
+            change(e, Timestamp::now());
+            Ok(())
+        })
+        .await;
+    match edited {
+        Ok(()) => ctx.to_list(notice),
+        Err(e) => failure(e),
+    }
+}
+
+async fn pause(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    set_status(&state, &ctx, &id, &body, Endpoint::pause, "paused").await
+}
+
+/// Resume a paused webhook, or reactivate a failed or disabled one.
+async fn resume(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    set_status(&state, &ctx, &id, &body, Endpoint::reactivate, "resumed").await
+}
+
+async fn rotate(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    let hours: u64 = fields
+        .get("grace_hours")
+        .and_then(|h| h.trim().parse().ok())
+        .unwrap_or(24)
+        .min(24 * 30);
+    let rotated = state
+        .outbox
+        .edit_endpoint(ctx.tenant(), &id, |e| {
+            e.rotate_secret(Timestamp::now(), Duration::from_secs(hours * 3600))
+                .map_err(|e| StoreError::Corrupt {
+                    what: "new secret".to_owned(),
+                    reason: e.to_string(),
+                })
+        })
+        .await;
+    match rotated {
+        Ok(secret) => page::rotated(&ctx, &id, &secret, hours).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn test(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if ctx.fields(&state, &body).is_none() {
+        return csrf_refused();
+    }
+    match state
+        .outbox
+        .test_ping(ctx.tenant(), &id, &state.transport)
+        .await
+    {
+        Ok(Next::Done) => ctx.to_list("test-delivered"),
+        Ok(_) => ctx.to_list("test-failed"),
+        Err(e) => failure(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LogQuery {
+    page: Option<i64>,
+    notice: Option<String>,
+}
+
+/// Attempts per Delivery Log page.
+const LOG_PAGE: i64 = 50;
+
+async fn log(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return failure(e),
+    };
+    if !ctx.access.plan.delivery_log {
+        return page::log_unavailable(&ctx, &endpoint).into_response();
+    }
+    let page_number = query.page.unwrap_or(0).max(0);
+    match state
+        .outbox
+        .log(
+            ctx.tenant(),
+            None,
+            Some(&id),
+            LOG_PAGE + 1,
+            page_number * LOG_PAGE,
+        )
+        .await
+    {
+        Ok(mut entries) => {
+            let more = entries.len() as i64 > LOG_PAGE;
+            entries.truncate(LOG_PAGE as usize);
+            page::log(
+                &ctx,
+                &endpoint,
+                &entries,
+                page_number,
+                more,
+                query.notice.as_deref(),
+            )
+            .into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn resend(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    if !ctx.access.plan.delivery_log {
+        return (
+            StatusCode::FORBIDDEN,
+            "the Delivery Log is not in this plan",
+        )
+            .into_response();
+    }
+    let event = fields.get("event").unwrap_or_default();
+    let notice = match state
+        .outbox
+        .resend(ctx.tenant(), event, &id, "admin page", "Resend")
+        .await
+    {
+        Ok(true) => "resent",
+        Ok(false) => "resend-busy",
+        Err(e) => return failure(e),
+    };
+    Redirect::to(&format!(
+        "{}/{}/log?notice={notice}",
+        ctx.base,
+        form::path_segment(&id)
+    ))
+    .into_response()
+}
+
+async fn recover(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    if !ctx.access.plan.delivery_log {
+        return (
+            StatusCode::FORBIDDEN,
+            "the Delivery Log is not in this plan",
+        )
+            .into_response();
+    }
+    // `datetime-local` sends `YYYY-MM-DDTHH:MM` (or with seconds); the page says it is UTC.
+    let since = fields.get("since").unwrap_or_default().trim();
+    let text = match since.len() {
+        16 => format!("{since}:00Z"),
+        _ => format!("{since}Z"),
+    };
+    let Ok(since) = Timestamp::parse_rfc3339(&text) else {
+        return (StatusCode::BAD_REQUEST, "since: expected a date and time").into_response();
+    };
+    match state
+        .outbox
+        .recover(
+            ctx.tenant(),
+            &id,
+            since,
+            "admin page",
+            "Recover failed since",
+        )
+        .await
+    {
+        Ok(n) => Redirect::to(&format!(
+            "{}/{}/log?notice=recovered-{n}",
+            ctx.base,
+            form::path_segment(&id)
+        ))
+        .into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        page::SCRIPT,
+    )
+        .into_response()
+}
+
+async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        page::STYLE,
+    )
+        .into_response()
+}
