@@ -74,4 +74,3 @@ impl Flags {
             .with_private_allowed(self.has("--allow-private"))
     }
 }
-
