@@ -19,9 +19,9 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 
-use crate::event::{DataError, EventTypeError};
+use crate::event::{DataError, EventTypeError, UntypedEvent};
 use crate::random::{self, RandomError};
-use crate::{Event, Timestamp};
+use crate::{Event, EventType, Timestamp};
 
 /// The longest event id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 255;
@@ -306,6 +306,32 @@ impl Envelope {
     /// A catalogue type's `data` must fit its payload (the error names the field that does not);
     /// any other well-formed type is kept as [`Event::Unknown`] with its raw data.
     pub fn from_slice(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        Envelope::read(bytes, false)
+    }
+
+    /// Reads an envelope from JSON bytes, keeping a catalogue event whose `data` does not fit
+    /// its payload as [`Event::Untyped`] (the type, the raw data and the error) instead of
+    /// refusing it. Everything else is checked as by [`Envelope::from_slice`]: unreadable
+    /// JSON, a missing or malformed `id`, `type`, `timestamp` or `data` are still errors.
+    ///
+    /// ```
+    /// use lms_webhooks::{Envelope, Event, EventType};
+    ///
+    /// let body = br#"{"id":"evt_1","type":"course.member.completed","timestamp":"2026-01-01T00:00:00Z",
+    ///                 "data":{"user":{"email":"ada@example.com"},"course":{"id":7}}}"#;
+    /// assert!(Envelope::from_slice(body).is_err());
+    /// let envelope = Envelope::from_slice_lenient(body)?;
+    /// let Event::Untyped(untyped) = envelope.event() else { panic!("untyped") };
+    /// assert_eq!(untyped.event_type(), EventType::CourseMemberCompleted);
+    /// assert_eq!(untyped.data()["user"]["email"], "ada@example.com");
+    /// println!("kept as received: {}", untyped.error());
+    /// # Ok::<(), lms_webhooks::EnvelopeError>(())
+    /// ```
+    pub fn from_slice_lenient(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        Envelope::read(bytes, true)
+    }
+
+    fn read(bytes: &[u8], lenient: bool) -> Result<Envelope, EnvelopeError> {
         // serde would read a JSON array as a struct's fields in order; an envelope is an object.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(EnvelopeError::NotAnObject);
@@ -341,18 +367,30 @@ impl Envelope {
                 message: e.to_string(),
             })?;
         let data = raw.data.ok_or(EnvelopeError::MissingField("data"))?;
-        let event = Event::from_type_and_data(&type_str, data).map_err(|e| match e {
-            DataError::Type(e) => EnvelopeError::Type(e),
-            DataError::Shape { path, message } => EnvelopeError::Data {
-                event_type: type_str.to_string(),
-                path: if path == "." {
-                    "data".to_owned()
-                } else {
-                    format!("data.{path}")
-                },
-                message,
-            },
-        })?;
+        let event = match Event::from_type_and_data(&type_str, data) {
+            Ok(event) => event,
+            Err(DataError::Type(e)) => return Err(EnvelopeError::Type(e)),
+            Err(DataError::Shape { path, message }) => {
+                let error = EnvelopeError::Data {
+                    event_type: type_str.to_string(),
+                    path: if path == "." {
+                        "data".to_owned()
+                    } else {
+                        format!("data.{path}")
+                    },
+                    message,
+                };
+                // Only a catalogue type reaches a shape error; its raw data is JSON already.
+                match (lenient, type_str.parse::<EventType>()) {
+                    (true, Ok(event_type)) => {
+                        let value = serde_json::from_str(data.get())
+                            .map_err(|e| json_error(e, Some("data")))?;
+                        Event::Untyped(UntypedEvent::new(event_type, value, error))
+                    }
+                    _ => return Err(error),
+                }
+            }
+        };
         Ok(Envelope {
             id,
             timestamp,

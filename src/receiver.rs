@@ -46,7 +46,9 @@ use crate::{EnvelopeError, Event, Secret, Timestamp};
 pub struct Received {
     /// The event id: the deduplication key.
     pub id: String,
-    /// The event, typed, or [`Event::Unknown`] with its raw data.
+    /// The event, typed; [`Event::Untyped`] with its raw data and the typed-parse error when
+    /// its type is known but its data does not fit; [`Event::Unknown`] with its raw data when
+    /// its type is not in the catalogue.
     pub event: Event,
     /// When the event occurred (the envelope's `timestamp`).
     pub occurred_at: Timestamp,
@@ -129,6 +131,7 @@ pub struct Receiver {
     verifier: Verifier,
     key: Option<EncryptionKey>,
     max_body_len: usize,
+    strict: bool,
 }
 
 impl Receiver {
@@ -139,6 +142,7 @@ impl Receiver {
             profile,
             key: None,
             max_body_len: DEFAULT_MAX_BODY_LEN,
+            strict: false,
         }
     }
 
@@ -167,6 +171,17 @@ impl Receiver {
     #[must_use]
     pub fn with_max_body_len(mut self, max: usize) -> Receiver {
         self.max_body_len = max;
+        self
+    }
+
+    /// Refuses (400) an authenticated body of a catalogue type whose `data` does not fit its
+    /// typed payload, instead of returning it as [`Event::Untyped`]. Off by default: such a
+    /// body is genuine (its signature or MAC verified), and refusing it makes the platform
+    /// retry and then give up, so the event is lost; turn it on only where a payload the crate
+    /// cannot type must be rejected.
+    #[must_use]
+    pub fn with_strict_payloads(mut self, strict: bool) -> Receiver {
+        self.strict = strict;
         self
     }
 
@@ -221,10 +236,13 @@ impl Receiver {
             body
         };
         let signed_id = verified.as_ref().and_then(|v| v.id.as_deref());
-        let envelope = self
-            .profile
-            .parse(now, payload, signed_id)
-            .map_err(ReceiveError::Payload)?;
+        // Authenticated: only unreadable JSON, a missing type or a malformed envelope field
+        // refuse it; a known type in an unexpected shape comes back as `Event::Untyped`.
+        let envelope = match self.strict {
+            true => self.profile.parse(now, payload, signed_id),
+            false => self.profile.parse_lenient(now, payload, signed_id),
+        }
+        .map_err(ReceiveError::Payload)?;
         let (id, occurred_at, event) = envelope.into_parts();
         Ok(Received {
             id: id.to_string(),

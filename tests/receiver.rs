@@ -264,6 +264,92 @@ fn unknown_types_arrive_as_unknown() {
     assert_eq!(raw.data()["badge"], "gold");
 }
 
+/// The three shapes that made the receiver answer 400 to genuine requests (issue "Receivers
+/// never lose a verified webhook"): each arrives as its known type with the raw data and the
+/// typed-parse error, never as an error; a strict receiver still refuses them, and what is not
+/// an envelope at all is refused either way.
+#[test]
+fn an_authenticated_body_of_a_known_type_in_another_shape_is_kept_untyped() {
+    let secret = Secret::generate_standard().unwrap();
+    let profile = Profile::standard();
+    let shapes = [
+        (
+            EventType::CourseMemberCompleted,
+            json!({"user": {"id": "u_1", "email": "ada@example.com"}, "course": {"id": 7}}),
+            "member",
+        ),
+        (
+            EventType::SalesSubscriptionCreated,
+            json!({"id": "sub_1", "plan": "monthly", "customer": {"email": "ada@example.com"}}),
+            "plan",
+        ),
+        (
+            EventType::SalesPaymentCreated,
+            json!({"payment": {"id": "pay_1", "amount": 49.9, "currency": "EUR"}}),
+            "data",
+        ),
+    ];
+    let lenient = Receiver::new(profile.clone()).with_secret(secret.clone());
+    let strict = lenient.clone().with_strict_payloads(true);
+    for (event_type, data, mentioned) in shapes {
+        let body = serde_json::to_vec(&json!({
+            "id": "evt_shape", "type": event_type.as_str(),
+            "timestamp": "2026-11-23T09:30:00Z", "data": data,
+        }))
+        .unwrap();
+        let headers = sign(&profile, &secret, "evt_shape", at(NOW), &body);
+        let got = lenient.receive(at(NOW), &headers, &body).unwrap();
+        let Event::Untyped(untyped) = &got.event else {
+            panic!("{event_type}: {:?}", got.event)
+        };
+        assert_eq!(untyped.event_type(), event_type);
+        assert_eq!(got.event.event_type(), Some(event_type));
+        assert_eq!(got.event.type_str(), event_type.as_str());
+        assert_eq!(untyped.data(), &data, "kept as received");
+        assert!(
+            untyped.error().to_string().contains(mentioned),
+            "{event_type}: {}",
+            untyped.error()
+        );
+        assert_eq!(got.id, "evt_shape");
+        // Re-serialized, the envelope carries the data as it came.
+        let again = Envelope::from_parts(
+            EventId::parse("evt_shape").unwrap(),
+            at(NOW),
+            got.event.clone(),
+        );
+        let value: serde_json::Value = serde_json::from_slice(&again.to_vec().unwrap()).unwrap();
+        assert_eq!(value["data"], data);
+
+        let refused = strict.receive(at(NOW), &headers, &body).unwrap_err();
+        assert!(matches!(refused, ReceiveError::Payload(_)), "{refused}");
+        assert_eq!(refused.http_status(), 400);
+    }
+    // Not an envelope: still refused, lenient or not.
+    for body in [
+        &b"{not json"[..],
+        br#"{"id":"evt_1","timestamp":"2026-11-23T09:30:00Z","data":{}}"#,
+        br#"{"id":"evt_1","type":"course.member.completed","timestamp":"soon","data":{}}"#,
+    ] {
+        let headers = sign(&profile, &secret, "evt_1", at(NOW), body);
+        let refused = lenient.receive(at(NOW), &headers, body).unwrap_err();
+        assert!(matches!(refused, ReceiveError::Payload(_)), "{refused}");
+    }
+    // And a forged body in another shape is refused for its signature, before any parsing.
+    let body = br#"{"id":"evt_2","type":"course.member.completed","timestamp":"2026-11-23T09:30:00Z","data":{}}"#;
+    let forged = sign(
+        &profile,
+        &Secret::generate_standard().unwrap(),
+        "evt_2",
+        at(NOW),
+        body,
+    );
+    assert!(matches!(
+        lenient.receive(at(NOW), &forged, body),
+        Err(ReceiveError::Signature(_))
+    ));
+}
+
 #[test]
 fn dedupe_detects_retries_and_stays_bounded_under_a_million_ids() {
     let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));

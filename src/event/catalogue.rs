@@ -129,10 +129,12 @@ macro_rules! catalogue {
         )+
 
         impl Event {
-            /// The catalogue type, or `None` for custom and unknown events.
+            /// The catalogue type (also of an [`Event::Untyped`]), or `None` for custom and
+            /// unknown events.
             pub fn event_type(&self) -> Option<EventType> {
                 match self {
                     $( Event::$cat(e) => Some(e.event_type()), )+
+                    Event::Untyped(untyped) => Some(untyped.event_type()),
                     Event::Custom(_) | Event::Unknown(_) => None,
                 }
             }
@@ -143,6 +145,7 @@ macro_rules! catalogue {
                 match self {
                     $( $( Event::$cat($enum::$variant(p)) => p.serialize(s), )+ )+
                     Event::Custom(raw) | Event::Unknown(raw) => raw.data().serialize(s),
+                    Event::Untyped(untyped) => untyped.data().serialize(s),
                 }
             }
 

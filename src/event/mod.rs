@@ -107,6 +107,53 @@ pub enum Event {
     Custom(RawEvent),
     /// A type a receiver does not know, kept with its raw `data`.
     Unknown(RawEvent),
+    /// A catalogue type whose `data` does not fit its typed payload, kept as received with
+    /// the typed-parse error: what a [`Receiver`](crate::Receiver) returns for an
+    /// authenticated body of a known type in a shape this crate does not model, rather than
+    /// refusing it (a refusal makes the platform retry, then give up: the event is lost).
+    /// [`Envelope::from_slice`](crate::Envelope::from_slice) refuses such bodies;
+    /// [`Envelope::from_slice_lenient`](crate::Envelope::from_slice_lenient) keeps them.
+    Untyped(UntypedEvent),
+}
+
+/// A catalogue event whose `data` did not fit its typed payload: the type, the raw data, and
+/// why it did not fit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UntypedEvent {
+    event_type: EventType,
+    data: Value,
+    error: crate::EnvelopeError,
+}
+
+impl UntypedEvent {
+    pub(crate) fn new(event_type: EventType, data: Value, error: crate::EnvelopeError) -> Self {
+        UntypedEvent {
+            event_type,
+            data,
+            error,
+        }
+    }
+
+    /// The catalogue type.
+    pub fn event_type(&self) -> EventType {
+        self.event_type
+    }
+
+    /// The `data` as it was sent.
+    pub fn data(&self) -> &Value {
+        &self.data
+    }
+
+    /// Why the data did not fit the typed payload ([`EnvelopeError::Data`](crate::EnvelopeError::Data),
+    /// naming the path inside `data`).
+    pub fn error(&self) -> &crate::EnvelopeError {
+        &self.error
+    }
+
+    /// The type and the data.
+    pub fn into_parts(self) -> (EventType, Value) {
+        (self.event_type, self.data)
+    }
 }
 
 impl Event {
@@ -133,6 +180,7 @@ impl Event {
     pub fn type_str(&self) -> &str {
         match self {
             Event::Custom(raw) | Event::Unknown(raw) => raw.event_type(),
+            Event::Untyped(untyped) => untyped.event_type.as_str(),
             typed => typed.event_type().map_or("", EventType::as_str),
         }
     }

@@ -93,8 +93,33 @@ impl Layout {
         body: &[u8],
         signed_id: Option<&str>,
     ) -> Result<Envelope, EnvelopeError> {
+        self.read(now, body, signed_id, false)
+    }
+
+    /// [`Layout::parse`], keeping a catalogue event whose `data` does not fit as
+    /// [`Event::Untyped`](crate::Event::Untyped) (see [`Envelope::from_slice_lenient`]).
+    pub fn parse_lenient(
+        &self,
+        now: Timestamp,
+        body: &[u8],
+        signed_id: Option<&str>,
+    ) -> Result<Envelope, EnvelopeError> {
+        self.read(now, body, signed_id, true)
+    }
+
+    fn read(
+        &self,
+        now: Timestamp,
+        body: &[u8],
+        signed_id: Option<&str>,
+        lenient: bool,
+    ) -> Result<Envelope, EnvelopeError> {
+        let envelope = |bytes: &[u8]| match lenient {
+            true => Envelope::from_slice_lenient(bytes),
+            false => Envelope::from_slice(bytes),
+        };
         if *self == Layout::Canonical {
-            return Envelope::from_slice(body);
+            return envelope(body);
         }
         let value: Value = serde_json::from_slice(body).map_err(|e| EnvelopeError::Syntax {
             message: e.to_string(),
@@ -164,7 +189,7 @@ impl Layout {
         });
         let bytes =
             serde_json::to_vec(&canonical).map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
-        Envelope::from_slice(&bytes)
+        envelope(&bytes)
     }
 }
 

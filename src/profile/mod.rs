@@ -241,4 +241,16 @@ impl Profile {
     ) -> Result<Envelope, EnvelopeError> {
         self.layout.parse(now, body, signed_id)
     }
+
+    /// [`Profile::parse`], keeping a catalogue event whose `data` does not fit as
+    /// [`Event::Untyped`](crate::Event::Untyped): what a [`Receiver`](crate::Receiver) does
+    /// unless told to be strict.
+    pub fn parse_lenient(
+        &self,
+        now: Timestamp,
+        body: &[u8],
+        signed_id: Option<&str>,
+    ) -> Result<Envelope, EnvelopeError> {
+        self.layout.parse_lenient(now, body, signed_id)
+    }
 }
