@@ -109,7 +109,7 @@ pub struct EncryptionKey {
 #[non_exhaustive]
 pub enum KeyError {
     /// The key is not 32 bytes long.
-    #[error("an AES-256 key is exactly 32 bytes; this one is {found} bytes")]
+    #[error("an AES-256 key is exactly 32 bytes; this one is {found} bytes (accepted: 32 characters of text, or `base64:` or `whsec_` followed by the base64 of 32 bytes)")]
     WrongLength {
         /// The length found, in bytes (after base64 decoding for `base64:` keys).
         found: usize,
@@ -270,7 +270,12 @@ impl EncryptionKey {
         let parts = match Parts::read_plain(body) {
             Some(parts) => parts,
             None => serde_json::from_slice(body).map_err(|e| DecryptError::Malformed {
-                reason: e.to_string(),
+                reason: match looks_like_plain_envelope(body) {
+                    true => "the body is not encrypted: it is a plain JSON envelope (`type`, \
+                             `data`), sent to a profile that expects `iv`, `value` and `mac`"
+                        .to_owned(),
+                    false => e.to_string(),
+                },
             })?,
         };
 
@@ -553,4 +558,11 @@ mod tests {
             }
         }
     }
+}
+
+/// Whether `body` is a JSON object with an envelope's `type` or `data` and no `iv`: a
+/// plaintext webhook sent where an encrypted one was expected.
+fn looks_like_plain_envelope(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+        .is_ok_and(|o| !o.contains_key("iv") && (o.contains_key("type") || o.contains_key("data")))
 }

@@ -49,6 +49,8 @@ pub struct Secret {
     /// saves hashing the two key blocks every time. Zeroized on drop (the `zeroize` features of
     /// `hmac` and `sha2`).
     keyed: OnceLock<Hmac<Sha256>>,
+    /// The same for Standard Webhooks signatures, which read an unprefixed secret as base64.
+    standard_keyed: OnceLock<Hmac<Sha256>>,
 }
 
 /// How a secret was written, so [`Secret::expose_text`] gives it back the same way.
@@ -177,6 +179,7 @@ impl Secret {
             bytes,
             form,
             keyed: OnceLock::new(),
+            standard_keyed: OnceLock::new(),
         }
     }
 
@@ -188,6 +191,26 @@ impl Secret {
                 // empty key) is unreachable but keeps the function total.
                 Hmac::<Sha256>::new_from_slice(&self.bytes)
                     .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()))
+            })
+            .clone()
+    }
+
+    /// HMAC-SHA256 keyed as Standard Webhooks libraries key it: a secret written without
+    /// `whsec_` is base64-decoded, as the reference libraries (Python, Node, Go, Svix) do with
+    /// every secret they are given; one that is not valid base64 keeps its text's bytes
+    /// (the references refuse it). `whsec_` and `base64:` secrets are decoded already.
+    pub(crate) fn standard_hmac(&self) -> Hmac<Sha256> {
+        if self.form != Form::Raw {
+            return self.hmac();
+        }
+        self.standard_keyed
+            .get_or_init(|| match STANDARD.decode(self.bytes.as_slice()) {
+                Ok(decoded) => {
+                    let decoded = Zeroizing::new(decoded);
+                    Hmac::<Sha256>::new_from_slice(&decoded)
+                        .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()))
+                }
+                Err(_) => self.hmac(),
             })
             .clone()
     }

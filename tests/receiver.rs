@@ -433,3 +433,56 @@ fn every_rule_from_the_seeds() {
         assert_eq!(events_for(*action), *want, "{action:?}");
     }
 }
+
+/// The common mistakes each get a hint (issue "Receivers never lose a verified webhook",
+/// item 7).
+#[test]
+fn error_hints_for_the_common_mistakes() {
+    let secret = Secret::generate_standard().unwrap();
+    let profile = Profile::standard();
+    let receiver = Receiver::new(profile.clone()).with_secret(secret.clone());
+    let body =
+        br#"{"id":"evt_1","type":"webhook.test","timestamp":"2026-11-23T09:30:00Z","data":{}}"#;
+
+    // A mismatch: check the raw bytes and the whsec_ prefix.
+    let headers = sign(&profile, &secret, "evt_1", at(NOW), body);
+    let mut altered = body.to_vec();
+    altered.push(b'\n');
+    let text = receiver
+        .receive(at(NOW), &headers, &altered)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains("raw request bytes") && text.contains("whsec_"),
+        "{text}"
+    );
+
+    // A timestamp in milliseconds.
+    let mut ms = headers.clone();
+    ms.insert(
+        "webhook-timestamp",
+        (NOW * 1000).to_string().parse().unwrap(),
+    );
+    let text = receiver
+        .receive(at(NOW), &ms, body)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("looks like milliseconds"), "{text}");
+
+    // A plaintext body sent to an encrypted profile.
+    let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
+    let learnybox = Receiver::new(Profile::learnybox()).with_key(key);
+    let none: Vec<(String, String)> = Vec::new();
+    let text = learnybox
+        .receive(at(NOW), &none, body)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("body is not encrypted"), "{text}");
+
+    // A key of the wrong length lists the accepted forms.
+    let text = EncryptionKey::parse("too-short").unwrap_err().to_string();
+    assert!(
+        text.contains("32 characters") && text.contains("base64:"),
+        "{text}"
+    );
+}

@@ -260,9 +260,10 @@ fn rejections_say_what_was_wrong() {
 
     // Tolerance: the limit passes, one second past it fails, both ways.
     let limit = 300;
+    // A timestamp the whole tolerance old is refused (see `peers` below); as far ahead, not.
     for (offset, ok) in [
-        (limit, true),
-        (limit + 1, false),
+        (limit - 1, true),
+        (limit, false),
         (-limit, true),
         (-limit - 1, false),
     ] {
@@ -406,4 +407,127 @@ fn ids_the_wire_would_change_are_refused() {
         .with_tolerance(Tolerance::Ignore)
         .verify(at(0), &headers, b"{}")
         .is_ok());
+}
+
+/// The peers' edges (issue "Receivers never lose a verified webhook", item 3).
+mod peers {
+    use super::*;
+
+    /// The upstream Go test "old timestamp fails" signs at exactly `now - tolerance` and
+    /// expects a refusal; "new timestamp fails" signs at `now + tolerance + 1 s`.
+    #[test]
+    fn the_tolerance_edge_matches_the_reference_go_library() {
+        let v = &SPEC[0];
+        let verifier = Verifier::new(Scheme::standard(), [secret(v.secret)]);
+        let body = v.body.as_bytes();
+        let signed_at = |offset: i64| {
+            verifier.verify(at(v.ts + offset), &spec_headers(v.signature, v.ts), body)
+        };
+        assert!(matches!(
+            signed_at(300),
+            Err(VerifyError::TimestampTooOld {
+                age_secs: 300,
+                tolerance_secs: 300
+            })
+        ));
+        assert!(signed_at(299).is_ok());
+        assert!(signed_at(-300).is_ok());
+        assert!(matches!(
+            signed_at(-301),
+            Err(VerifyError::TimestampTooNew {
+                ahead_secs: 301,
+                ..
+            })
+        ));
+    }
+
+    /// The spec's vector, its secret written without `whsec_`: base64-decoded, as the Python,
+    /// Node, Go and Svix libraries decode every Standard Webhooks secret. The body-HMAC schemes
+    /// keep using the text's bytes, as GitHub and Learnomy do.
+    #[test]
+    fn an_unprefixed_standard_secret_is_base64_decoded_as_every_reference_library_does() {
+        let v = &SPEC[0];
+        let unprefixed = v.secret.strip_prefix("whsec_").unwrap();
+        let verifier = Verifier::new(Scheme::standard(), [secret(unprefixed)]);
+        assert!(verifier
+            .verify(
+                at(v.ts),
+                &spec_headers(v.signature, v.ts),
+                v.body.as_bytes()
+            )
+            .is_ok());
+        let signed = Scheme::standard()
+            .sign(
+                &[secret(unprefixed)],
+                &Message::new(v.id, at(v.ts), v.body.as_bytes()),
+            )
+            .unwrap();
+        assert_eq!(signed["webhook-signature"], v.signature);
+
+        // Learnomy: HMAC-SHA256 keyed with the text itself.
+        use hmac::{KeyInit, Mac};
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(unprefixed.as_bytes()).unwrap();
+        mac.update(v.body.as_bytes());
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let learnomy = Scheme::from(BodyHmacHex::learnomy())
+            .sign(
+                &[secret(unprefixed)],
+                &Message::new(v.id, at(v.ts), v.body.as_bytes()),
+            )
+            .unwrap();
+        assert_eq!(learnomy["x-learnomy-signature"], hex.as_str());
+    }
+
+    /// With both families present, each header is read as the svix libraries read it: the
+    /// `svix-` one first, then the `webhook-` one, header by header.
+    #[test]
+    fn both_header_families_are_read_header_by_header_as_the_svix_libraries_do() {
+        let v = &SPEC[0];
+        let ts = v.ts.to_string();
+        let body = v.body.as_bytes();
+        for scheme in [Scheme::standard(), StandardWebhooks::svix().into()] {
+            let verifier = Verifier::new(scheme, [secret(v.secret)]);
+            let check = |pairs: &[(&str, &str)]| verifier.verify(at(v.ts), &headers(pairs), body);
+            // svix-* right, webhook-* wrong: the svix ones are read.
+            assert!(check(&[
+                ("svix-id", v.id),
+                ("svix-timestamp", &ts),
+                ("svix-signature", v.signature),
+                ("webhook-id", "msg_other"),
+                ("webhook-timestamp", "1"),
+                ("webhook-signature", "v1,AAAA"),
+            ])
+            .is_ok());
+            // webhook-* right, svix-* wrong: still the svix ones, which do not match.
+            assert_eq!(
+                check(&[
+                    ("webhook-id", v.id),
+                    ("webhook-timestamp", &ts),
+                    ("webhook-signature", v.signature),
+                    ("svix-id", v.id),
+                    ("svix-timestamp", &ts),
+                    ("svix-signature", "v1,AAAA"),
+                ]),
+                Err(VerifyError::Mismatch)
+            );
+            // One of each: every header falls back on its own.
+            assert!(check(&[
+                ("svix-id", v.id),
+                ("webhook-timestamp", &ts),
+                ("svix-signature", v.signature),
+            ])
+            .is_ok());
+            assert!(check(&[
+                ("webhook-id", v.id),
+                ("svix-timestamp", &ts),
+                ("webhook-signature", v.signature),
+            ])
+            .is_ok());
+        }
+    }
 }

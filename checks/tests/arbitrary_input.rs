@@ -114,6 +114,25 @@ mod signature {
             prop_assert!(Verifier::new(Scheme::standard(), [ours]).verify(now, &h, body.as_bytes()).is_ok());
         }
 
+        /// A secret written without `whsec_`: the reference crate base64-decodes it, and so do
+        /// our Standard Webhooks signatures (the `standardwebhooks` peer).
+        #[test]
+        fn an_unprefixed_secret_is_base64_as_in_the_reference_crate(
+            key in proptest::collection::vec(any::<u8>(), 16..64),
+            id in "[a-zA-Z0-9_]{1,40}",
+            body in ".{0,300}",
+        ) {
+            use base64::Engine as _;
+            let unprefixed = base64::engine::general_purpose::STANDARD.encode(&key);
+            let ours = Secret::parse(&unprefixed).unwrap();
+            let reference = standardwebhooks::Webhook::new(&unprefixed).unwrap();
+            let now = Timestamp::now();
+            let signed = Scheme::standard().sign(std::slice::from_ref(&ours), &Message::new(&id, now, body.as_bytes())).unwrap();
+            prop_assert!(reference.verify(body.as_bytes(), &signed).is_ok());
+            let theirs = reference.sign(&id, now.unix(), body.as_bytes()).unwrap();
+            prop_assert_eq!(&theirs, signed["webhook-signature"].to_str().unwrap());
+        }
+
         #[test]
         fn no_header_or_body_panics(
             id in ".{0,40}", ts in ".{0,24}", sig in ".{0,200}", body in proptest::collection::vec(any::<u8>(), 0..200)

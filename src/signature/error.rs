@@ -45,7 +45,7 @@ pub enum VerifyError {
         header: String,
     },
     /// No signature matches any of the secrets: wrong secret, or a forged or altered request.
-    #[error("the signature does not match (wrong secret, or the body was altered)")]
+    #[error("the signature does not match (wrong secret, or the body was altered): verify the raw request bytes as received, before any JSON parsing or re-encoding, and check the secret, written with its `whsec_` prefix for Standard Webhooks")]
     Mismatch,
     /// The signature timestamp is older than the tolerance: a late or replayed request.
     #[error(

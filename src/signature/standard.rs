@@ -5,9 +5,7 @@
 use hmac::Mac;
 use http::header::HeaderName;
 
-use super::headers::{
-    malformed, missing, required, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP,
-};
+use super::headers::{malformed, missing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use super::{finish, HeaderLookup, Tolerance, Verified, VerifyError};
 use crate::codec::{decode_base64_tag, format_i64, push_base64_tag, tag_eq};
 use crate::{Secret, Timestamp};
@@ -44,13 +42,6 @@ impl HeaderPrefix {
         match self {
             HeaderPrefix::Webhook => WEBHOOK,
             HeaderPrefix::Svix => SVIX,
-        }
-    }
-
-    fn other(self) -> HeaderPrefix {
-        match self {
-            HeaderPrefix::Webhook => HeaderPrefix::Svix,
-            HeaderPrefix::Svix => HeaderPrefix::Webhook,
         }
     }
 }
@@ -103,37 +94,46 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     now: Timestamp,
     tolerance: Tolerance,
 ) -> Result<Verified, VerifyError> {
-    // Accept either header family: the configured one first.
-    let mut names = scheme.prefix.names();
-    let id = match headers.header(names[0].as_str()) {
-        Some(id) => id,
-        None => {
-            let other = scheme.prefix.other().names();
-            match headers.header(other[0].as_str()) {
-                Some(id) => {
-                    names = other;
-                    id
-                }
-                None => return Err(missing(&names[0])),
-            }
-        }
+    // Each header is read as the svix libraries read it: the `svix-` name first, then the
+    // `webhook-` one, header by header (a request may carry some of each). A missing header
+    // is named as the configured family spells it.
+    let names = scheme.prefix.names();
+    let [svix_id, svix_ts, svix_sig] = HeaderPrefix::Svix.names();
+    let [wh_id, wh_ts, wh_sig] = HeaderPrefix::Webhook.names();
+    let read = |svix: &HeaderName, webhook: &HeaderName, configured: &HeaderName| {
+        headers
+            .header(svix.as_str())
+            .or_else(|| headers.header(webhook.as_str()))
+            .ok_or_else(|| missing(configured))
     };
+    let id = read(&svix_id, &wh_id, &names[0])?;
     let [id_name, ts_name, sig_name] = &names;
     let id = id.trim();
     if id.is_empty() {
         return Err(malformed(id_name.as_str(), "it is empty".to_owned()));
     }
-    let ts_text = required(headers, ts_name)?;
+    let ts_text = read(&svix_ts, &wh_ts, ts_name)?;
     let ts = parse_unix_seconds(ts_text.trim()).ok_or_else(|| {
         malformed(
             ts_name.as_str(),
             "expected Unix seconds, e.g. 1700000000".to_owned(),
         )
     })?;
+    if ts > 99_999_999_999 {
+        return Err(malformed(
+            ts_name.as_str(),
+            format!(
+                "`{ts}` looks like milliseconds; Standard Webhooks timestamps are Unix seconds"
+            ),
+        ));
+    }
     if let Tolerance::Within(limit) = tolerance {
         let limit_secs = limit.as_secs();
         let diff = i128::from(now.unix()) - i128::from(ts);
-        if diff > i128::from(limit_secs) {
+        // A timestamp the whole tolerance old is refused, as by the reference libraries (the
+        // upstream Go test "old timestamp fails" signs at exactly `now - tolerance`); one the
+        // whole tolerance ahead is still accepted, as there.
+        if diff >= i128::from(limit_secs) {
             return Err(VerifyError::TimestampTooOld {
                 age_secs: u64::try_from(diff).unwrap_or(u64::MAX),
                 tolerance_secs: limit_secs,
@@ -146,7 +146,7 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
             });
         }
     }
-    let signatures = required(headers, sig_name)?;
+    let signatures = read(&svix_sig, &wh_sig, sig_name)?;
 
     let mut saw_v1 = false;
     // Secrets outside, signatures inside: one HMAC per secret, and no allocation.
@@ -182,7 +182,7 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
 /// HMAC-SHA256 over `{id}.{ts}.{body}`, fed in parts: the signed content is never copied.
 fn mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> [u8; 32] {
     let mut digits = [0u8; 20];
-    let mut mac = secret.hmac();
+    let mut mac = secret.standard_hmac();
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(format_i64(ts, &mut digits));
