@@ -33,6 +33,8 @@
 //! it afterwards; check [`Deduplicator`](crate::dedupe::Deduplicator) with the event id first,
 //! because senders retry.
 
+use std::time::Duration;
+
 use http::Request;
 
 use crate::encryption::{DecryptError, EncryptionKey, DEFAULT_MAX_BODY_LEN};
@@ -83,6 +85,15 @@ pub enum ReceiveError {
     /// The (decrypted) body is not a valid envelope.
     #[error("payload: {0}")]
     Payload(#[source] EnvelopeError),
+    /// An encrypted body with no signature to date it is older than the receiver accepts: a
+    /// captured body replayed later (see [`Receiver::with_max_age`]).
+    #[error("the envelope occurred {age_secs} s ago; at most {max_age_secs} s are accepted for an encrypted body without a signature (a replay?)")]
+    TooOld {
+        /// How long ago the envelope says the event occurred.
+        age_secs: u64,
+        /// The receiver's limit.
+        max_age_secs: u64,
+    },
 }
 
 impl ReceiveError {
@@ -94,7 +105,7 @@ impl ReceiveError {
             ReceiveError::TooLarge { .. } => 413,
             ReceiveError::Misconfigured(_) => 500,
             ReceiveError::Signature(VerifyError::NoSecret) => 500,
-            ReceiveError::Signature(_) => 401,
+            ReceiveError::Signature(_) | ReceiveError::TooOld { .. } => 401,
             ReceiveError::Decrypt(DecryptError::MacMismatch) => 401,
             ReceiveError::Decrypt(_) | ReceiveError::Payload(_) => 400,
         }
@@ -132,7 +143,13 @@ pub struct Receiver {
     key: Option<EncryptionKey>,
     max_body_len: usize,
     strict: bool,
+    max_age: Option<Duration>,
 }
+
+/// How old an encrypted, unsigned envelope may be by default: a day. Learnybox's whole retry
+/// schedule spans 76 minutes (60 s, 5 min, 10 min, 1 h); the rest leaves room for the
+/// platform's own queue.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 impl Receiver {
     /// A receiver for `profile`; add its secret(s) and, if it encrypts, its key.
@@ -143,6 +160,7 @@ impl Receiver {
             key: None,
             max_body_len: DEFAULT_MAX_BODY_LEN,
             strict: false,
+            max_age: Some(DEFAULT_MAX_AGE),
         }
     }
 
@@ -171,6 +189,18 @@ impl Receiver {
     #[must_use]
     pub fn with_max_body_len(mut self, max: usize) -> Receiver {
         self.max_body_len = max;
+        self
+    }
+
+    /// How old (by its `timestamp`) an encrypted body may be when no signature dates the
+    /// request: a Learnybox body carries its own MAC but no time, so a body captured once
+    /// would otherwise be accepted again a month later. [`DEFAULT_MAX_AGE`] (a day) unless
+    /// set; `None` accepts any age. Bodies whose signature was verified are dated by it
+    /// instead (require signatures with
+    /// [`Profile::with_signature_required`](crate::Profile::with_signature_required)).
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Option<Duration>) -> Receiver {
+        self.max_age = max_age;
         self
     }
 
@@ -244,6 +274,15 @@ impl Receiver {
         }
         .map_err(ReceiveError::Payload)?;
         let (id, occurred_at, event) = envelope.into_parts();
+        if let (true, None, Some(max_age)) = (self.profile.encrypted(), &verified, self.max_age) {
+            let age = now.duration_since(occurred_at).unwrap_or_default();
+            if age > max_age {
+                return Err(ReceiveError::TooOld {
+                    age_secs: age.as_secs(),
+                    max_age_secs: max_age.as_secs(),
+                });
+            }
+        }
         Ok(Received {
             id: id.to_string(),
             event,

@@ -115,8 +115,9 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
         .unwrap();
     // Learnybox itself sends no signature headers: the MAC authenticates.
     let receiver = Receiver::new(Profile::learnybox()).with_key(key);
+    let now = Timestamp::now();
     let got = receiver
-        .receive(at(NOW), &http::HeaderMap::new(), &body)
+        .receive(now, &http::HeaderMap::new(), &body)
         .unwrap();
     assert_eq!(got.event, *envelope.event());
     assert_eq!(got.delivered_at, None);
@@ -124,15 +125,64 @@ fn learnybox_bodies_are_decrypted_and_a_bad_mac_is_401() {
     v["mac"] = json!("0".repeat(64));
     let e = receiver
         .receive(
-            at(NOW),
+            now,
             &http::HeaderMap::new(),
             &serde_json::to_vec(&v).unwrap(),
         )
         .unwrap_err();
     assert_eq!(e.http_status(), 401);
     assert!(Receiver::new(Profile::learnybox())
-        .receive(at(NOW), &http::HeaderMap::new(), &body)
+        .receive(now, &http::HeaderMap::new(), &body)
         .is_err());
+}
+
+/// A captured Learnybox body replayed a month later: refused (the MAC still verifies, but
+/// nothing else dates it). Within the default day it is accepted; the limit can be moved or
+/// lifted; a verified signature dates the request instead.
+#[test]
+fn a_learnybox_body_replayed_a_month_later_is_refused() {
+    use lms_webhooks::receiver::DEFAULT_MAX_AGE;
+    let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a").unwrap();
+    let occurred = at(NOW);
+    let envelope = Envelope::from_parts(
+        EventId::new(),
+        occurred,
+        Event::sample(EventType::SalesTransactionCompleted),
+    );
+    let body = key
+        .encrypt(&Profile::learnybox().render(&envelope).unwrap())
+        .unwrap();
+    let none = http::HeaderMap::new();
+    let receiver = Receiver::new(Profile::learnybox()).with_key(key.clone());
+    let month = at(NOW + 30 * 86_400);
+    let refused = receiver.receive(month, &none, &body).unwrap_err();
+    assert_eq!(
+        refused,
+        ReceiveError::TooOld {
+            age_secs: 30 * 86_400,
+            max_age_secs: DEFAULT_MAX_AGE.as_secs()
+        }
+    );
+    assert_eq!(refused.http_status(), 401);
+    // The platform's whole retry schedule (76 min) and more fits in the default day.
+    assert!(receiver.receive(at(NOW + 23 * 3600), &none, &body).is_ok());
+    assert!(receiver
+        .clone()
+        .with_max_age(Some(Duration::from_secs(3600)))
+        .receive(at(NOW + 2 * 3600), &none, &body)
+        .is_err());
+    assert!(receiver
+        .clone()
+        .with_max_age(None)
+        .receive(month, &none, &body)
+        .is_ok());
+    // Signed (our senders add Standard Webhooks headers): the signature's time counts, so a
+    // delivery made a month after the event occurred, signed now, is accepted.
+    let secret = Secret::generate_standard().unwrap();
+    let profile = Profile::learnybox().with_signature_required(true);
+    let headers = sign(&profile, &secret, envelope.id().as_str(), month, &body);
+    let signed = Receiver::new(profile).with_key(key).with_secret(secret);
+    assert!(signed.receive(month, &headers, &body).is_ok());
 }
 
 /// A Learnybox receiver may also insist on the Standard Webhooks headers our senders add.
