@@ -118,8 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     // Answer first, work after.
                     let _ = request.respond(tiny_http::Response::empty(200));
                     // Each route is its own app, with its own deduplication.
-                    let first =
-                        seen.check_and_mark(Timestamp::now(), &format!("{path} {}", got.id));
+                    let first = seen.check_and_mark(Timestamp::now(), &path, &got.id);
                     let summary = describe(&got.event);
                     let _ = events_tx.send(format!(
                         "{:<11} {:<29} {} {}{}",

@@ -63,7 +63,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (handled, mut request) in server.incoming_requests().enumerate() {
         let (headers, body) = inbound::read(&mut request);
         let status = match receiver.receive(Timestamp::now(), &headers, &body) {
-            Ok(got) if seen.check_and_mark(Timestamp::now(), &got.id) => {
+            Ok(got)
+                if seen.check_and_mark(Timestamp::now(), receiver.profile().name(), &got.id) =>
+            {
                 let _ = work_tx.send(got);
                 200
             }

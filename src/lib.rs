@@ -156,8 +156,8 @@
 //! let receiver = Receiver::new(Profile::standard()).with_secret(secret);
 //! let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(86_400));
 //! let got = receiver.receive(now, &headers, &body)?; // 401 / 400 / 413 on error
-//! assert!(seen.check_and_mark(now, &got.id)); // first time: process it
-//! assert!(!seen.check_and_mark(now, &got.id)); // a retry: answer 200, skip it
+//! assert!(seen.check_and_mark(now, "standard", &got.id)); // first time: process it
+//! assert!(!seen.check_and_mark(now, "standard", &got.id)); // a retry: answer 200, skip it
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -33,7 +33,7 @@ fn serve(receiver: Receiver, requests: usize) -> (String, mpsc::Receiver<Report>
             let (headers, body) = inbound::read(&mut request);
             let (status, report) = match receiver.receive(Timestamp::now(), &headers, &body) {
                 Ok(got) => {
-                    let first = seen.check_and_mark(Timestamp::now(), &got.id);
+                    let first = seen.check_and_mark(Timestamp::now(), "e2e", &got.id);
                     (200, Ok((first, got)))
                 }
                 Err(e) => (e.http_status(), Err(e.http_status())),

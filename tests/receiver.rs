@@ -403,22 +403,27 @@ fn an_authenticated_body_of_a_known_type_in_another_shape_is_kept_untyped() {
 #[test]
 fn dedupe_detects_retries_and_stays_bounded_under_a_million_ids() {
     let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
-    assert!(seen.check_and_mark(at(NOW), "evt_a"));
-    assert!(!seen.check_and_mark(at(NOW + 1), "evt_a"));
-    assert!(seen.check_and_mark(at(NOW + 1), "evt_b"));
+    assert!(seen.check_and_mark(at(NOW), "p", "evt_a"));
+    assert!(!seen.check_and_mark(at(NOW + 1), "p", "evt_a"));
+    assert!(seen.check_and_mark(at(NOW + 1), "p", "evt_b"));
     let mut x = 0x2545_f491_4f6c_dd1du64;
     let mut fresh = 0;
     for i in 0..1_000_000 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if seen.check_and_mark(at(NOW + 2 + i / 1000), &format!("evt_{x:016x}")) {
+        if seen.check_and_mark(at(NOW + 2 + i / 1000), "p", &format!("evt_{x:016x}")) {
             fresh += 1;
         }
         assert!(seen.len() <= 10_000);
     }
     assert_eq!(fresh, 1_000_000, "distinct ids never collide");
     assert_eq!(seen.len(), 10_000);
+    // The flood pushed out ids younger than their day: every one of them is counted.
+    let stats = seen.stats();
+    assert_eq!(stats.evicted_early, 1_000_002 - 10_000);
+    assert_eq!(stats.expired, 0);
+    assert!(stats.bytes <= seen.max_bytes());
 }
 
 #[test]
