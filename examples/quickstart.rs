@@ -130,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     ));
                 }
                 Err(e) => {
-                    let _ = request.respond(tiny_http::Response::empty(e.http_status()));
+                    let _ = request.respond(tiny_http::Response::empty(e.http_status().as_u16()));
                 }
             }
         }

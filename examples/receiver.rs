@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             Err(e) => {
                 println!("refused: {e}");
-                e.http_status()
+                e.http_status().as_u16()
             }
         };
         let _ = request.respond(tiny_http::Response::empty(status));

@@ -481,6 +481,13 @@ impl std::str::FromStr for EncryptionKey {
     }
 }
 
+/// Whether `body` is a JSON object with an envelope's `type` or `data` and no `iv`: a
+/// plaintext webhook sent where an encrypted one was expected.
+fn looks_like_plain_envelope(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
+        .is_ok_and(|o| !o.contains_key("iv") && (o.contains_key("type") || o.contains_key("data")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,11 +565,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Whether `body` is a JSON object with an envelope's `type` or `data` and no `iv`: a
-/// plaintext webhook sent where an encrypted one was expected.
-fn looks_like_plain_envelope(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body)
-        .is_ok_and(|o| !o.contains_key("iv") && (o.contains_key("type") || o.contains_key("data")))
 }

@@ -35,7 +35,7 @@
 
 use std::time::Duration;
 
-use http::Request;
+use http::{Request, StatusCode};
 
 use crate::encryption::{DecryptError, EncryptionKey, DEFAULT_MAX_BODY_LEN};
 use crate::profile::Profile;
@@ -100,14 +100,14 @@ impl ReceiveError {
     /// The HTTP status to answer: 401 for an unauthenticated request (a bad signature or MAC:
     /// the sender will retry, and fixing the secret fixes it), 413 for a body too large, 400
     /// for a malformed one, 500 for a receiver that is misconfigured.
-    pub fn http_status(&self) -> u16 {
+    pub fn http_status(&self) -> StatusCode {
         match self {
-            ReceiveError::TooLarge { .. } => 413,
-            ReceiveError::Misconfigured(_) => 500,
-            ReceiveError::Signature(VerifyError::NoSecret) => 500,
-            ReceiveError::Signature(_) | ReceiveError::TooOld { .. } => 401,
-            ReceiveError::Decrypt(DecryptError::MacMismatch) => 401,
-            ReceiveError::Decrypt(_) | ReceiveError::Payload(_) => 400,
+            ReceiveError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ReceiveError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ReceiveError::Signature(VerifyError::NoSecret) => StatusCode::INTERNAL_SERVER_ERROR,
+            ReceiveError::Signature(_) | ReceiveError::TooOld { .. } => StatusCode::UNAUTHORIZED,
+            ReceiveError::Decrypt(DecryptError::MacMismatch) => StatusCode::UNAUTHORIZED,
+            ReceiveError::Decrypt(_) | ReceiveError::Payload(_) => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -202,6 +202,11 @@ impl Receiver {
     pub fn with_max_age(mut self, max_age: Option<Duration>) -> Receiver {
         self.max_age = max_age;
         self
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn max_body_len(&self) -> usize {
+        self.max_body_len
     }
 
     /// Refuses (400) an authenticated body of a catalogue type whose `data` does not fit its

@@ -36,7 +36,7 @@ fn serve(receiver: Receiver, requests: usize) -> (String, mpsc::Receiver<Report>
                     let first = seen.check_and_mark(Timestamp::now(), "e2e", &got.id);
                     (200, Ok((first, got)))
                 }
-                Err(e) => (e.http_status(), Err(e.http_status())),
+                Err(e) => (e.http_status().as_u16(), Err(e.http_status().as_u16())),
             };
             let _ = request.respond(tiny_http::Response::empty(status));
             let _ = tx.send(report);

@@ -302,7 +302,7 @@ impl Sim {
                     Err(e) => {
                         self.totals.verify_failures += 1;
                         eprintln!("receiver {listener} refused a request: {e}");
-                        Outcome::status(e.http_status())
+                        Outcome::status(e.http_status().as_u16())
                     }
                 }
             }
