@@ -47,6 +47,7 @@
 
 #[cfg(feature = "admin")]
 pub mod admin;
+mod dedupe;
 mod error;
 mod migrate;
 mod outbox;
@@ -54,6 +55,7 @@ mod record;
 mod sealed;
 mod worker;
 
+pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
 pub use migrate::{latest as latest_migration, migrate};
 pub use outbox::{log_page, LogEntry, Outbox, Published, QueueStats};
