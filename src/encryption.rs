@@ -258,7 +258,14 @@ impl EncryptionKey {
         self.decrypt_limited(body, DEFAULT_MAX_BODY_LEN)
     }
 
-    /// Checks and decrypts a body of at most `max_len` bytes: parse, check the MAC in constant
+    /// [`EncryptionKey::encrypt`], written as Laravel's `Encrypter` writes it: the base64 of
+    /// the JSON object (see [`laravel_form`]).
+    pub fn encrypt_laravel(&self, plaintext: &[u8]) -> Result<Vec<u8>, EncryptError> {
+        Ok(laravel_form(&self.encrypt(plaintext)?).into_bytes())
+    }
+
+    /// Checks and decrypts a body of at most `max_len` bytes (the JSON object, or its base64
+    /// as Laravel's `Encrypter` writes it): parse, check the MAC in constant
     /// time, and only then decrypt and check the padding.
     pub fn decrypt_limited(&self, body: &[u8], max_len: usize) -> Result<Vec<u8>, DecryptError> {
         if body.len() > max_len {
@@ -267,6 +274,18 @@ impl EncryptionKey {
                 max: max_len,
             });
         }
+        // Laravel's Encrypter sends the base64 of the JSON object: accept both forms.
+        let unwrapped;
+        let body = match body.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') | None => body,
+            Some(_) => match STANDARD.decode(body.trim_ascii()) {
+                Ok(json) if json.first() == Some(&b'{') => {
+                    unwrapped = json;
+                    unwrapped.as_slice()
+                }
+                _ => body,
+            },
+        };
         let parts = match Parts::read_plain(body) {
             Some(parts) => parts,
             None => serde_json::from_slice(body).map_err(|e| DecryptError::Malformed {
@@ -479,6 +498,12 @@ impl std::str::FromStr for EncryptionKey {
     fn from_str(s: &str) -> Result<EncryptionKey, KeyError> {
         EncryptionKey::parse(s)
     }
+}
+
+/// An encrypted body (the `{"iv","value","mac"}` JSON) in the form Laravel's `Encrypter`
+/// gives and takes: its base64. [`EncryptionKey::decrypt`] reads both forms.
+pub fn laravel_form(body: &[u8]) -> String {
+    STANDARD.encode(body)
 }
 
 /// Whether `body` is a JSON object with an envelope's `type` or `data` and no `iv`: a

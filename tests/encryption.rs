@@ -408,3 +408,41 @@ fn encrypted_envelopes_round_trip() {
         Err(DecryptError::Envelope(_))
     ));
 }
+
+/// Laravel's `Encrypter::encryptString` output (made with Debian's php-illuminate-encryption,
+/// `scripts/laravel_interop.sh` checks both directions in CI): the base64 of the JSON object,
+/// with Laravel's empty `tag` member. Both forms decrypt; `encrypt_laravel` writes the first.
+#[test]
+fn laravel_encrypter_bodies_decrypt_in_both_forms() {
+    use base64::Engine as _;
+    use lms_webhooks::encryption::laravel_form;
+    let key = EncryptionKey::parse("0123456789abcdef0123456789abcdef").unwrap();
+    let laravel = "eyJpdiI6IkJ4UzQyTHRZN0JmcmZLb3lhL3kzU2c9PSIsInZhbHVlIjoic2NrRWIvakJCK0FKdnhMMHd1WXBWaHJ6K09ENlAvamhiOGVzbk1pdVVIcz0iLCJtYWMiOiIzNjUyOGI4Mjg5YjIyYTQ1NTQ4MzMyYjIyOTZkNWJkNWM1MjQ2MTc1ZDA5OGZlOWM1NWU2MTAwODdiMjQ1ZjllIiwidGFnIjoiIn0=";
+    assert_eq!(
+        key.decrypt(laravel.as_bytes()).unwrap(),
+        br#"{"type":"webhook.test"}"#
+    );
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(laravel)
+        .unwrap();
+    assert_eq!(key.decrypt(&json).unwrap(), br#"{"type":"webhook.test"}"#);
+    // With a trailing newline, as a shell pipe may add.
+    assert!(key.decrypt(format!("{laravel}\n").as_bytes()).is_ok());
+
+    let ours = key.encrypt_laravel(b"hello").unwrap();
+    assert_eq!(key.decrypt(&ours).unwrap(), b"hello");
+    let raw = key.encrypt(b"hello").unwrap();
+    assert_eq!(
+        laravel_form(&raw).as_bytes(),
+        base64::engine::general_purpose::STANDARD
+            .encode(&raw)
+            .as_bytes()
+    );
+    // Base64 of something else is still refused, with the MAC checked first.
+    let other = EncryptionKey::parse("another-32-character-secret-key!").unwrap();
+    assert_eq!(
+        other.decrypt(laravel.as_bytes()),
+        Err(lms_webhooks::DecryptError::MacMismatch)
+    );
+    assert!(key.decrypt(b"bm90IGpzb24=").is_err());
+}

@@ -15,7 +15,10 @@ pub fn encrypt(flags: &Flags) -> Result<(), String> {
         Some(iv) => key.encrypt_with_iv(&plaintext, iv),
         None => key.encrypt(&plaintext).map_err(|e| e.to_string())?,
     };
-    write_out(&body)
+    match flags.has(names::LARAVEL) {
+        true => write_out(lms_webhooks::encryption::laravel_form(&body).as_bytes()),
+        false => write_out(&body),
+    }
 }
 
 pub fn decrypt(flags: &Flags) -> Result<(), String> {

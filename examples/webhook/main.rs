@@ -43,8 +43,11 @@ USAGE:
   webhook check-url URL [--allow-http] [--allow-private]
   webhook receive --profile standard|learnybox|learnworlds|learnink|learnomy --secret S [--secret S2 ...]
                  [--key K] [--now TS] [--tolerance SECS | --ignore-timestamp] -H 'name: value' ...
-  webhook encrypt --key K [--iv HEX]     plaintext on stdin, encrypted body on stdout
-  webhook decrypt --key K                encrypted body on stdin, plaintext on stdout
+  webhook encrypt --key K [--iv HEX] [--laravel]
+                                         plaintext on stdin, encrypted body on stdout
+                                         (--laravel: base64 of the JSON, as Laravel's Encrypter)
+  webhook decrypt --key K                encrypted body on stdin (the JSON, or its base64),
+                                         plaintext on stdout
 
   sign prints one `name: value` line per header; verify prints `valid`.
   send delivers the body for real, retrying on --schedule (default standard; --policy is its
@@ -117,7 +120,7 @@ fn run(args: &[String]) -> Result<Exit, String> {
             rest,
             &[names::IGNORE_TIMESTAMP],
         )?)),
-        "encrypt" => ok(crypt::encrypt(&Flags::parse(rest, &[])?)),
+        "encrypt" => ok(crypt::encrypt(&Flags::parse(rest, &[names::LARAVEL])?)),
         "decrypt" => ok(crypt::decrypt(&Flags::parse(rest, &[])?)),
         "help" | "--help" | "-h" => {
             print!("{USAGE}");
