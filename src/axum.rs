@@ -27,8 +27,9 @@
 //! Answers, without calling the handler: 413 when the body is over the limit (by its
 //! `Content-Length`, or as soon as more bytes arrive than the limit: the body is never
 //! buffered past it), the [`ReceiveError`]'s status for a refused request (401 for a bad
-//! signature or MAC, 400 for an unreadable envelope), and **200** for a retry of an event
-//! already received (the sender stops retrying; the handler does not run twice).
+//! signature or MAC, 400 for an unreadable envelope), **200** for a retry of an event
+//! already received (the sender stops retrying; the handler does not run twice), and 503 when
+//! a shared deduplication store cannot answer (the sender retries later).
 
 use std::sync::Arc;
 
@@ -37,7 +38,7 @@ use ::axum::extract::{FromRef, FromRequest, Request};
 use ::axum::response::{IntoResponse, Response};
 use http::{header, StatusCode};
 
-use crate::dedupe::Deduplicator;
+use crate::dedupe::AsyncDeduplicator;
 use crate::receiver::{ReceiveError, Received, Receiver};
 use crate::Timestamp;
 
@@ -47,7 +48,7 @@ use crate::Timestamp;
 #[derive(Clone)]
 pub struct WebhookReceiver {
     receiver: Arc<Receiver>,
-    dedupe: Option<Arc<dyn Deduplicator + Send + Sync>>,
+    dedupe: Option<Arc<dyn AsyncDeduplicator>>,
     scope: Arc<str>,
     max_body: usize,
 }
@@ -75,10 +76,11 @@ impl WebhookReceiver {
         }
     }
 
-    /// Remembers event ids in `dedupe`: a retry of an event already received is answered 200
-    /// without calling the handler.
+    /// Remembers event ids in `dedupe` (a [`MemoryDeduplicator`](crate::dedupe::MemoryDeduplicator),
+    /// or a store shared by several machines): a retry of an event already received is
+    /// answered 200 without calling the handler; a store that cannot answer, 503.
     #[must_use]
-    pub fn with_dedupe(mut self, dedupe: impl Deduplicator + Send + Sync + 'static) -> Self {
+    pub fn with_dedupe(mut self, dedupe: impl AsyncDeduplicator + 'static) -> Self {
         self.dedupe = Some(Arc::new(dedupe));
         self
     }
@@ -114,6 +116,8 @@ pub enum WebhookRejection {
         /// The event id.
         id: String,
     },
+    /// The deduplication store could not answer: answered 503, so that the sender retries.
+    DedupeUnavailable(crate::dedupe::DedupeError),
 }
 
 impl std::fmt::Display for WebhookRejection {
@@ -122,6 +126,7 @@ impl std::fmt::Display for WebhookRejection {
             WebhookRejection::Refused(e) => e.fmt(f),
             WebhookRejection::Unreadable(e) => write!(f, "the body could not be read: {e}"),
             WebhookRejection::Duplicate { id } => write!(f, "event {id} was already received"),
+            WebhookRejection::DedupeUnavailable(e) => e.fmt(f),
         }
     }
 }
@@ -141,6 +146,9 @@ impl IntoResponse for WebhookRejection {
             WebhookRejection::Unreadable(e) => (StatusCode::BAD_REQUEST, e).into_response(),
             WebhookRejection::Duplicate { .. } => {
                 (StatusCode::OK, "already received").into_response()
+            }
+            WebhookRejection::DedupeUnavailable(e) => {
+                (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
             }
         }
     }
@@ -184,7 +192,11 @@ where
             .receive(now, &parts.headers, &bytes)
             .map_err(WebhookRejection::Refused)?;
         if let Some(dedupe) = &webhooks.dedupe {
-            if !dedupe.check_and_mark(now, &webhooks.scope, &received.id) {
+            let fresh = dedupe
+                .check_and_mark_async(now, &webhooks.scope, &received.id)
+                .await
+                .map_err(WebhookRejection::DedupeUnavailable)?;
+            if !fresh {
                 return Err(WebhookRejection::Duplicate { id: received.id });
             }
         }

@@ -23,6 +23,8 @@
 //! Implement [`Deduplicator`] over it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -34,6 +36,37 @@ pub trait Deduplicator {
     /// before, within the time-to-live.
     fn check_and_mark(&self, now: Timestamp, scope: &str, id: &str) -> bool;
 }
+
+/// A deduplication store that answers asynchronously and may fail: a database or Redis shared
+/// by receivers on several machines (`lms-webhooks-postgres` implements it for PostgreSQL).
+/// Every [`Deduplicator`] is one too, answering at once. The axum extractor takes either.
+pub trait AsyncDeduplicator: Send + Sync {
+    /// As [`Deduplicator::check_and_mark`]; an error when the store could not answer (the
+    /// receiver should then answer 503, so that the sender retries).
+    fn check_and_mark_async<'a>(
+        &'a self,
+        now: Timestamp,
+        scope: &'a str,
+        id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, DedupeError>> + Send + 'a>>;
+}
+
+impl<T: Deduplicator + Send + Sync> AsyncDeduplicator for T {
+    fn check_and_mark_async<'a>(
+        &'a self,
+        now: Timestamp,
+        scope: &'a str,
+        id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, DedupeError>> + Send + 'a>> {
+        let fresh = self.check_and_mark(now, scope, id);
+        Box::pin(std::future::ready(Ok(fresh)))
+    }
+}
+
+/// A shared deduplication store could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the deduplication store could not answer: {0}")]
+pub struct DedupeError(pub String);
 
 /// An in-memory [`Deduplicator`]: at most `capacity` ids and [`MemoryDeduplicator::max_bytes`]
 /// bytes, each forgotten `ttl` after it was last seen, the least recently seen forgotten first

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+use std::future::Future;
+use std::pin::Pin;
+
+use lms_webhooks::dedupe::{AsyncDeduplicator, DedupeError};
 use lms_webhooks::Timestamp;
 use sqlx::PgPool;
 
@@ -73,5 +77,22 @@ impl PgDeduplicator {
                 .execute(&self.pool)
                 .await?;
         Ok(deleted.rows_affected())
+    }
+}
+
+/// For the axum extractor (`lms_webhooks::axum::WebhookReceiver::with_dedupe`) and any other
+/// host of [`AsyncDeduplicator`]s: a database error is a [`DedupeError`] (answer 503).
+impl AsyncDeduplicator for PgDeduplicator {
+    fn check_and_mark_async<'a>(
+        &'a self,
+        now: Timestamp,
+        scope: &'a str,
+        id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, DedupeError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.check_and_mark(now, scope, id)
+                .await
+                .map_err(|e| DedupeError(e.to_string()))
+        })
     }
 }

@@ -70,3 +70,74 @@ async fn ids_are_accepted_once_per_scope_until_they_expire() {
     }
     assert_eq!(winners, 1);
 }
+
+/// Receivers behind the axum extractor share the store: a retry reaching another machine is
+/// answered 200 without running the handler; with the database away, 503 (the sender retries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_axum_extractor_dedupes_across_receivers_through_postgres() {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::post;
+    use lms_webhooks::axum::{VerifiedWebhook, WebhookReceiver};
+    use lms_webhooks::signature::Message;
+    use lms_webhooks::{Envelope, Event, EventType, Profile, Receiver, Secret};
+    use tower::ServiceExt;
+
+    let pg = Pg::start();
+    let (pool, _outbox) = fresh_outbox(&pg, 20).await;
+    let secret = Secret::generate_standard().unwrap();
+    // Two receiver machines: their own routers, one store.
+    let machine = |pool: sqlx::PgPool| {
+        let receiver = Receiver::new(Profile::standard()).with_secret(secret.clone());
+        let webhooks = WebhookReceiver::new(receiver)
+            .with_dedupe(PgDeduplicator::new(pool, Duration::from_secs(86_400)));
+        axum::Router::new()
+            .route(
+                "/hooks",
+                post(|VerifiedWebhook(got): VerifiedWebhook| async move { got.id }),
+            )
+            .with_state(webhooks)
+    };
+    let (a, b) = (machine(pool.clone()), machine(pool.clone()));
+    let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+    let request = || {
+        let body = envelope.to_vec().unwrap();
+        let headers = Profile::standard()
+            .scheme()
+            .sign(
+                std::slice::from_ref(&secret),
+                &Message::new(envelope.id().as_str(), Timestamp::now(), &body),
+            )
+            .unwrap();
+        let mut request = Request::post("/hooks").body(Body::from(body)).unwrap();
+        request.headers_mut().extend(headers);
+        request
+    };
+    let answer = |app: axum::Router, request: Request<Body>| async move {
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let first = answer(a.clone(), request()).await;
+    assert_eq!(first, (StatusCode::OK, envelope.id().as_str().to_owned()));
+    let retry = answer(b.clone(), request()).await;
+    assert_eq!(retry, (StatusCode::OK, "already received".to_owned()));
+
+    pool.close().await;
+    let fresh = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    let body = fresh.to_vec().unwrap();
+    let headers = Profile::standard()
+        .scheme()
+        .sign(
+            std::slice::from_ref(&secret),
+            &Message::new(fresh.id().as_str(), Timestamp::now(), &body),
+        )
+        .unwrap();
+    let mut request = Request::post("/hooks").body(Body::from(body)).unwrap();
+    request.headers_mut().extend(headers);
+    let (status, _) = answer(a, request).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
