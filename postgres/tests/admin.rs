@@ -252,8 +252,12 @@ async fn a_hostile_response_is_shown_as_text_and_secrets_appear_once() {
     .await;
     assert_eq!(
         tested.location.as_deref(),
-        Some("/settings/webhooks?notice=test-failed")
+        Some("/settings/webhooks?notice=test-failed-500")
     );
+    let shown = get(&app, "school", "pro", "?notice=test-failed-500").await;
+    assert!(shown
+        .body
+        .contains("Test failed: the endpoint answered 500."));
     assert_eq!(seen.lock().unwrap().len(), 1);
     let log = get(&app, "school", "pro", &format!("/{id}/log")).await;
     assert_eq!(log.status, StatusCode::OK);

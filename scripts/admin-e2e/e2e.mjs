@@ -88,7 +88,7 @@ try {
   const before = fs.existsSync(GOOD_LOG) ? fs.readFileSync(GOOD_LOG, "utf8").trim().split("\n").filter(Boolean).length : 0;
   await rowOf("?n=0").getByRole("button", { name: "Test" }).click();
   await page.waitForURL(/notice=test-/);
-  check((await page.textContent("[role=status]")).includes("Test delivered"), "Test reaches the loopback receiver");
+  check((await page.textContent("[role=status]")).includes("Test delivered: the endpoint answered 200"), "Test reaches the loopback receiver, and says what it answered");
   const lines = fs.readFileSync(GOOD_LOG, "utf8").trim().split("\n").filter(Boolean);
   check(lines.length === before + 1, "the receiver got exactly one request");
   const last = JSON.parse(lines[lines.length - 1]);
@@ -116,6 +116,7 @@ try {
   await page.goto(PRO);
   await rowOf(HOSTILE).getByRole("button", { name: "Test" }).click();
   await page.waitForURL(/notice=test-failed/);
+  check((await page.textContent("[role=status]")).includes("answered 500"), "a failed Test says what the endpoint answered");
   await rowOf(HOSTILE).getByRole("link", { name: "Delivery Log" }).click();
   const excerpt = await page.textContent("#log td.excerpt");
   check(excerpt.includes("<script>window.pwned=1;alert(1)</script>"), "the hostile response excerpt is shown as text");

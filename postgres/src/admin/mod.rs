@@ -601,14 +601,27 @@ async fn test(
     if ctx.fields(&state, &body).is_none() {
         return csrf_refused();
     }
-    match state
+    let next = match state
         .outbox
         .test_ping(ctx.tenant(), &id, &state.transport)
         .await
     {
-        Ok(Next::Done) => ctx.to_list("test-delivered"),
-        Ok(_) => ctx.to_list("test-failed"),
-        Err(e) => failure(e),
+        Ok(next) => next,
+        Err(e) => return failure(e),
+    };
+    // The answer's status code, from the attempt the ping just logged (none: no response).
+    let status = match state.outbox.log(ctx.tenant(), None, Some(&id), 1, 0).await {
+        Ok(entries) => entries.first().and_then(|e| e.status),
+        Err(e) => return failure(e),
+    };
+    let outcome = if next == Next::Done {
+        "delivered"
+    } else {
+        "failed"
+    };
+    match status {
+        Some(code) => ctx.to_list(&format!("test-{outcome}-{code}")),
+        None => ctx.to_list(&format!("test-{outcome}")),
     }
 }
 

@@ -120,10 +120,18 @@ fn notice_text(code: &str) -> Option<String> {
         "resumed" => "Webhook active again.",
         "limit" => "Your plan's webhook limit is reached.",
         "test-delivered" => "Test delivered: the endpoint answered with success.",
-        "test-failed" => "Test failed: the endpoint did not answer with success.",
+        "test-failed" => "Test failed: no answer from the endpoint (see the Delivery Log).",
         "resent" => "Delivery sent again.",
         "resend-busy" => "That delivery is being attempted right now; try again in a moment.",
         other => {
+            if let Some(code) = other.strip_prefix("test-delivered-") {
+                let code: u16 = code.parse().ok()?;
+                return Some(format!("Test delivered: the endpoint answered {code}."));
+            }
+            if let Some(code) = other.strip_prefix("test-failed-") {
+                let code: u16 = code.parse().ok()?;
+                return Some(format!("Test failed: the endpoint answered {code}."));
+            }
             let n: u64 = other.strip_prefix("recovered-")?.parse().ok()?;
             return Some(format!("{n} failed deliveries sent again."));
         }
