@@ -75,10 +75,17 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 }
 
 /// False when the request says it comes from another origin: an `Origin` header (or, without
-/// one, a `Referer`) whose host is not the `Host` the request was sent to. Requests with
-/// neither (old clients, tools) rely on the CSRF token alone.
+/// one, a `Referer`) whose host is not the host the request was sent to (`X-Forwarded-Host`
+/// when a reverse proxy set it, else `Host`: a cross-site form cannot set either). Requests
+/// with neither (old clients, tools) rely on the CSRF token alone.
 pub(super) fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+    let host = headers
+        .get("x-forwarded-host")
+        .or_else(|| headers.get(header::HOST))
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split(',').next())
+        .map(str::trim);
+    let Some(host) = host else {
         return true;
     };
     let from = headers
@@ -170,6 +177,17 @@ mod tests {
             ("origin", "null")
         ])));
         assert!(same_origin(&headers(&[("host", "lms.example")])));
+        // Behind a reverse proxy: the host the browser used is the forwarded one.
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("x-forwarded-host", "lms.example"),
+            ("origin", "https://lms.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:8080"),
+            ("x-forwarded-host", "lms.example"),
+            ("origin", "https://evil.example")
+        ])));
     }
 
     #[test]
