@@ -11,6 +11,9 @@
 //!   status), and write the outcome, the attempt and the endpoint's status in one transaction.
 //!   A worker that dies mid-attempt loses nothing: its lease expires and another worker sends
 //!   again (at least once; receivers deduplicate on the event id).
+//! - [`PgDeduplicator`] is that deduplication, shared by receivers on several machines.
+//! - With the `admin` feature, `admin::Admin` serves the webhooks admin page as an axum
+//!   `Router` the host mounts behind its own authentication.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -43,9 +46,11 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs, missing_debug_implementations)]
 
 #[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 mod dedupe;
 mod error;
