@@ -9,6 +9,9 @@
 //! Profiles: standard, learnybox, learnworlds, learnink, learnomy. `WEBHOOK_ADDR` sets the
 //! address.
 
+#[path = "support/settings.rs"]
+mod settings;
+
 use std::time::Duration;
 
 use axum::extract::State;
@@ -16,9 +19,7 @@ use axum::routing::post;
 use axum::Router;
 use lms_webhooks::axum::{VerifiedWebhook, WebhookReceiver};
 use lms_webhooks::dedupe::MemoryDeduplicator;
-use lms_webhooks::profile::Profile;
-use lms_webhooks::receiver::{Received, Receiver};
-use lms_webhooks::{EncryptionKey, Secret};
+use lms_webhooks::receiver::Received;
 use tokio::sync::mpsc;
 
 /// The app's state: the extractor's part, and the queue of work.
@@ -42,18 +43,7 @@ async fn hooks(State(app): State<App>, VerifiedWebhook(got): VerifiedWebhook) ->
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let name = env("WEBHOOK_PROFILE").unwrap_or_else(|| "standard".to_owned());
-    let profile =
-        Profile::from_name(&name).ok_or_else(|| format!("unknown WEBHOOK_PROFILE `{name}`"))?;
-    let mut receiver = Receiver::new(profile);
-    if let Some(secret) = env("WEBHOOK_SECRET") {
-        receiver = receiver.with_secret(Secret::parse(&secret)?);
-    }
-    if let Some(key) = env("WEBHOOK_KEY") {
-        receiver = receiver.with_key(EncryptionKey::parse(&key)?);
-    }
-    let addr = env("WEBHOOK_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let (receiver, addr) = settings::from_env()?;
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

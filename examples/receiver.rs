@@ -11,34 +11,24 @@
 
 #[path = "support/inbound.rs"]
 mod inbound;
+#[path = "support/settings.rs"]
+mod settings;
 
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
-use lms_webhooks::profile::Profile;
-use lms_webhooks::receiver::{Received, Receiver};
-use lms_webhooks::{EncryptionKey, Secret, Timestamp};
+use lms_webhooks::receiver::Received;
+use lms_webhooks::Timestamp;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let name = env("WEBHOOK_PROFILE").unwrap_or_else(|| "standard".to_owned());
-    let profile =
-        Profile::from_name(&name).ok_or_else(|| format!("unknown WEBHOOK_PROFILE `{name}`"))?;
-    let mut receiver = Receiver::new(profile);
-    if let Some(secret) = env("WEBHOOK_SECRET") {
-        receiver = receiver.with_secret(Secret::parse(&secret)?);
-    }
-    if let Some(key) = env("WEBHOOK_KEY") {
-        receiver = receiver.with_key(EncryptionKey::parse(&key)?);
-    }
+    let (receiver, addr) = settings::from_env()?;
     let limit: Option<usize> = match std::env::args().skip(1).collect::<Vec<_>>().as_slice() {
         [flag, n] if flag == "--requests" => Some(n.parse()?),
         [] => None,
         _ => return Err("usage: receiver [--requests N]".into()),
     };
-    let addr = env("WEBHOOK_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let server = tiny_http::Server::http(&addr).map_err(|e| e.to_string())?;
     println!(
         "listening on http://{addr}/ ({} profile)",

@@ -48,37 +48,7 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
 ";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = match std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect::<Result<_, _>>()
-    {
-        Ok(args) => args,
-        Err(bad) => {
-            eprintln!(
-                "error: an argument is not valid UTF-8: {}",
-                bad.to_string_lossy()
-            );
-            return ExitCode::from(1);
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
-    }
+    flags::main_with(|args| async move { run(&args).await })
 }
 
 fn explain(e: StoreError) -> String {

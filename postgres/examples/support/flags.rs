@@ -1,9 +1,52 @@
-//! The command-line flags of the `outbox` and `admin` examples: `--name value` pairs and
-//! switches.
+//! The command-line flags of the `outbox` and `admin` examples (`--name value` pairs and
+//! switches), and their common `main`.
 
 #![allow(dead_code)] // each example uses its own part
 
+use std::future::Future;
+use std::process::ExitCode;
+
 use lms_webhooks::UrlPolicy;
+
+/// The examples' `main`: the arguments as UTF-8 (else an error), then `run` on a
+/// multi-thread runtime; errors on stderr with exit 1.
+pub fn main_with<F, Fut>(run: F) -> ExitCode
+where
+    F: FnOnce(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect::<Result<_, _>>()
+    {
+        Ok(args) => args,
+        Err(bad) => {
+            eprintln!(
+                "error: an argument is not valid UTF-8: {}",
+                bad.to_string_lossy()
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
 
 /// `--name value` pairs and switches.
 pub struct Flags {
