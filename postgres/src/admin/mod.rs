@@ -297,6 +297,20 @@ impl Ctx {
     fn to_list(&self, notice: &str) -> Response {
         Redirect::to(&format!("{}?notice={notice}", self.home())).into_response()
     }
+
+    fn to_log(&self, id: &str, notice: &str) -> Response {
+        let id = form::path_segment(id);
+        Redirect::to(&format!("{}/{id}/log?notice={notice}", self.base)).into_response()
+    }
+
+    /// The refusal of a Delivery Log action on a plan without the log.
+    fn without_log(&self) -> Option<Response> {
+        let refused = (
+            StatusCode::FORBIDDEN,
+            "the Delivery Log is not in this plan",
+        );
+        (!self.access.plan.delivery_log).then(|| refused.into_response())
+    }
 }
 
 /// A form without its tenant's CSRF token.
@@ -685,12 +699,8 @@ async fn resend(
     let Some(fields) = ctx.fields(&state, &body) else {
         return csrf_refused();
     };
-    if !ctx.access.plan.delivery_log {
-        return (
-            StatusCode::FORBIDDEN,
-            "the Delivery Log is not in this plan",
-        )
-            .into_response();
+    if let Some(refused) = ctx.without_log() {
+        return refused;
     }
     let event = fields.get("event").unwrap_or_default();
     let notice = match state
@@ -702,12 +712,7 @@ async fn resend(
         Ok(false) => "resend-busy",
         Err(e) => return failure(e),
     };
-    Redirect::to(&format!(
-        "{}/{}/log?notice={notice}",
-        ctx.base,
-        form::path_segment(&id)
-    ))
-    .into_response()
+    ctx.to_log(&id, notice)
 }
 
 async fn recover(
@@ -719,12 +724,8 @@ async fn recover(
     let Some(fields) = ctx.fields(&state, &body) else {
         return csrf_refused();
     };
-    if !ctx.access.plan.delivery_log {
-        return (
-            StatusCode::FORBIDDEN,
-            "the Delivery Log is not in this plan",
-        )
-            .into_response();
+    if let Some(refused) = ctx.without_log() {
+        return refused;
     }
     // `datetime-local` sends `YYYY-MM-DDTHH:MM` (or with seconds); the page says it is UTC.
     let since = fields.get("since").unwrap_or_default().trim();
@@ -746,12 +747,7 @@ async fn recover(
         )
         .await
     {
-        Ok(n) => Redirect::to(&format!(
-            "{}/{}/log?notice=recovered-{n}",
-            ctx.base,
-            form::path_segment(&id)
-        ))
-        .into_response(),
+        Ok(n) => ctx.to_log(&id, &format!("recovered-{n}")),
         Err(e) => failure(e),
     }
 }
