@@ -535,3 +535,43 @@ fn receive_decrypts_a_learnybox_body() {
     );
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn receive_reads_a_learnworlds_body_with_the_school_currency() {
+    let token = "v1=8c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f";
+    let body = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/vectors/platforms/learnworlds/paymentCreated.json"),
+    )
+    .unwrap();
+    let header = format!("Learnworlds-Webhook-Signature: {token}");
+    let base = [
+        "receive",
+        "--profile",
+        "learnworlds",
+        "--secret",
+        token,
+        "-H",
+        &header,
+    ];
+    let with = [&base[..], &["--currency", "EUR"]].concat();
+    let o = run(&with, &body);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = stdout(&o);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("sales.payment.created"));
+    assert!(lines.next().unwrap().starts_with("body_"));
+    let data: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(
+        data["amount"],
+        serde_json::json!({"amount": 2990, "currency": "EUR"})
+    );
+    // Without it, the body is still received, as it came (no currency to read the price in).
+    let o = run(&base, &body);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = stdout(&o);
+    let data: serde_json::Value = serde_json::from_str(out.lines().nth(2).unwrap()).unwrap();
+    assert_eq!(data["payment"]["price"], 29.9);
+    let o = run(&[&base[..], &["--currency", "EURO"]].concat(), &body);
+    assert_eq!(o.status.code(), Some(1));
+}

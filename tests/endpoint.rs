@@ -581,10 +581,12 @@ fn fan_out_renders_each_endpoint_layout_once() {
     let v2 = Layout::LearnWorlds {
         version: 2,
         school_id: "s1".to_owned(),
+        currency: None,
     };
     let v1 = Layout::LearnWorlds {
         version: 1,
         school_id: "s1".to_owned(),
+        currency: None,
     };
     let endpoints = vec![
         endpoint("canon_a"),

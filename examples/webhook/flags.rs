@@ -32,6 +32,7 @@ pub mod names {
     pub const IV: &str = "iv";
     pub const PROFILE: &str = "profile";
     pub const RESOLVE: &str = "resolve";
+    pub const CURRENCY: &str = "currency";
 
     pub const IGNORE_TIMESTAMP: &str = "--ignore-timestamp";
     pub const ALLOW_HTTP: &str = "--allow-http";

@@ -42,7 +42,8 @@ USAGE:
                  [--state FILE] [--attempts N] [--resolve HOST:PORT:ADDRESS ...]
   webhook check-url URL [--allow-http] [--allow-private]
   webhook receive --profile standard|learnybox|learnworlds|learnink|learnomy --secret S [--secret S2 ...]
-                 [--key K] [--now TS] [--tolerance SECS | --ignore-timestamp] -H 'name: value' ...
+                 [--key K] [--now TS] [--tolerance SECS | --ignore-timestamp]
+                 [--currency CODE] -H 'name: value' ...
   webhook encrypt --key K [--iv HEX] [--laravel]
                                          plaintext on stdin, encrypted body on stdout
                                          (--laravel: base64 of the JSON, as Laravel's Encrypter)
@@ -68,7 +69,8 @@ USAGE:
   curl's --resolve; the rules apply to that address too.
   receive verifies, decrypts (learnybox: --key) and parses a request as the profile's
   receiver does, and prints three lines: the canonical event type, the event id, and the
-  payload as canonical JSON.
+  payload as canonical JSON. The platforms' own payload shapes are mapped onto the typed
+  payloads; --currency CODE names a LearnWorlds school's currency (its prices name none).
   encrypt and decrypt write their output byte for byte, with no newline added.
   K is 32 bytes: a 32-character secret, or base64:/whsec_ and the base64 of 32 bytes.
   --iv (32 hex digits) fixes the IV, for test vectors only: never reuse an IV for real.

@@ -1,5 +1,6 @@
 //! `webhook receive`: verifies, decrypts and parses a request as a profile's receiver does.
 
+use lms_webhooks::event::Currency;
 use lms_webhooks::profile::Profile;
 use lms_webhooks::receiver::Receiver;
 use lms_webhooks::{Envelope, EventId};
@@ -18,6 +19,7 @@ pub fn run(flags: &Flags) -> Result<(), String> {
         names::KEY_ENV,
         names::NOW,
         names::TOLERANCE,
+        names::CURRENCY,
     ])?;
     let name = flags.require(names::PROFILE)?;
     let profile = Profile::from_name(name).ok_or_else(|| {
@@ -25,6 +27,13 @@ pub fn run(flags: &Flags) -> Result<(), String> {
             "--profile `{name}`: expected standard, learnybox, learnworlds, learnink or learnomy"
         )
     })?;
+    let profile = match flags.get(names::CURRENCY) {
+        Some(code) => {
+            let currency = Currency::new(code).map_err(|e| format!("--currency `{code}`: {e}"))?;
+            profile.with_currency(currency)
+        }
+        None => profile,
+    };
     let mut receiver = Receiver::new(profile).with_tolerance(tolerance(flags)?);
     for secret in secrets(flags)? {
         receiver = receiver.with_secret(secret);

@@ -181,11 +181,98 @@ impl Money {
         Money { amount, currency }
     }
 
+    /// Reads an amount written in **major units** as decimal text (`"49.90"`, `"100"`,
+    /// `"-0.5"`, `"1e2"`) into minor units of `currency`, in integers: the text is never turned
+    /// into a float, so `"0.29"` is 29 cents exactly.
+    ///
+    /// Fails (with a [`BuildError::InvalidValue`]) on text that is not a decimal number, on more
+    /// decimals than the currency has (`"49.999"` EUR, `"10.5"` JPY: trailing zeros are fine),
+    /// and on amounts outside `i64`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use lms_webhooks::event::{Currency, Money};
+    ///
+    /// assert_eq!(Money::from_major("49.90", Currency::EUR)?, Money::new(4_990, Currency::EUR));
+    /// assert_eq!(Money::from_major("0.29", Currency::USD)?.amount, 29);
+    /// assert_eq!(Money::from_major("4990", Currency::JPY)?.amount, 4_990);
+    /// assert_eq!(Money::from_major("1.5e2", Currency::EUR)?.amount, 15_000);
+    /// assert!(Money::from_major("49.999", Currency::EUR).is_err());
+    /// assert!(Money::from_major("NaN", Currency::EUR).is_err());
+    /// # Ok::<(), lms_webhooks::BuildError>(())
+    /// ```
+    pub fn from_major(text: &str, currency: Currency) -> Result<Money, BuildError> {
+        let invalid = |reason: String| BuildError::InvalidValue {
+            payload: "Money",
+            field: "amount",
+            reason,
+        };
+        let shown: String = text.chars().take(32).collect();
+        let amount = major_to_minor(text.trim(), currency.exponent()).map_err(|why| {
+            invalid(format!(
+                "`{shown}` is not an amount of {currency} in major units: {why}"
+            ))
+        })?;
+        Ok(Money::new(amount, currency))
+    }
+
     /// Displays the amount in major units, with as many decimals as the currency has
     /// (`49.90 EUR`), computed in integers: no float rounding.
     pub fn major(&self) -> MajorUnits {
         MajorUnits(*self)
     }
+}
+
+/// Decimal text in major units to minor units: `[-+]digits[.digits][(e|E)[-+]digits]`.
+fn major_to_minor(text: &str, exponent: u8) -> Result<i64, &'static str> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (mantissa, power) = match rest.find(['e', 'E']) {
+        Some(at) => {
+            let power: i32 = rest[at + 1..]
+                .parse()
+                .map_err(|_| "the exponent is not a number")?;
+            (&rest[..at], power)
+        }
+        None => (rest, 0),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+        return Err("not a decimal number");
+    }
+    // The value is `digits * 10^(power - fraction.len())` major units; scale to minor units.
+    let scale = i64::from(power) - fraction.len() as i64 + i64::from(exponent);
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let (significant, scale) = if scale >= 0 {
+        (digits, scale)
+    } else {
+        let cut = (-scale) as usize;
+        let keep = digits.len().saturating_sub(cut);
+        let dropped = &digits[keep..];
+        if dropped.bytes().any(|b| b != b'0') {
+            return Err("more decimals than the currency has");
+        }
+        (&digits[..keep], 0)
+    };
+    if significant.is_empty() {
+        return Ok(0);
+    }
+    let too_large = "out of range";
+    if significant.len() as i64 + scale > 19 {
+        return Err(too_large);
+    }
+    let mut amount: i128 = significant.parse().map_err(|_| too_large)?;
+    amount *= 10i128.pow(scale as u32);
+    if negative {
+        amount = -amount;
+    }
+    i64::try_from(amount).map_err(|_| too_large)
 }
 
 /// [`Money`] displayed in major units: see [`Money::major`].

@@ -181,10 +181,10 @@ payload! {
         required {
             /// The (paid) course.
             course: Course,
-            /// The free section.
-            section: NamedRef,
         }
         optional {
+            /// The free section, when the platform names it (LearnWorlds does not).
+            section: NamedRef,
             /// The visitor, when known.
             visitor: Person,
         }

@@ -2,17 +2,23 @@
 //! [`Layout::parse`] (receiving) side by side, so that the two can never disagree.
 //!
 //! Reading platform bodies tolerates what real senders do: timestamps as RFC 3339 text or as
-//! Unix seconds (integer or float, or milliseconds), user events whose fields sit directly in
-//! `data` instead of under `data.user`, and fields this crate does not model (kept in `extra`).
+//! Unix seconds (integer or float, or milliseconds), and the platforms' own `data` shapes
+//! (entities nested under their names, flat users, prices in major units), mapped onto the
+//! typed payloads with every unmodelled field kept in `extra` (see `platform.rs`). A body whose
+//! `data` still does not fit arrives as [`Event::Untyped`] from the lenient parse, with the data
+//! as it was sent.
 //! LearnWorlds bodies carry no event id: the receiver derives a stable one from the body, so
-//! that its retries (the same body) deduplicate.
+//! that its retries (the same body) deduplicate; nor an occurred-at time: the `data`'s own date
+//! (`date`, `completed_at`, `created_at`, the payment's `paid_at`) stands for it.
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::names::{from_learnworlds_type, learnworlds_names, LEARNINK_NAMES};
-use crate::{Envelope, EnvelopeError, Timestamp};
+use super::names::{from_learnink_type, from_learnworlds_type, learnworlds_names, LEARNINK_NAMES};
+use super::platform::{self, Source};
+use crate::event::{Currency, UntypedEvent};
+use crate::{Envelope, EnvelopeError, Event, EventId, EventType, Timestamp};
 
 /// How a platform lays out its JSON body.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -28,6 +34,12 @@ pub enum Layout {
         version: u8,
         /// The school's id.
         school_id: String,
+        /// The school's currency: LearnWorlds writes prices in major units and names no
+        /// currency in payments, so a receiver needs it to read them as [`Money`](crate::event::Money)
+        /// (see [`Profile::with_currency`](crate::Profile::with_currency)). Without it, a body
+        /// with prices and no currency arrives as [`Event::Untyped`](crate::Event::Untyped).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        currency: Option<Currency>,
     },
     /// `{object: "event", id, type, api_version, data, timestamp}`.
     LearnInk {
@@ -48,7 +60,9 @@ impl Layout {
         let data = value.get("data").cloned().unwrap_or(Value::Null);
         let canonical_type = envelope.event().type_str();
         let out = match self {
-            Layout::LearnWorlds { version, school_id } => {
+            Layout::LearnWorlds {
+                version, school_id, ..
+            } => {
                 let (ty, trigger) = envelope
                     .event()
                     .event_type()
@@ -151,10 +165,7 @@ impl Layout {
             }
             _ => {
                 let ty = text(&o, "type")?;
-                let canonical = LEARNINK_NAMES
-                    .iter()
-                    .find(|(_, name)| *name == ty)
-                    .map_or(ty, |(t, _)| t.as_str().to_owned());
+                let canonical = from_learnink_type(&ty).map_or(ty, |t| t.as_str().to_owned());
                 let id = match (o.get("id"), signed_id) {
                     (Some(Value::String(id)), _) => id.clone(),
                     (_, Some(id)) => id.to_owned(),
@@ -163,34 +174,87 @@ impl Layout {
                 (canonical, id)
             }
         };
+        let data = o
+            .remove("data")
+            .ok_or(EnvelopeError::MissingField("data"))?;
         let timestamp = match o.get("timestamp").or_else(|| o.get("created")) {
             Some(v) => lenient_timestamp(v).ok_or(EnvelopeError::InvalidField {
                 field: "timestamp",
                 message: "expected RFC 3339 text or Unix seconds".to_owned(),
             })?,
-            None => now,
-        };
-        let mut data = o
-            .remove("data")
-            .ok_or(EnvelopeError::MissingField("data"))?;
-        // User events: the fields may sit directly in `data` instead of under `data.user`.
-        if event_type.starts_with("crm.user.") {
-            if let Value::Object(fields) = &data {
-                if !fields.contains_key("user") {
-                    data = json!({ "user": data });
-                }
+            None => match self {
+                Layout::LearnWorlds { .. } => platform::learnworlds_occurred_at(&data),
+                _ => None,
             }
+            .unwrap_or(now),
+        };
+        let Ok(known) = event_type.parse::<EventType>() else {
+            return envelope(&canonical_bytes(&id, &event_type, timestamp, &data)?);
+        };
+        // The platform's shape mapped onto the typed payload; the raw text of `data` gives
+        // the digits of prices.
+        let raw_data = serde_json::from_slice::<RawData<'_>>(body)
+            .ok()
+            .and_then(|r| r.data);
+        let mapped = match self {
+            Layout::LearnWorlds { currency, .. } => {
+                let src = Source {
+                    raw: raw_data,
+                    currency: *currency,
+                };
+                platform::learnworlds(known, data.clone(), &src)
+            }
+            _ => {
+                let src = Source {
+                    raw: raw_data,
+                    currency: None,
+                };
+                Ok(platform::learnink(known, data.clone(), &src))
+            }
+        };
+        let typed = mapped
+            .map_err(|message| EnvelopeError::Data {
+                event_type: event_type.clone(),
+                path: "data".to_owned(),
+                message,
+            })
+            .and_then(|mapped| {
+                Envelope::from_slice(&canonical_bytes(&id, &event_type, timestamp, &mapped)?)
+            });
+        match typed {
+            Err(error @ EnvelopeError::Data { .. }) if lenient => {
+                let id = EventId::parse(&id).map_err(|e| EnvelopeError::InvalidField {
+                    field: "id",
+                    message: e.to_string(),
+                })?;
+                let untyped = UntypedEvent::new(known, data, error);
+                Ok(Envelope::from_parts(id, timestamp, Event::Untyped(untyped)))
+            }
+            other => other,
         }
-        let canonical = json!({
-            "id": id,
-            "type": event_type,
-            "timestamp": timestamp,
-            "data": data,
-        });
-        let bytes =
-            serde_json::to_vec(&canonical).map_err(|e| EnvelopeError::Serialize(e.to_string()))?;
-        envelope(&bytes)
     }
+}
+
+/// Only `data` of a platform body, unparsed.
+#[derive(serde::Deserialize)]
+struct RawData<'a> {
+    #[serde(borrow, default)]
+    data: Option<&'a serde_json::value::RawValue>,
+}
+
+fn canonical_bytes(
+    id: &str,
+    event_type: &str,
+    timestamp: Timestamp,
+    data: &Value,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let canonical = json!({
+        "id": id,
+        "type": event_type,
+        "timestamp": timestamp,
+        "data": data,
+    });
+    serde_json::to_vec(&canonical).map_err(|e| EnvelopeError::Serialize(e.to_string()))
 }
 
 /// A stable id for bodies that carry none: `body_` and 32 hex digits of the body's SHA-256.
@@ -202,7 +266,7 @@ fn derived_id(body: &[u8]) -> String {
 }
 
 /// RFC 3339 text, or Unix seconds (integer or float; values over 10^11 are milliseconds).
-fn lenient_timestamp(v: &Value) -> Option<Timestamp> {
+pub(super) fn lenient_timestamp(v: &Value) -> Option<Timestamp> {
     match v {
         Value::String(s) => Timestamp::parse_rfc3339(s)
             .ok()

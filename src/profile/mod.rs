@@ -13,6 +13,7 @@
 
 mod layout;
 mod names;
+mod platform;
 
 use bytes::Bytes;
 
@@ -94,6 +95,7 @@ impl Profile {
                 Layout::LearnWorlds {
                     version: 2,
                     school_id: school_id.into(),
+                    currency: None,
                 },
                 PresharedToken::learnworlds().into(),
             )
@@ -106,6 +108,7 @@ impl Profile {
             layout: Layout::LearnWorlds {
                 version: 1,
                 school_id: school_id.into(),
+                currency: None,
             },
             ..Profile::learnworlds("")
         }
@@ -116,7 +119,7 @@ impl Profile {
         Profile::new(
             "learnink",
             Layout::LearnInk {
-                api_version: "2025-01-01".to_owned(),
+                api_version: "2022-11-15".to_owned(),
             },
             StandardWebhooks::svix().into(),
         )
@@ -191,6 +194,33 @@ impl Profile {
     #[must_use]
     pub fn with_signature_required(mut self, required: bool) -> Profile {
         self.requires_signature = required;
+        self
+    }
+
+    /// Sets the currency a receiver assumes for prices that name none: LearnWorlds writes
+    /// prices as numbers in major units (`"price": 49.9`) without a currency in payments, so
+    /// its receivers need the school's currency to read them as
+    /// [`Money`](crate::event::Money) (`4990 EUR`). A currency the body names wins. Other
+    /// layouts name their currency in each amount; this is a no-op for them.
+    ///
+    /// ```
+    /// use lms_webhooks::event::Currency;
+    /// use lms_webhooks::{Event, Profile, SalesEvent, Timestamp};
+    ///
+    /// let profile = Profile::learnworlds("school_42").with_currency(Currency::EUR);
+    /// let body = br#"{"version":2,"type":"paymentCreated","trigger":"new_purchase","school_id":"school_42",
+    ///   "data":{"payment":{"id":"pay_1","price":49.90,"created":1795426200.5,"user_id":"u_1"}}}"#;
+    /// let envelope = profile.parse(Timestamp::now(), body, None)?;
+    /// let Event::Sales(SalesEvent::PaymentCreated(payment)) = envelope.event() else { panic!() };
+    /// assert_eq!(payment.amount.amount, 4_990);
+    /// assert_eq!(payment.customer.id.as_deref(), Some("u_1"));
+    /// # Ok::<(), lms_webhooks::EnvelopeError>(())
+    /// ```
+    #[must_use]
+    pub fn with_currency(mut self, currency: crate::event::Currency) -> Profile {
+        if let Layout::LearnWorlds { currency: c, .. } = &mut self.layout {
+            *c = Some(currency);
+        }
         self
     }
 

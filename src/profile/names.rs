@@ -89,6 +89,27 @@ pub(super) const LEARNWORLDS_NAMES: [(EventType, &str, &str); 18] = [
 pub(super) const LEARNINK_NAMES: [(EventType, &str); 1] =
     [(EventType::CourseMemberStarted, "user.course.started")];
 
+/// Names a LearnInk receiver also reads: LearnInk publishes `user.course.started` only (its
+/// full catalogue is inside its dashboard); completions and certificates in the same
+/// `user.<object>.<action>` pattern are read as the catalogue's types. Senders keep the
+/// catalogue's names for them.
+const LEARNINK_ALIASES: [(EventType, &str); 2] = [
+    (EventType::CourseMemberCompleted, "user.course.completed"),
+    (
+        EventType::CourseCertificateAwarded,
+        "user.certificate.awarded",
+    ),
+];
+
+/// The catalogue type of a LearnInk `type` that differs from the catalogue's name.
+pub(super) fn from_learnink_type(li_type: &str) -> Option<EventType> {
+    LEARNINK_NAMES
+        .iter()
+        .chain(&LEARNINK_ALIASES)
+        .find(|(_, name)| *name == li_type)
+        .map(|&(t, _)| t)
+}
+
 /// LearnWorlds' `(type, trigger)` for a catalogue type, if LearnWorlds sends it.
 pub fn learnworlds_names(t: EventType) -> Option<(&'static str, &'static str)> {
     LEARNWORLDS_NAMES
