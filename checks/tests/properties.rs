@@ -48,6 +48,70 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A platform-shaped `data`: the keys the platform mappings read (entities, prices, dates,
+/// ids), each holding anything, nested.
+fn platform_data() -> impl Strategy<Value = Value> {
+    let key = proptest::sample::select(vec![
+        "user",
+        "member",
+        "customer",
+        "contact",
+        "payment",
+        "product",
+        "products",
+        "course",
+        "course_id",
+        "subscription",
+        "plan",
+        "new_plan",
+        "learningProgram",
+        "certificate",
+        "certificate_id",
+        "price",
+        "original_price",
+        "final_price",
+        "amount",
+        "currency",
+        "currency_code",
+        "id",
+        "user_id",
+        "email",
+        "fields",
+        "phone",
+        "tags",
+        "date",
+        "completed_at",
+        "created_at",
+        "cancelled_at",
+        "paid_at",
+        "created",
+        "interval",
+        "interval_type",
+        "trial_period_days",
+        "trial_days",
+        "type",
+        "short_url",
+        "title",
+        "name",
+        "page_submitted",
+        "payment_plan_current_payment",
+        "affiliate",
+        "gateway",
+    ]);
+    let leaf = prop_oneof![
+        json_value(),
+        prop_oneof!["-?[0-9]{1,20}(\\.[0-9]{0,4})?", "[A-Za-z]{3}"].prop_map(Value::from),
+        (-1e20f64..1e20).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            proptest::collection::btree_map(key.clone().prop_map(str::to_owned), inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
 /// A catalogue event with its sample payload plus unknown fields, at a random time.
 fn envelope() -> impl Strategy<Value = Envelope> {
     (
@@ -180,6 +244,34 @@ proptest! {
             );
             if profile.layout() == &Layout::Canonical {
                 prop_assert_eq!(&parsed, &envelope);
+            }
+        }
+    }
+
+    /// A platform body of any catalogue type with any `data` is never refused by a lenient
+    /// parse (the receivers' default) and never panics: it arrives typed, or untyped with the
+    /// data exactly as sent.
+    #[test]
+    fn platform_shapes_are_never_refused(t in event_type(), data in platform_data()) {
+        for (profile, body) in [
+            (
+                Profile::learnworlds("s").with_currency(lms_webhooks::event::Currency::EUR),
+                json!({"version": 2, "type": learnworlds_names(t).map_or(t.as_str(), |n| n.0),
+                       "school_id": "s", "data": data}),
+            ),
+            (
+                Profile::learnink(),
+                json!({"object": "event", "type": t.as_str(), "data": data,
+                       "timestamp": "2026-11-23T09:30:00Z"}),
+            ),
+        ] {
+            let bytes = serde_json::to_vec(&body).unwrap();
+            let parsed = profile.parse_lenient(at(T0), &bytes, Some("msg_1"));
+            let parsed = parsed.map_err(|e| TestCaseError::fail(format!("{}: {e}", profile.name())))?;
+            if let Event::Untyped(untyped) = parsed.event() {
+                // As sent: the body's `data` as any JSON reader reads it.
+                let sent: Value = serde_json::from_slice(&bytes).unwrap();
+                prop_assert_eq!(untyped.data(), &sent["data"]);
             }
         }
     }
