@@ -242,7 +242,7 @@ pub use profile::Profile;
 pub use random::RandomError;
 pub use receiver::{Received, Receiver};
 pub use retry::{RetryPolicy, RetrySchedule};
-pub use secret::{Secret, SecretError};
+pub use secret::{Secret, SecretError, SecretForm};
 pub use signature::{Scheme, SignError, Tolerance, Verified, Verifier, VerifyError};
 pub use timestamp::{Timestamp, TimestampError};
 

@@ -7,6 +7,17 @@
 //! | Standard Webhooks | `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` | the base64 after `whsec_` |
 //! | base64 | `base64:q83vASNFZ4mrze8BI0VniavN7wEjRWeJ` | the base64 after `base64:` |
 //! | raw | `Zx8k2mQ4...` (Learnomy's 32 characters, a LearnWorlds token) | the text's UTF-8 bytes |
+//! | Ed25519 signing key | `whsk_` and base64 | Standard Webhooks `v1a`: the 64-byte key pair (seed and public key), or the 32-byte seed alone |
+//! | Ed25519 public key | `whpk_` and base64 | Standard Webhooks `v1a`: 32 bytes, verifies only |
+//!
+//! The first three are shared secrets (HMAC keys). The last two are the asymmetric pair of
+//! Standard Webhooks `v1a`: the sender keeps the `whsk_` key and signs with it
+//! ([`Secret::generate_ed25519`]); receivers hold only the `whpk_` key
+//! ([`Secret::public_key`]), which verifies and cannot sign, so a leaked receiver key forges
+//! nothing. Both travel through the same APIs as shared secrets (a sender's secret list, a
+//! receiver's [`with_secret`](crate::Receiver::with_secret)): with the Standard Webhooks
+//! scheme a `whsk_` key signs `v1a,`, a shared secret `v1,`, side by side in one header while
+//! an endpoint moves from one to the other. The body-HMAC and token schemes refuse them.
 //!
 //! A key shorter than [`Secret::MIN_LEN`] bytes is refused, so that a typo or a truncated copy
 //! cannot become a three-byte key. `Debug` shows a hint and the length, never the key; there is
@@ -51,6 +62,8 @@ pub struct Secret {
     keyed: OnceLock<Hmac<Sha256>>,
     /// The same for Standard Webhooks signatures, which read an unprefixed secret as base64.
     standard_keyed: OnceLock<Hmac<Sha256>>,
+    /// The Ed25519 key of a `whsk_` secret (zeroized on drop by `ed25519-dalek`).
+    signing: OnceLock<ed25519_dalek::SigningKey>,
 }
 
 /// How a secret was written, so [`Secret::expose_text`] gives it back the same way.
@@ -63,6 +76,10 @@ pub enum SecretForm {
     Base64,
     /// The text itself is the key.
     Raw,
+    /// `whsk_` followed by base64: an Ed25519 signing key (Standard Webhooks `v1a`).
+    Whsk,
+    /// `whpk_` followed by base64: an Ed25519 public key, which only verifies.
+    Whpk,
 }
 
 type Form = SecretForm;
@@ -90,6 +107,16 @@ pub enum SecretError {
         /// `whsec_` or `base64:`.
         prefix: &'static str,
     },
+    /// The bytes after `whsk_` or `whpk_` are not an Ed25519 key.
+    #[error("the text after `{prefix}` is not an Ed25519 {what}: {reason}")]
+    InvalidEd25519 {
+        /// `whsk_` or `whpk_`.
+        prefix: &'static str,
+        /// "signing key" or "public key".
+        what: &'static str,
+        /// What is wrong, e.g. its length.
+        reason: String,
+    },
     /// The operating system's random source failed while generating a secret.
     #[error(transparent)]
     Random(#[from] RandomError),
@@ -102,6 +129,10 @@ impl Secret {
     pub const WHSEC_PREFIX: &'static str = "whsec_";
     /// The prefix of base64 secrets.
     pub const BASE64_PREFIX: &'static str = "base64:";
+    /// The prefix of Ed25519 signing keys (Standard Webhooks `v1a`).
+    pub const WHSK_PREFIX: &'static str = "whsk_";
+    /// The prefix of Ed25519 public keys (Standard Webhooks `v1a`).
+    pub const WHPK_PREFIX: &'static str = "whpk_";
 
     /// Parses a secret in any of the three forms (see the [module docs](self)).
     pub fn parse(text: &str) -> Result<Secret, SecretError> {
@@ -110,6 +141,10 @@ impl Secret {
             Secret::decode(b64, Self::WHSEC_PREFIX, Form::Whsec)
         } else if let Some(b64) = text.strip_prefix(Self::BASE64_PREFIX) {
             Secret::decode(b64, Self::BASE64_PREFIX, Form::Base64)
+        } else if let Some(b64) = text.strip_prefix(Self::WHSK_PREFIX) {
+            Secret::ed25519(b64, Form::Whsk)
+        } else if let Some(b64) = text.strip_prefix(Self::WHPK_PREFIX) {
+            Secret::ed25519(b64, Form::Whpk)
         } else {
             Secret::from_bytes(text.as_bytes().to_vec(), Form::Raw)
         }
@@ -125,6 +160,66 @@ impl Secret {
         let mut bytes = Zeroizing::new(vec![0u8; 32]);
         random::fill(&mut bytes)?;
         Ok(Secret::new(bytes, Form::Whsec))
+    }
+
+    /// A new Ed25519 signing key for Standard Webhooks `v1a` (`whsk_`), its seed from the OS
+    /// CSPRNG. Give receivers its [`public_key`](Secret::public_key) (`whpk_`).
+    ///
+    /// ```
+    /// use lms_webhooks::{Secret, SecretForm};
+    ///
+    /// let signing = Secret::generate_ed25519()?;
+    /// assert!(signing.expose_text().starts_with("whsk_"));
+    /// let public = signing.public_key().unwrap();
+    /// assert_eq!(public.form(), SecretForm::Whpk);
+    /// assert!(public.expose_text().starts_with("whpk_"));
+    /// assert_eq!(public.public_key(), Some(public.clone()));
+    /// assert_eq!(Secret::generate_standard()?.public_key(), None);
+    /// # Ok::<(), lms_webhooks::SecretError>(())
+    /// ```
+    pub fn generate_ed25519() -> Result<Secret, SecretError> {
+        let mut seed = Zeroizing::new(vec![0u8; 32]);
+        random::fill(&mut seed)?;
+        Ok(Secret::new(seed, Form::Whsk))
+    }
+
+    /// The `whpk_` public key of a `whsk_` signing key (the key itself for a `whpk_` one);
+    /// `None` for shared secrets, which have none.
+    pub fn public_key(&self) -> Option<Secret> {
+        let key = self.ed25519_public()?;
+        Some(Secret::new(
+            Zeroizing::new(key.to_bytes().to_vec()),
+            Form::Whpk,
+        ))
+    }
+
+    /// Whether this is an Ed25519 key (`whsk_` or `whpk_`) rather than a shared secret.
+    pub fn is_asymmetric(&self) -> bool {
+        matches!(self.form, Form::Whsk | Form::Whpk)
+    }
+
+    /// The Ed25519 signing key of a `whsk_` secret.
+    pub(crate) fn ed25519_signing(&self) -> Option<&ed25519_dalek::SigningKey> {
+        if self.form != Form::Whsk {
+            return None;
+        }
+        let seed: &[u8; 32] = self.bytes.as_slice().try_into().ok()?;
+        Some(
+            self.signing
+                .get_or_init(|| ed25519_dalek::SigningKey::from_bytes(seed)),
+        )
+    }
+
+    /// The Ed25519 public key of a `whsk_` or `whpk_` secret.
+    pub(crate) fn ed25519_public(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        match self.form {
+            Form::Whsk => self.ed25519_signing().map(|k| k.verifying_key()),
+            Form::Whpk => {
+                let bytes: &[u8; 32] = self.bytes.as_slice().try_into().ok()?;
+                ed25519_dalek::VerifyingKey::from_bytes(bytes).ok()
+            }
+            _ => None,
+        }
     }
 
     /// A new 32-character alphanumeric secret (`[A-Za-z0-9]`, Learnomy style), whose text is
@@ -159,6 +254,15 @@ impl Secret {
             Form::Whsec => format!("{}{}", Self::WHSEC_PREFIX, STANDARD.encode(&*self.bytes)),
             Form::Base64 => format!("{}{}", Self::BASE64_PREFIX, STANDARD.encode(&*self.bytes)),
             Form::Raw => String::from_utf8_lossy(&self.bytes).into_owned(),
+            // The 64-byte key pair, as Svix and libsodium write Ed25519 secret keys.
+            Form::Whsk => match self.ed25519_signing() {
+                Some(key) => {
+                    let pair = Zeroizing::new(key.to_keypair_bytes());
+                    format!("{}{}", Self::WHSK_PREFIX, STANDARD.encode(pair.as_slice()))
+                }
+                None => String::new(),
+            },
+            Form::Whpk => format!("{}{}", Self::WHPK_PREFIX, STANDARD.encode(&*self.bytes)),
         })
     }
 
@@ -180,6 +284,51 @@ impl Secret {
             form,
             keyed: OnceLock::new(),
             standard_keyed: OnceLock::new(),
+            signing: OnceLock::new(),
+        }
+    }
+
+    /// A `whsk_` key (the 64-byte pair, whose public half must match its seed, or the 32-byte
+    /// seed) or a `whpk_` key (32 bytes, a valid point of small order refused).
+    fn ed25519(b64: &str, form: Form) -> Result<Secret, SecretError> {
+        let (prefix, what) = match form {
+            Form::Whsk => (Self::WHSK_PREFIX, "signing key"),
+            _ => (Self::WHPK_PREFIX, "public key"),
+        };
+        if b64.is_empty() {
+            return Err(SecretError::Empty);
+        }
+        let invalid = |reason: String| SecretError::InvalidEd25519 {
+            prefix,
+            what,
+            reason,
+        };
+        let bytes = Zeroizing::new(
+            STANDARD_PAD_INDIFFERENT
+                .decode(b64)
+                .map_err(|_| SecretError::InvalidBase64 { prefix })?,
+        );
+        match (form, bytes.len()) {
+            (Form::Whsk, 32) => Ok(Secret::new(bytes, form)),
+            (Form::Whsk, 64) => {
+                let pair: &[u8; 64] = bytes.as_slice().try_into().map_err(|_| invalid(String::new()))?;
+                let key = ed25519_dalek::SigningKey::from_keypair_bytes(pair).map_err(|_| {
+                    invalid("its second half is not the public key of its first".to_owned())
+                })?;
+                Ok(Secret::new(Zeroizing::new(key.to_bytes().to_vec()), form))
+            }
+            (Form::Whsk, len) => Err(invalid(format!(
+                "{len} bytes; expected 64 (key pair) or 32 (seed)"
+            ))),
+            (_, 32) => {
+                let point: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| invalid(String::new()))?;
+                match ed25519_dalek::VerifyingKey::from_bytes(point) {
+                    Ok(key) if !key.is_weak() => Ok(Secret::new(bytes, form)),
+                    Ok(_) => Err(invalid("a point of small order, which any signature matches".to_owned())),
+                    Err(_) => Err(invalid("not a point on the curve".to_owned())),
+                }
+            }
+            (_, len) => Err(invalid(format!("{len} bytes; expected 32"))),
         }
     }
 
@@ -260,7 +409,10 @@ impl fmt::Debug for Secret {
 /// Constant-time: comparing secrets must not leak how much of them matched.
 impl PartialEq for Secret {
     fn eq(&self, other: &Secret) -> bool {
-        bool::from(self.bytes.as_slice().ct_eq(other.bytes.as_slice()))
+        // A signing key and a shared secret are different keys even with the same bytes.
+        let kind = |s: &Secret| (s.form == Form::Whsk, s.form == Form::Whpk);
+        kind(self) == kind(other)
+            && bool::from(self.bytes.as_slice().ct_eq(other.bytes.as_slice()))
     }
 }
 

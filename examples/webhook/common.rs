@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use http::HeaderName;
 use lms_webhooks::endpoint::{UrlError, UrlPolicy};
 use lms_webhooks::signature::{BodyHmacHex, HeaderPrefix, PresharedToken, StandardWebhooks};
-use lms_webhooks::{EncryptionKey, Scheme, Secret, Timestamp, Tolerance};
+use lms_webhooks::{EncryptionKey, Scheme, Secret, SecretForm, Timestamp, Tolerance};
 
 use crate::flags::{names, Flags};
 
@@ -50,11 +50,34 @@ pub fn secrets(flags: &Flags) -> Result<Vec<Secret>, String> {
         .collect()
 }
 
-/// At least one secret.
+/// At least one secret (for `--scheme standard-v1a`: a `--signing-key` or `--public-key`,
+/// beside any `--secret` for `v1` signatures alongside).
 pub fn required_secrets(flags: &Flags) -> Result<Vec<Secret>, String> {
-    let secrets = secrets(flags)?;
+    let mut secrets = secrets(flags)?;
+    let asymmetric = flags.get(names::SCHEME) == Some("standard-v1a");
+    for text in flags.secret_texts(names::SIGNING_KEY_FLAGS)? {
+        let key = Secret::parse(&text).map_err(|e| format!("--signing-key: {e}"))?;
+        if key.form() != SecretForm::Whsk {
+            return Err("--signing-key: expected a whsk_ key".to_owned());
+        }
+        secrets.push(key);
+    }
+    for text in flags.all(names::PUBLIC_KEY) {
+        let key = Secret::parse(text).map_err(|e| format!("--public-key: {e}"))?;
+        if key.form() != SecretForm::Whpk {
+            return Err("--public-key: expected a whpk_ key".to_owned());
+        }
+        secrets.push(key);
+    }
+    if !asymmetric && secrets.iter().any(Secret::is_asymmetric) {
+        return Err("--signing-key and --public-key need --scheme standard-v1a".to_owned());
+    }
     if secrets.is_empty() {
-        return Err("--secret is required".to_owned());
+        return Err(match asymmetric {
+            true => "--signing-key (sign) or --public-key (verify) is required",
+            false => "--secret is required",
+        }
+        .to_owned());
     }
     Ok(secrets)
 }
@@ -82,7 +105,8 @@ pub fn scheme(flags: &Flags) -> Result<(Scheme, Vec<String>), String> {
         Ok((name, shown))
     };
     match flags.require(names::SCHEME)? {
-        "standard" => {
+        // v1a is Standard Webhooks with Ed25519 keys: the keys decide the signatures.
+        "standard" | "standard-v1a" => {
             let standard = match flags.get(names::PREFIX).unwrap_or("webhook") {
                 "webhook" => StandardWebhooks::new(),
                 "svix" => StandardWebhooks::svix(),
@@ -106,7 +130,7 @@ pub fn scheme(flags: &Flags) -> Result<(Scheme, Vec<String>), String> {
             Ok((PresharedToken::new(name).into(), vec![shown]))
         }
         other => Err(format!(
-            "--scheme `{other}`: expected standard, hex or token"
+            "--scheme `{other}`: expected standard, standard-v1a, hex or token"
         )),
     }
 }

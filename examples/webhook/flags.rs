@@ -33,6 +33,10 @@ pub mod names {
     pub const PROFILE: &str = "profile";
     pub const RESOLVE: &str = "resolve";
     pub const CURRENCY: &str = "currency";
+    pub const SIGNING_KEY: &str = "signing-key";
+    pub const SIGNING_KEY_FILE: &str = "signing-key-file";
+    pub const SIGNING_KEY_ENV: &str = "signing-key-env";
+    pub const PUBLIC_KEY: &str = "public-key";
 
     pub const IGNORE_TIMESTAMP: &str = "--ignore-timestamp";
     pub const ALLOW_HTTP: &str = "--allow-http";
@@ -41,6 +45,8 @@ pub mod names {
 
     /// The flags that carry a secret, in every form.
     pub const SECRET_FLAGS: [&str; 3] = [SECRET, SECRET_FILE, SECRET_ENV];
+    /// The flags that carry an Ed25519 signing key (`whsk_`), in every form.
+    pub const SIGNING_KEY_FLAGS: [&str; 3] = [SIGNING_KEY, SIGNING_KEY_FILE, SIGNING_KEY_ENV];
     /// The flags that carry a key, in every form.
     pub const KEY_FLAGS: [&str; 3] = [KEY, KEY_FILE, KEY_ENV];
 }

@@ -17,6 +17,7 @@ mod check_url;
 mod common;
 mod crypt;
 mod flags;
+mod keygen;
 mod receive;
 mod send;
 mod sign;
@@ -31,11 +32,16 @@ webhook: sign, verify, send, encrypt and decrypt webhook bodies (body on stdin)
 
 USAGE:
   webhook sign   --scheme standard --secret S [--secret S2 ...] [--id ID] [--timestamp TS] [--prefix webhook|svix]
+  webhook sign   --scheme standard-v1a --signing-key whsk_... [--signing-key K2 ...] [--secret S ...]
+                 [--id ID] [--timestamp TS] [--prefix webhook|svix]
   webhook sign   --scheme hex --secret S [--header NAME] [--value-prefix P]
   webhook sign   --scheme token --secret S [--header NAME]
   webhook verify --scheme standard|hex|token --secret S [--secret S2 ...] [--header NAME]
                  [--value-prefix P] [--now TS] [--tolerance SECS | --ignore-timestamp]
                  -H 'name: value' [-H ...]
+  webhook verify --scheme standard-v1a --public-key whpk_... [--public-key K2 ...] [--now TS]
+                 [--tolerance SECS | --ignore-timestamp] -H 'name: value' [-H ...]
+  webhook keygen [--scheme standard|standard-v1a]
   webhook send   --url URL --scheme standard|hex|token --secret S [--header NAME] [--value-prefix P]
                  [--schedule learnybox|learnworlds|standard] [--success exactly-200|any-2xx]
                  [--speedup N] [--key K] [--timeout SECS] [--allow-http] [--allow-private]
@@ -51,6 +57,12 @@ USAGE:
                                          plaintext on stdout
 
   sign prints one `name: value` line per header; verify prints `valid`.
+  standard-v1a is Standard Webhooks with Ed25519 keys (`v1a,` signatures): the sender signs with
+  its whsk_ key, receivers verify with the whpk_ public key and hold no secret. With --secret
+  as well, sign writes `v1,` signatures beside the `v1a,` ones (an endpoint moving to v1a).
+  keygen prints a whsec_ secret (standard), or a whsk_ signing key and its whpk_ public key on
+  two lines (standard-v1a); --signing-key-file PATH and --signing-key-env VAR keep the key out
+  of `ps` and the shell's history.
   send delivers the body for real, retrying on --schedule (default standard; --policy is its
   former name, still accepted) with each delay divided by --speedup; it prints one JSON line
   per attempt {attempt, status, error, delay, result} (delay: seconds until the next attempt,
@@ -122,6 +134,7 @@ fn run(args: &[String]) -> Result<Exit, String> {
             rest,
             &[names::IGNORE_TIMESTAMP],
         )?)),
+        "keygen" => ok(keygen::run(&Flags::parse(rest, &[])?)),
         "encrypt" => ok(crypt::encrypt(&Flags::parse(rest, &[names::LARAVEL])?)),
         "decrypt" => ok(crypt::decrypt(&Flags::parse(rest, &[])?)),
         "help" | "--help" | "-h" => {

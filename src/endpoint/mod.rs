@@ -353,6 +353,8 @@ impl Endpoint {
     ) -> Result<Zeroizing<String>, SecretError> {
         let new = match self.secret.form() {
             SecretForm::Raw => Secret::generate_alphanumeric()?,
+            // A `v1a` endpoint stays asymmetric: give receivers the new key's `public_key()`.
+            SecretForm::Whsk | SecretForm::Whpk => Secret::generate_ed25519()?,
             _ => Secret::generate_standard()?,
         };
         let shown = new.expose_text();

@@ -11,6 +11,10 @@ pub enum SignError {
     /// HTTP strips: the receiver would verify another id than the one signed.
     #[error("the message id must be non-empty, without leading or trailing whitespace")]
     InvalidId,
+    /// The key cannot sign this way: a `whpk_` public key (it only verifies), or an Ed25519
+    /// key given to a scheme other than Standard Webhooks.
+    #[error("{0}")]
+    UnsupportedKey(&'static str),
     /// A header value would hold characters HTTP does not allow (e.g. a line break in an id or
     /// token).
     #[error("the `{header}` header value would hold characters HTTP does not allow")]
@@ -41,6 +45,13 @@ pub enum VerifyError {
     /// The signature header holds no `v1,` signature.
     #[error("the `{header}` header holds no `v1,` signature")]
     NoV1Signature {
+        /// The header.
+        header: String,
+    },
+    /// The signature header holds no `v1a,` signature, and the receiver holds only Ed25519
+    /// public keys.
+    #[error("the `{header}` header holds no `v1a,` signature (the receiver holds Ed25519 public keys only)")]
+    NoV1aSignature {
         /// The header.
         header: String,
     },

@@ -1,9 +1,10 @@
-//! Signing and verifying webhook requests: Standard Webhooks v1, body HMAC in hex, and
-//! pre-shared tokens.
+//! Signing and verifying webhook requests: Standard Webhooks v1 (HMAC) and v1a (Ed25519), body
+//! HMAC in hex, and pre-shared tokens.
 //!
 //! | scheme | headers | what is signed |
 //! |---|---|---|
 //! | [`StandardWebhooks`] (default) | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>` (or `svix-*`) | HMAC-SHA256 of `{id}.{timestamp}.{body}` |
+//! | [`StandardWebhooks`] with a `whsk_` key | the same, `webhook-signature: v1a,<base64>` | Ed25519 signature of `{id}.{timestamp}.{body}`; receivers hold the `whpk_` public key |
 //! | [`BodyHmacHex`] | one configurable header, e.g. `X-Learnomy-Signature: <hex>` or `X-Hub-Signature-256: sha256=<hex>` | HMAC-SHA256 of the body |
 //! | [`PresharedToken`] | one configurable header, e.g. `Learnworlds-Webhook-Signature: v1=<token>` | nothing: the token is constant |
 //!
@@ -256,6 +257,11 @@ impl Scheme {
         message: &Message<'_>,
     ) -> Result<String, SignError> {
         let first = secrets.first().ok_or(SignError::NoSecret)?;
+        if !matches!(self, Scheme::StandardWebhooks(_)) && first.is_asymmetric() {
+            return Err(SignError::UnsupportedKey(
+                "Ed25519 keys (whsk_, whpk_) sign Standard Webhooks `v1a` only",
+            ));
+        }
         Ok(match self {
             Scheme::StandardWebhooks(_) => {
                 if message.id.is_empty() || message.id.trim() != message.id {
@@ -266,7 +272,7 @@ impl Scheme {
                     message.id,
                     message.timestamp.unix(),
                     message.body,
-                )
+                )?
             }
             Scheme::BodyHmacHex(s) => s.signature_value(first, message.body),
             Scheme::PresharedToken(_) => first.expose_text().as_str().to_owned(),
@@ -293,8 +299,13 @@ impl Scheme {
             Scheme::StandardWebhooks(s) => {
                 return standard::verify(s, secrets, headers, body, now, tolerance)
             }
-            Scheme::BodyHmacHex(s) => s.verify(secrets, headers, body)?,
-            Scheme::PresharedToken(s) => s.verify(secrets, headers)?,
+            // Ed25519 keys never match these schemes (they are not shared secrets).
+            Scheme::BodyHmacHex(s) => s
+                .verify(secrets, headers, body)?
+                .filter(|&i| !secrets[i].is_asymmetric()),
+            Scheme::PresharedToken(s) => s
+                .verify(secrets, headers)?
+                .filter(|&i| !secrets[i].is_asymmetric()),
         };
         Ok(Verified {
             secret_index: index.ok_or(VerifyError::Mismatch)?,

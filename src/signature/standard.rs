@@ -1,12 +1,16 @@
 //! Standard Webhooks v1: HMAC-SHA256 of `{id}.{timestamp}.{body}`, base64 in
 //! `webhook-signature: v1,<base64>` (or the `svix-*` names), several signatures while a secret
-//! rotates.
+//! rotates; and v1a: the Ed25519 signature of the same content, `v1a,<base64>`, made with a
+//! `whsk_` key and verified with its `whpk_` public key.
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use ed25519_dalek::Signer as _;
 use hmac::Mac;
 use http::header::HeaderName;
 
 use super::headers::{malformed, missing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
-use super::{finish, HeaderLookup, Tolerance, Verified, VerifyError};
+use super::{finish, HeaderLookup, SignError, Tolerance, Verified, VerifyError};
 use crate::codec::{decode_base64_tag, format_i64, push_base64_tag, tag_eq};
 use crate::{Secret, Timestamp};
 
@@ -73,17 +77,46 @@ impl Default for StandardWebhooks {
     }
 }
 
-/// The `v1,<base64>` signatures of `message`, one per secret, space-separated.
-pub(super) fn signature_value(secrets: &[Secret], id: &str, ts: i64, body: &[u8]) -> String {
+/// The signatures of `message`, one per secret, space-separated: `v1,<base64>` for a shared
+/// secret, `v1a,<base64>` for a `whsk_` key.
+pub(super) fn signature_value(
+    secrets: &[Secret],
+    id: &str,
+    ts: i64,
+    body: &[u8],
+) -> Result<String, SignError> {
     let mut value = String::with_capacity(secrets.len() * 48);
+    let mut content = None;
     for secret in secrets {
         if !value.is_empty() {
             value.push(' ');
         }
-        value.push_str("v1,");
-        push_base64_tag(&mut value, &mac(secret, id, ts, body));
+        if secret.is_asymmetric() {
+            let key = secret.ed25519_signing().ok_or(SignError::UnsupportedKey(
+                "a whpk_ public key only verifies: sign with its whsk_ key",
+            ))?;
+            let content = content.get_or_insert_with(|| signed_content(id, ts, body));
+            value.push_str("v1a,");
+            value.push_str(&STANDARD.encode(key.sign(content).to_bytes()));
+        } else {
+            value.push_str("v1,");
+            push_base64_tag(&mut value, &mac(secret, id, ts, body));
+        }
     }
-    value
+    Ok(value)
+}
+
+/// `{id}.{ts}.{body}` in one buffer, for Ed25519 (which reads its message twice).
+fn signed_content(id: &str, ts: i64, body: &[u8]) -> Vec<u8> {
+    let mut digits = [0u8; 20];
+    let ts = format_i64(ts, &mut digits);
+    let mut content = Vec::with_capacity(id.len() + ts.len() + body.len() + 2);
+    content.extend_from_slice(id.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(ts);
+    content.push(b'.');
+    content.extend_from_slice(body);
+    content
 }
 
 pub(super) fn verify<H: HeaderLookup + ?Sized>(
@@ -148,35 +181,63 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     }
     let signatures = read(&svix_sig, &wh_sig, sig_name)?;
 
-    let mut saw_v1 = false;
-    // Secrets outside, signatures inside: one HMAC per secret, and no allocation.
+    let (mut saw_v1, mut saw_v1a) = (false, false);
+    let mut content = None;
+    // Secrets outside, signatures inside: one HMAC (or one public key) per secret.
     for (index, secret) in secrets.iter().enumerate() {
-        let expected = mac(secret, id, ts, body);
-        for entry in signatures.split(' ') {
-            let Some(("v1", encoded)) = entry.split_once(',') else {
-                continue;
-            };
-            saw_v1 = true;
-            // A signature of the wrong length or alphabet is simply one that does not match.
-            let Some(given) = decode_base64_tag(encoded) else {
-                continue;
-            };
-            if tag_eq(&expected, &given) {
-                return Ok(Verified {
-                    secret_index: index,
-                    id: Some(id.to_owned()),
-                    timestamp: Timestamp::from_unix(ts).ok(),
-                });
+        let matched = match secret.ed25519_public() {
+            None => {
+                let expected = mac(secret, id, ts, body);
+                signatures.split(' ').any(|entry| {
+                    let Some(("v1", encoded)) = entry.split_once(',') else {
+                        return false;
+                    };
+                    saw_v1 = true;
+                    // A signature of the wrong length or alphabet is one that does not match.
+                    decode_base64_tag(encoded).is_some_and(|given| tag_eq(&expected, &given))
+                })
             }
+            Some(public) => signatures.split(' ').any(|entry| {
+                let Some(("v1a", encoded)) = entry.split_once(',') else {
+                    return false;
+                };
+                saw_v1a = true;
+                let Some(signature) = decode_ed25519_signature(encoded) else {
+                    return false;
+                };
+                let content = content.get_or_insert_with(|| signed_content(id, ts, body));
+                // Strict: no malleable signatures, no small-order keys.
+                public.verify_strict(content, &signature).is_ok()
+            }),
+        };
+        if matched {
+            return Ok(Verified {
+                secret_index: index,
+                id: Some(id.to_owned()),
+                timestamp: Timestamp::from_unix(ts).ok(),
+            });
         }
     }
-    if saw_v1 {
+    let holds_shared = secrets.iter().any(|s| !s.is_asymmetric());
+    let holds_keys = secrets.iter().any(Secret::is_asymmetric);
+    if (holds_shared && saw_v1) || (holds_keys && saw_v1a) {
         Err(VerifyError::Mismatch)
-    } else {
+    } else if holds_shared {
         Err(VerifyError::NoV1Signature {
             header: sig_name.as_str().to_owned(),
         })
+    } else {
+        Err(VerifyError::NoV1aSignature {
+            header: sig_name.as_str().to_owned(),
+        })
     }
+}
+
+/// A `v1a` signature: base64 of 64 bytes.
+fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
+    let bytes = STANDARD.decode(encoded).ok()?;
+    let bytes: [u8; 64] = bytes.try_into().ok()?;
+    Some(ed25519_dalek::Signature::from_bytes(&bytes))
 }
 
 /// HMAC-SHA256 over `{id}.{ts}.{body}`, fed in parts: the signed content is never copied.
