@@ -311,7 +311,10 @@ impl Secret {
         match (form, bytes.len()) {
             (Form::Whsk, 32) => Ok(Secret::new(bytes, form)),
             (Form::Whsk, 64) => {
-                let pair: &[u8; 64] = bytes.as_slice().try_into().map_err(|_| invalid(String::new()))?;
+                let pair: &[u8; 64] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| invalid(String::new()))?;
                 let key = ed25519_dalek::SigningKey::from_keypair_bytes(pair).map_err(|_| {
                     invalid("its second half is not the public key of its first".to_owned())
                 })?;
@@ -321,10 +324,15 @@ impl Secret {
                 "{len} bytes; expected 64 (key pair) or 32 (seed)"
             ))),
             (_, 32) => {
-                let point: &[u8; 32] = bytes.as_slice().try_into().map_err(|_| invalid(String::new()))?;
+                let point: &[u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| invalid(String::new()))?;
                 match ed25519_dalek::VerifyingKey::from_bytes(point) {
                     Ok(key) if !key.is_weak() => Ok(Secret::new(bytes, form)),
-                    Ok(_) => Err(invalid("a point of small order, which any signature matches".to_owned())),
+                    Ok(_) => Err(invalid(
+                        "a point of small order, which any signature matches".to_owned(),
+                    )),
                     Err(_) => Err(invalid("not a point on the curve".to_owned())),
                 }
             }
@@ -411,8 +419,7 @@ impl PartialEq for Secret {
     fn eq(&self, other: &Secret) -> bool {
         // A signing key and a shared secret are different keys even with the same bytes.
         let kind = |s: &Secret| (s.form == Form::Whsk, s.form == Form::Whpk);
-        kind(self) == kind(other)
-            && bool::from(self.bytes.as_slice().ct_eq(other.bytes.as_slice()))
+        kind(self) == kind(other) && bool::from(self.bytes.as_slice().ct_eq(other.bytes.as_slice()))
     }
 }
 
