@@ -64,6 +64,8 @@ pub struct Secret {
     standard_keyed: OnceLock<Hmac<Sha256>>,
     /// The Ed25519 key of a `whsk_` secret (zeroized on drop by `ed25519-dalek`).
     signing: OnceLock<ed25519_dalek::SigningKey>,
+    /// The Ed25519 public key of a `whsk_` or `whpk_` secret, decompressed once.
+    public: OnceLock<Option<ed25519_dalek::VerifyingKey>>,
 }
 
 /// How a secret was written, so [`Secret::expose_text`] gives it back the same way.
@@ -211,15 +213,17 @@ impl Secret {
     }
 
     /// The Ed25519 public key of a `whsk_` or `whpk_` secret.
-    pub(crate) fn ed25519_public(&self) -> Option<ed25519_dalek::VerifyingKey> {
-        match self.form {
-            Form::Whsk => self.ed25519_signing().map(|k| k.verifying_key()),
-            Form::Whpk => {
-                let bytes: &[u8; 32] = self.bytes.as_slice().try_into().ok()?;
-                ed25519_dalek::VerifyingKey::from_bytes(bytes).ok()
-            }
-            _ => None,
-        }
+    pub(crate) fn ed25519_public(&self) -> Option<&ed25519_dalek::VerifyingKey> {
+        self.public
+            .get_or_init(|| match self.form {
+                Form::Whsk => self.ed25519_signing().map(|k| k.verifying_key()),
+                Form::Whpk => {
+                    let bytes: &[u8; 32] = self.bytes.as_slice().try_into().ok()?;
+                    ed25519_dalek::VerifyingKey::from_bytes(bytes).ok()
+                }
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// A new 32-character alphanumeric secret (`[A-Za-z0-9]`, Learnomy style), whose text is
@@ -285,6 +289,7 @@ impl Secret {
             keyed: OnceLock::new(),
             standard_keyed: OnceLock::new(),
             signing: OnceLock::new(),
+            public: OnceLock::new(),
         }
     }
 

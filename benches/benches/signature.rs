@@ -1,9 +1,10 @@
 //! Signing and verifying, next to the bare `hmac` crate over the same bytes and next to the
-//! reference `standardwebhooks` crate. Same run, same machine, same inputs.
+//! reference `standardwebhooks` crate; `v1a` next to bare `ed25519-dalek`. Same run, same machine, same inputs.
 //!
 //! `cargo bench -p lms-webhooks-benches --bench signature`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ed25519_dalek::Signer as _;
 use hmac::{Hmac, KeyInit, Mac};
 use lms_webhooks::signature::{BodyHmacHex, Message};
 use lms_webhooks::{Scheme, Secret, Timestamp, Verifier};
@@ -11,6 +12,8 @@ use sha2::Sha256;
 use std::hint::black_box;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// RFC 8032 section 7.1 TEST 1's key, as in `tests/vectors/standard_webhooks_v1a.json`.
+const V1A_KEY: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
 const ID: &str = "evt_01JDX3V4S5Q8K9M2N7P6R5T4W3";
 
 fn raw_hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -101,6 +104,51 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 hex_verifier
                     .verify(now, &hex_headers, black_box(&body))
+                    .unwrap()
+            })
+        });
+        group.finish();
+
+        // v1a: Ed25519 over the same content, next to bare `ed25519-dalek`.
+        let signing = Secret::parse(V1A_KEY).unwrap();
+        let public = signing.public_key().unwrap();
+        let dalek =
+            ed25519_dalek::SigningKey::from_bytes(signing.expose_bytes().try_into().unwrap());
+        let dalek_public = dalek.verifying_key();
+        let dalek_signature = dalek.sign(&signed_content);
+        let v1a_headers = standard
+            .sign(
+                std::slice::from_ref(&signing),
+                &Message::new(ID, now, &body),
+            )
+            .unwrap();
+        let v1a_verifier = Verifier::new(standard.clone(), [public]);
+        let mut group = c.benchmark_group(format!("v1a/{size}B"));
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(BenchmarkId::new("sign", "ed25519-dalek"), |b| {
+            b.iter(|| dalek.sign(black_box(&signed_content)))
+        });
+        group.bench_function(BenchmarkId::new("sign", "ours"), |b| {
+            b.iter(|| {
+                standard
+                    .signature_value(
+                        std::slice::from_ref(&signing),
+                        &Message::new(ID, now, black_box(&body)),
+                    )
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("verify", "ed25519-dalek"), |b| {
+            b.iter(|| {
+                dalek_public
+                    .verify_strict(black_box(&signed_content), &dalek_signature)
+                    .unwrap()
+            })
+        });
+        group.bench_function(BenchmarkId::new("verify", "ours"), |b| {
+            b.iter(|| {
+                v1a_verifier
+                    .verify(now, &v1a_headers, black_box(&body))
                     .unwrap()
             })
         });
