@@ -223,6 +223,9 @@ mod random;
 pub mod receiver;
 pub mod retry;
 pub mod rules;
+#[cfg(feature = "schema")]
+#[cfg_attr(docsrs, doc(cfg(feature = "schema")))]
+pub mod schema;
 pub mod secret;
 pub mod signature;
 mod text;

@@ -575,3 +575,55 @@ fn receive_reads_a_learnworlds_body_with_the_school_currency() {
     let o = run(&[&base[..], &["--currency", "EURO"]].concat(), &body);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn sample_prints_the_canonical_envelope() {
+    let o = run(&["sample", "sales.payment.created"], b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = stdout(&o);
+    assert!(out.starts_with(r#"{"id":"evt_01JDX3V4S5Q8K9M2N7P6R5T4W3","type":"sales.payment.created","timestamp":"2026-11-23T09:30:00Z","data":{"#));
+    let envelope = lms_webhooks::Envelope::from_slice(out.trim_end().as_bytes()).unwrap();
+    assert_eq!(
+        envelope.event(),
+        &lms_webhooks::Event::sample(lms_webhooks::EventType::SalesPaymentCreated)
+    );
+    for bad in [
+        &["sample"][..],
+        &["sample", "sales.nope.x"],
+        &["sample", "a.b.c", "d"],
+    ] {
+        assert_eq!(run(bad, b"").status.code(), Some(1), "{bad:?}");
+    }
+}
+
+#[cfg(feature = "schema")]
+#[test]
+fn schema_prints_a_type_schema_or_the_openapi_document() {
+    let o = run(&["schema", "course.member.completed"], b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        printed,
+        lms_webhooks::schema::event_schema(lms_webhooks::EventType::CourseMemberCompleted)
+    );
+    // The same text as the committed file.
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schemas/course.member.completed.json"),
+    )
+    .unwrap();
+    assert_eq!(stdout(&o), committed);
+
+    let o = run(&["schema", "--openapi"], b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let api: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(api["webhooks"].as_object().unwrap().len(), 56);
+    for bad in [
+        &["schema"][..],
+        &["schema", "nope.x.y"],
+        &["schema", "--openapi", "webhook.test"],
+        &["schema", "--yaml"],
+    ] {
+        assert_eq!(run(bad, b"").status.code(), Some(1), "{bad:?}");
+    }
+}

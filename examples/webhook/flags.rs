@@ -42,6 +42,7 @@ pub mod names {
     pub const ALLOW_HTTP: &str = "--allow-http";
     pub const ALLOW_PRIVATE: &str = "--allow-private";
     pub const LARAVEL: &str = "--laravel";
+    pub const OPENAPI: &str = "--openapi";
 
     /// The flags that carry a secret, in every form.
     pub const SECRET_FLAGS: [&str; 3] = [SECRET, SECRET_FILE, SECRET_ENV];

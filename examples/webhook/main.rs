@@ -19,6 +19,7 @@ mod crypt;
 mod flags;
 mod keygen;
 mod receive;
+mod schema;
 mod send;
 mod sign;
 mod verify;
@@ -42,6 +43,10 @@ USAGE:
   webhook verify --scheme standard-v1a --public-key whpk_... [--public-key K2 ...] [--now TS]
                  [--tolerance SECS | --ignore-timestamp] -H 'name: value' [-H ...]
   webhook keygen [--scheme standard|standard-v1a]
+  webhook schema TYPE | --openapi      the event type's JSON Schema (draft 2020-12), or the
+                                         OpenAPI 3.1 document of every event (needs the
+                                         `schema` feature: cargo run --features schema ...)
+  webhook sample TYPE                  the canonical envelope of the type's sample
   webhook send   --url URL --scheme standard|hex|token --secret S [--header NAME] [--value-prefix P]
                  [--schedule learnybox|learnworlds|standard] [--success exactly-200|any-2xx]
                  [--speedup N] [--key K] [--timeout SECS] [--allow-http] [--allow-private]
@@ -135,6 +140,8 @@ fn run(args: &[String]) -> Result<Exit, String> {
             &[names::IGNORE_TIMESTAMP],
         )?)),
         "keygen" => ok(keygen::run(&Flags::parse(rest, &[])?)),
+        "schema" => ok(schema::schema(rest)),
+        "sample" => ok(schema::sample(rest)),
         "encrypt" => ok(crypt::encrypt(&Flags::parse(rest, &[names::LARAVEL])?)),
         "decrypt" => ok(crypt::decrypt(&Flags::parse(rest, &[])?)),
         "help" | "--help" | "-h" => {

@@ -65,6 +65,15 @@ macro_rules! catalogue {
             }
         }
 
+        #[cfg(feature = "schema")]
+        impl EventType {
+            /// The JSON Schema of this type's payload (the envelope's `data`), its definitions
+            /// added to `generator`.
+            pub(crate) fn data_schema(self, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match self { $( $( EventType::$et => generator.subschema_for::<$payload>(), )+ )+ }
+            }
+        }
+
         impl FromStr for EventType {
             type Err = EventTypeError;
 

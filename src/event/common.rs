@@ -135,6 +135,23 @@ impl Serialize for Currency {
     }
 }
 
+/// Three letters; lower case is read and upper-cased.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Currency {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Currency".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Za-z]{3}$",
+            "description": "An ISO 4217 currency code, e.g. EUR.",
+            "examples": ["EUR", "USD", "JPY"],
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Currency, D::Error> {
         let code = String::deserialize(deserializer)?;
@@ -142,8 +159,6 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
-/// An amount of money in the currency's minor unit (cents for EUR, whole yen for JPY).
-///
 /// An amount of money in **minor units** (cents for EUR and USD, yen for JPY) with its ISO 4217
 /// currency.
 ///
@@ -168,6 +183,7 @@ impl<'de> Deserialize<'de> for Currency {
 /// # Ok::<(), lms_webhooks::BuildError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Money {
     /// The amount in minor units.
     pub amount: i64,

@@ -23,6 +23,7 @@ macro_rules! payload {
         #[doc = concat!("Build one with [`", stringify!($name), "::builder`]; fields the crate does")]
         /// not model are kept in `extra`, so nothing a platform sends is lost.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[non_exhaustive]
         pub struct $name {
             $( $(#[$rmeta])* pub $rfield: $rty, )*
@@ -172,5 +173,20 @@ macro_rules! string_enum {
         }
 
         impl $crate::event::common::Required for $name {}
+
+        /// Any string: the known values are listed as `examples` (others are kept as sent).
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "examples": [ $( $wire, )+ ],
+                })
+            }
+        }
     };
 }
