@@ -10,7 +10,12 @@
 //! - **receivers** parse the raw body back into the same typed `Event`, or into
 //!   [`Event::Unknown`] when the type is one they do not know;
 //! - both ends share a [`Secret`]: senders sign with a [`Scheme`] (Standard Webhooks v1 by
-//!   default), receivers check with a [`Verifier`] before they trust a byte;
+//!   default), receivers check with a [`Verifier`] before they trust a byte; with Standard
+//!   Webhooks `v1a` the sender signs with an Ed25519 `whsk_` key and receivers hold only its
+//!   `whpk_` public key ([`Secret::generate_ed25519`]);
+//! - receivers read the platforms' own body shapes too (LearnWorlds, LearnInk: [`Profile`]),
+//!   and other languages get every event's JSON Schema and an OpenAPI document (the `schema`
+//!   feature);
 //! - where a platform encrypts bodies (Learnybox), an [`EncryptionKey`] encrypts and
 //!   authenticates them (AES-256-CBC, then HMAC-SHA256 checked before decryption).
 //!
