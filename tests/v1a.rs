@@ -303,6 +303,7 @@ fn a_v1a_endpoint_and_a_receiver_with_no_secret() {
         .to_owned();
     assert!(signature.starts_with("v1a,"), "{signature}");
 
+    assert_eq!(endpoint.public_key().as_ref(), Some(&public));
     let receiver = Receiver::new(Profile::standard()).with_secret(public.clone());
     let got = receiver
         .receive(now, request.headers(), request.body())
@@ -315,6 +316,7 @@ fn a_v1a_endpoint_and_a_receiver_with_no_secret() {
         .unwrap();
     assert!(shown.starts_with("whsk_"));
     let new_public = Secret::parse(&shown).unwrap().public_key().unwrap();
+    assert_eq!(endpoint.public_key().as_ref(), Some(&new_public));
     let mut delivery = Delivery::new(
         now,
         envelope.id().as_str(),

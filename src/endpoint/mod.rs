@@ -369,6 +369,12 @@ impl Endpoint {
         Ok(shown)
     }
 
+    /// The `whpk_` public key of an endpoint that signs Standard Webhooks `v1a` (its secret is
+    /// a `whsk_` key), to show its receivers; `None` for a shared secret.
+    pub fn public_key(&self) -> Option<Secret> {
+        self.secret.public_key()
+    }
+
     /// The secrets to sign with at `now`: the current one first, then those still in their
     /// grace period.
     pub fn signing_secrets(&self, now: Timestamp) -> Vec<Secret> {
