@@ -66,6 +66,11 @@ impl Profile {
     }
 
     /// The canonical envelope with Standard Webhooks: the default.
+    ///
+    /// The keys choose between `v1` and `v1a`: an endpoint whose secret is a `whsk_` key
+    /// signs `v1a` (Ed25519), and a receiver given only its `whpk_` public key
+    /// ([`Receiver::with_secret`](crate::Receiver::with_secret)) verifies it, holding no
+    /// secret at all.
     pub fn standard() -> Profile {
         Profile::new("standard", Layout::Canonical, Scheme::standard())
     }
