@@ -455,4 +455,39 @@ proptest! {
         let _ = text.parse::<Timestamp>();
         let _ = text.parse::<EventType>();
     }
+
+    /// Ed25519 key text: any bytes behind `whsk_` or `whpk_` parse or are refused with a
+    /// typed error, never a panic; what parses writes back as it reads, and a signing key's
+    /// signature verifies with its public key and with nothing else.
+    #[test]
+    fn ed25519_keys_parse_or_are_refused(
+        bytes in proptest::collection::vec(any::<u8>(), 0..70),
+        seed in any::<[u8; 32]>(),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        for prefix in ["whsk_", "whpk_"] {
+            if let Ok(key) = Secret::parse(&format!("{prefix}{b64}")) {
+                prop_assert!(key.is_asymmetric());
+                let again = Secret::parse(&key.expose_text()).unwrap();
+                prop_assert_eq!(&again, &key);
+            }
+        }
+        let seed_text = base64::engine::general_purpose::STANDARD.encode(seed);
+        let signing = Secret::parse(&format!("whsk_{seed_text}")).unwrap();
+        let message = lms_webhooks::signature::Message::new("msg_p", at(T0), &body);
+        let headers = lms_webhooks::Scheme::standard().sign(std::slice::from_ref(&signing), &message).unwrap();
+        let public = signing.public_key().unwrap();
+        let verify = |key: Secret| {
+            lms_webhooks::Verifier::new(lms_webhooks::Scheme::standard(), [key])
+                .verify(at(T0), &headers, &body)
+        };
+        prop_assert!(verify(public).is_ok());
+        let mut other = seed;
+        other[0] ^= 1;
+        let other = base64::engine::general_purpose::STANDARD.encode(other);
+        let stranger = Secret::parse(&format!("whsk_{other}")).unwrap().public_key().unwrap();
+        prop_assert!(verify(stranger).is_err());
+    }
 }
