@@ -463,3 +463,88 @@ async fn the_free_plan_replaces_the_form_with_a_notice_at_three_webhooks() {
     let log = get(&app, "school", "free", &format!("/{id}/log")).await;
     assert!(log.body.contains("is a Pro feature"));
 }
+
+/// A webhook added with a key pair (the form's "Sign with a key pair (v1a)") signs Standard
+/// Webhooks `v1a`: its
+/// edit page shows the public key (not a secret), rotation makes a new key pair and shows the
+/// new public key, and requests verify with the public key alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_with_a_key_pair_shows_its_public_key() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 10).await;
+    let app = app(&outbox);
+    let page = get(&app, "school", "pro", "/").await;
+    assert!(
+        page.body.contains("?signing=v1a"),
+        "the form offers a key pair"
+    );
+    assert!(input_value(&page.body, "secret").starts_with("whsec_"));
+    // The form with a key pair: a fresh `whsk_` key in place of the shared secret.
+    let page = get(&app, "school", "pro", "?signing=v1a").await;
+    let csrf = input_value(&page.body, "csrf");
+    let signing = Secret::parse(&input_value(&page.body, "secret")).unwrap();
+    assert_eq!(signing.form(), lms_webhooks::SecretForm::Whsk);
+    assert!(page.body.contains("Use a shared secret instead"));
+    let public = signing.public_key().unwrap();
+    let added = post(
+        &app,
+        "school",
+        "pro",
+        "/add",
+        &[
+            ("csrf", &csrf),
+            ("url", "http://127.0.0.1:9/v1a"),
+            ("all", "1"),
+            ("secret", &signing.expose_text()),
+        ],
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    let id = outbox.endpoints("school").await.unwrap()[0].id().to_owned();
+    let edit = get(&app, "school", "pro", &format!("/{id}/edit")).await;
+    assert_eq!(input_value(&edit.body, "public_key"), *public.expose_text());
+    assert!(
+        !edit.body.contains(&signing.expose_text()[5..20]),
+        "the signing key stays hidden"
+    );
+
+    // A request signed for this endpoint verifies with the public key only.
+    let mut endpoint = outbox.endpoint("school", &id).await.unwrap();
+    let envelope = Envelope::new(Event::sample(EventType::WebhookTest));
+    let now = Timestamp::now();
+    let mut delivery = lms_webhooks::Delivery::new(
+        now,
+        envelope.id().as_str(),
+        endpoint.shared_id(),
+        envelope.to_bytes().unwrap(),
+    );
+    let request = endpoint.request(now, &mut delivery).unwrap();
+    let got = Receiver::new(Profile::standard())
+        .with_secret(public.clone())
+        .receive(now, request.headers(), request.body())
+        .unwrap();
+    assert_eq!(got.event, *envelope.event());
+
+    // Rotation: a new key pair, its public key shown beside the new signing key.
+    let rotated = post(
+        &app,
+        "school",
+        "pro",
+        &format!("/{id}/rotate"),
+        &[("csrf", &csrf), ("grace_hours", "1")],
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let new_signing = Secret::parse(&input_value(&rotated.body, "secret_shown")).unwrap();
+    let new_public = new_signing.public_key().expect("still a key pair");
+    assert_ne!(new_public, public);
+    assert_eq!(
+        input_value(&rotated.body, "public_key"),
+        *new_public.expose_text()
+    );
+    let edit = get(&app, "school", "pro", &format!("/{id}/edit")).await;
+    assert_eq!(
+        input_value(&edit.body, "public_key"),
+        *new_public.expose_text()
+    );
+}

@@ -238,6 +238,11 @@ impl Inner {
         form::csrf_token(&self.csrf_key, tenant)
     }
 
+    /// Whether new webhooks may sign with a key pair (Standard Webhooks `v1a`).
+    fn key_pairs(&self) -> bool {
+        matches!(self.profile.scheme(), Scheme::StandardWebhooks(_))
+    }
+
     /// A fresh secret of the profile's kind, as the form shows it.
     fn fresh_secret(&self) -> Result<Zeroizing<String>, SecretError> {
         let secret = match self.profile.scheme() {
@@ -334,6 +339,8 @@ fn failure(e: StoreError) -> Response {
 #[derive(serde::Deserialize)]
 struct ListQuery {
     notice: Option<String>,
+    /// `v1a`: the form offers a key pair (Standard Webhooks profiles only).
+    signing: Option<String>,
 }
 
 async fn list(
@@ -341,7 +348,12 @@ async fn list(
     ctx: Ctx,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let secret = match state.fresh_secret() {
+    let key_pair = state.key_pairs() && query.signing.as_deref() == Some("v1a");
+    let fresh = match key_pair {
+        true => Secret::generate_ed25519().map(|s| s.expose_text()),
+        false => state.fresh_secret(),
+    };
+    let secret = match fresh {
         Ok(secret) => secret,
         Err(e) => {
             return failure(StoreError::Corrupt {
@@ -367,7 +379,9 @@ async fn render_list(
     notice: Option<&str>,
 ) -> Response {
     match state.outbox.endpoints(ctx.tenant()).await {
-        Ok(endpoints) => page::list(ctx, &endpoints, &form, notice).into_response(),
+        Ok(endpoints) => {
+            page::list(ctx, &endpoints, &form, notice, state.key_pairs()).into_response()
+        }
         Err(e) => failure(e),
     }
 }

@@ -2,7 +2,7 @@
 //! nothing here marks one otherwise.
 
 use axum::response::Html;
-use lms_webhooks::{Category, Endpoint, EndpointStatus, EventType};
+use lms_webhooks::{Category, Endpoint, EndpointStatus, EventType, Secret};
 use maud::{html, Markup, DOCTYPE};
 use zeroize::Zeroizing;
 
@@ -227,6 +227,7 @@ pub(super) fn list(
     endpoints: &[Endpoint],
     form: &AddForm,
     notice: Option<&str>,
+    key_pairs: bool,
 ) -> Html<String> {
     let base = &ctx.base;
     let plan = ctx.access.plan;
@@ -263,12 +264,20 @@ pub(super) fn list(
                     (events_fieldsets(&form.events, form.all))
                     (field_error(&form.error, events_error))
                     label.field for="secret" { "Secret Key" }
+                    @let pair = form.secret.starts_with(Secret::WHSK_PREFIX);
+                    @let again = if pair { format!("{}?signing=v1a", ctx.home()) } else { ctx.home().to_owned() };
                     div.secret {
                         input #secret type="text" name="secret" value=(form.secret.as_str()) readonly;
                         button.quiet type="button" data-copy="secret" { "Copy" }
-                        a.button.quiet href=(ctx.home()) title="Generate another key" { "Regenerate" }
+                        a.button.quiet href=(again) title="Generate another key" { "Regenerate" }
                     }
-                    p.usage { "Copy it now: it is not shown again after you save." }
+                    @if pair {
+                        p.usage { "A signing key (Standard Webhooks v1a): keep it to yourself. Receivers verify with its public key, shown on the webhook's edit page. "
+                            a href=(ctx.home()) { "Use a shared secret instead" } }
+                    } @else {
+                        p.usage { "Copy it now: it is not shown again after you save."
+                            @if key_pairs { " " a href={ (ctx.home()) "?signing=v1a" } { "Sign with a key pair (v1a) instead" } } }
+                    }
                     (field_error(&form.error, secret_error))
                     p { button type="submit" { "Add Webhook" } }
                 }
@@ -355,8 +364,26 @@ pub(super) fn edit(ctx: &Ctx, endpoint: &Endpoint, form: &EditForm) -> Html<Stri
                 input #grace type="text" inputmode="numeric" name="grace_hours" value="24";
                 p { button type="submit" { "Rotate secret" } }
             }
+            @if let Some(public) = endpoint.public_key() {
+                (public_key_card(&public))
+            }
         },
     )
+}
+
+/// The `whpk_` public key of a webhook that signs Standard Webhooks `v1a`: not a secret, so
+/// shown whenever asked, with a copy button.
+fn public_key_card(public: &Secret) -> Markup {
+    html! {
+        h2 { "Public key" }
+        div.card #public-key {
+            p { "This webhook signs with a key pair (Standard Webhooks v1a). Receivers verify with this public key; it cannot sign, so it can be shared." }
+            div.secret {
+                input #public type="text" name="public_key" value=(&*public.expose_text()) readonly;
+                button.quiet type="button" data-copy="public" { "Copy" }
+            }
+        }
+    }
 }
 
 pub(super) fn confirm_delete(ctx: &Ctx, endpoint: &Endpoint) -> Html<String> {
@@ -393,6 +420,9 @@ pub(super) fn rotated(ctx: &Ctx, id: &str, secret: &str, hours: u64) -> Html<Str
                     button.quiet type="button" data-copy="secret" { "Copy" }
                 }
                 p { a.button href=(ctx.home()) { "Back to webhooks" } }
+            }
+            @if let Some(public) = Secret::parse(secret).ok().and_then(|s| s.public_key()) {
+                (public_key_card(&public))
             }
         },
     )
