@@ -185,8 +185,10 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     let mut content = None;
     // Secrets outside, signatures inside: one HMAC (or one public key) per secret.
     for (index, secret) in secrets.iter().enumerate() {
-        let matched = match secret.ed25519_public() {
-            None => {
+        let matched = match (secret.is_asymmetric(), secret.ed25519_public()) {
+            // An Ed25519 key never stands in as an HMAC key (parsing makes this unreachable).
+            (true, None) => false,
+            (false, _) => {
                 let expected = mac(secret, id, ts, body);
                 signatures.split(' ').any(|entry| {
                     let Some(("v1", encoded)) = entry.split_once(',') else {
@@ -197,7 +199,7 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
                     decode_base64_tag(encoded).is_some_and(|given| tag_eq(&expected, &given))
                 })
             }
-            Some(public) => signatures.split(' ').any(|entry| {
+            (true, Some(public)) => signatures.split(' ').any(|entry| {
                 let Some(("v1a", encoded)) = entry.split_once(',') else {
                     return false;
                 };
