@@ -225,25 +225,43 @@ fn member_and_course(mut o: Object, src: &Source<'_>) -> Value {
     with_rest(out, o)
 }
 
-fn purchase(mut o: Object, src: &Source<'_>) -> Result<Value, String> {
-    let Some(Value::Object(mut pay)) = o.remove("payment") else {
-        return Ok(Value::Object(o));
+/// What a purchase and a payment share, read from `data.payment`: `id`, `customer`, `amount`,
+/// `coupon` and `payment_method`, with the payment's other fields and its currency; `None`
+/// when `data` has no payment object (the crate's own shape).
+fn payment_fields(
+    o: &mut Object,
+    src: &Source<'_>,
+) -> Result<Option<(Value, Object, Option<Currency>)>, String> {
+    let mut pay = match o.remove("payment") {
+        Some(Value::Object(pay)) => pay,
+        Some(other) => {
+            o.insert("payment".into(), other);
+            return Ok(None);
+        }
+        None => return Ok(None),
     };
-    let currency = currency_in(&pay, &o, src)?;
+    let currency = currency_in(&pay, o, src)?;
     let mut out = json!({});
     put(&mut out, "id", pay.remove("id").and_then(text));
-    put(&mut out, "customer", Some(customer(&mut o, &mut pay)));
+    put(&mut out, "customer", Some(customer(o, &mut pay)));
     put(&mut out, "amount", payment_amount(&mut pay, src, currency)?);
     put(&mut out, "coupon", pay.remove("coupon").and_then(text));
     put(
         &mut out,
-        "affiliate_id",
-        pay.remove("affiliate").and_then(id_of),
-    );
-    put(
-        &mut out,
         "payment_method",
         pay.remove("gateway").and_then(text),
+    );
+    Ok(Some((out, pay, currency)))
+}
+
+fn purchase(mut o: Object, src: &Source<'_>) -> Result<Value, String> {
+    let Some((mut out, mut pay, currency)) = payment_fields(&mut o, src)? else {
+        return Ok(Value::Object(o));
+    };
+    put(
+        &mut out,
+        "affiliate_id",
+        pay.remove("affiliate").and_then(id_of),
     );
     let products = match pay.remove("products") {
         Some(Value::Array(list)) => list
@@ -261,14 +279,9 @@ fn purchase(mut o: Object, src: &Source<'_>) -> Result<Value, String> {
 }
 
 fn payment(mut o: Object, src: &Source<'_>) -> Result<Value, String> {
-    let Some(Value::Object(mut pay)) = o.remove("payment") else {
+    let Some((mut out, mut pay, currency)) = payment_fields(&mut o, src)? else {
         return Ok(Value::Object(o));
     };
-    let currency = currency_in(&pay, &o, src)?;
-    let mut out = json!({});
-    put(&mut out, "id", pay.remove("id").and_then(text));
-    put(&mut out, "customer", Some(customer(&mut o, &mut pay)));
-    put(&mut out, "amount", payment_amount(&mut pay, src, currency)?);
     if let Some(p) = pay.remove("product") {
         let product = product_in(p, src, currency, &["payment", "product"])?;
         if pay.get("type").and_then(Value::as_str) == Some("subscription") {
@@ -279,18 +292,8 @@ fn payment(mut o: Object, src: &Source<'_>) -> Result<Value, String> {
         }
         out["product"] = product;
     }
-    put(
-        &mut out,
-        "payment_method",
-        pay.remove("gateway").and_then(text),
-    );
-    put(
-        &mut out,
-        "installment",
-        pay.remove("payment_plan_current_payment")
-            .filter(Value::is_u64),
-    );
-    put(&mut out, "coupon", pay.remove("coupon").and_then(text));
+    let installment = pay.remove("payment_plan_current_payment");
+    put(&mut out, "installment", installment.filter(Value::is_u64));
     out["payment"] = Value::Object(pay);
     Ok(with_rest(out, o))
 }
