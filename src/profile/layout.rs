@@ -191,26 +191,15 @@ impl Layout {
         let Ok(known) = event_type.parse::<EventType>() else {
             return envelope(&canonical_bytes(&id, &event_type, timestamp, &data)?);
         };
-        // The platform's shape mapped onto the typed payload; the raw text of `data` gives
-        // the digits of prices.
-        let raw_data = serde_json::from_slice::<RawData<'_>>(body)
-            .ok()
-            .and_then(|r| r.data);
+        // The platform's shape mapped onto the typed payload.
+        let currency = match self {
+            Layout::LearnWorlds { currency, .. } => *currency,
+            _ => None,
+        };
+        let src = Source::new(body, currency);
         let mapped = match self {
-            Layout::LearnWorlds { currency, .. } => {
-                let src = Source {
-                    raw: raw_data,
-                    currency: *currency,
-                };
-                platform::learnworlds(known, data.clone(), &src)
-            }
-            _ => {
-                let src = Source {
-                    raw: raw_data,
-                    currency: None,
-                };
-                Ok(platform::learnink(known, data.clone(), &src))
-            }
+            Layout::LearnWorlds { .. } => platform::learnworlds(known, data.clone(), &src),
+            _ => Ok(platform::learnink(known, data.clone(), &src)),
         };
         let typed = mapped
             .map_err(|message| EnvelopeError::Data {
@@ -233,13 +222,6 @@ impl Layout {
             other => other,
         }
     }
-}
-
-/// Only `data` of a platform body, unparsed.
-#[derive(serde::Deserialize)]
-struct RawData<'a> {
-    #[serde(borrow, default)]
-    data: Option<&'a serde_json::value::RawValue>,
 }
 
 fn canonical_bytes(

@@ -12,6 +12,7 @@
 //! Money is read from the number's text in the body (`"price": 49.90` is 4990 cents), never
 //! through a float; see [`Money::from_major`].
 
+use std::cell::OnceCell;
 use std::time::Duration;
 
 use serde_json::value::RawValue;
@@ -23,11 +24,37 @@ use crate::EventType;
 
 type Object = Map<String, Value>;
 
-/// What a mapping reads besides `data`: the raw text of `data` (for the digits of prices) and
-/// the currency to assume where the body names none.
+/// What a mapping reads besides `data`: the body's raw text (for the digits of prices, found
+/// only when a price is met) and the currency to assume where the body names none.
 pub(super) struct Source<'a> {
-    pub(super) raw: Option<&'a RawValue>,
-    pub(super) currency: Option<Currency>,
+    body: &'a [u8],
+    data: OnceCell<Option<&'a RawValue>>,
+    currency: Option<Currency>,
+}
+
+impl<'a> Source<'a> {
+    pub(super) fn new(body: &'a [u8], currency: Option<Currency>) -> Source<'a> {
+        Source {
+            body,
+            data: OnceCell::new(),
+            currency,
+        }
+    }
+
+    /// The raw text of the body's `data`.
+    fn raw_data(&self) -> Option<&'a RawValue> {
+        /// Only `data` of a platform body, unparsed.
+        #[derive(serde::Deserialize)]
+        struct RawData<'a> {
+            #[serde(borrow, default)]
+            data: Option<&'a RawValue>,
+        }
+        *self.data.get_or_init(|| {
+            serde_json::from_slice::<RawData<'a>>(self.body)
+                .ok()
+                .and_then(|r| r.data)
+        })
+    }
 }
 
 /// A LearnWorlds `data` in the payload shape of `event_type`. `Err` says what the body lacks
@@ -495,7 +522,7 @@ fn money(
         None | Some(Value::Null) => return Ok(None),
         Some(v @ Value::Object(_)) => return Ok(Some(v)),
         Some(Value::String(s)) => s,
-        Some(Value::Number(n)) => raw_at(src.raw, path)
+        Some(Value::Number(n)) => raw_at(src.raw_data(), path)
             .map(|raw| raw.get().to_owned())
             .unwrap_or_else(|| n.to_string()),
         Some(other) => return Err(format!("`{}` is not a price: {other}", path.join("."))),
