@@ -512,8 +512,11 @@ fn receive_decrypts_a_learnybox_body() {
     let key = "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a";
     let plain = br#"{"id":"evt_7","type":"crm.contact.tag_added","timestamp":"2026-11-23T09:30:00Z","data":{"contact":{"email":"a@example.com"},"tags":["vip"]}}"#;
     let encrypted = run(&["encrypt", "--key", key], plain);
+    // A minute after it occurred (2026-11-23T09:30:00Z): an unsigned encrypted body is only
+    // accepted within its maximum age, so the test names its clock.
+    let now = "1795426260";
     let o = run(
-        &["receive", "--profile", "learnybox", "--key", key],
+        &["receive", "--profile", "learnybox", "--key", key, "--now", now],
         &encrypted.stdout,
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
@@ -525,10 +528,13 @@ fn receive_decrypts_a_learnybox_body() {
             "learnybox",
             "--key",
             "Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5b",
+            "--now",
+            now,
         ],
         &encrypted.stdout,
     );
     assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("MAC"), "{o:?}");
     let o = run(
         &["receive", "--profile", "moodle", "--secret", SECRET],
         plain,
