@@ -516,7 +516,15 @@ fn receive_decrypts_a_learnybox_body() {
     // accepted within its maximum age, so the test names its clock.
     let now = "1795426260";
     let o = run(
-        &["receive", "--profile", "learnybox", "--key", key, "--now", now],
+        &[
+            "receive",
+            "--profile",
+            "learnybox",
+            "--key",
+            key,
+            "--now",
+            now,
+        ],
         &encrypted.stdout,
     );
     assert_eq!(o.status.code(), Some(0), "{o:?}");
