@@ -104,7 +104,9 @@ impl ReceiveError {
         match self {
             ReceiveError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ReceiveError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ReceiveError::Signature(VerifyError::NoSecret) => StatusCode::INTERNAL_SERVER_ERROR,
+            ReceiveError::Signature(
+                VerifyError::NoSecret | VerifyError::SecretNotBase64 { .. },
+            ) => StatusCode::INTERNAL_SERVER_ERROR,
             ReceiveError::Signature(_) | ReceiveError::TooOld { .. } => StatusCode::UNAUTHORIZED,
             ReceiveError::Decrypt(DecryptError::MacMismatch) => StatusCode::UNAUTHORIZED,
             ReceiveError::Decrypt(_) | ReceiveError::Payload(_) => StatusCode::BAD_REQUEST,

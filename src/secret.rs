@@ -60,8 +60,9 @@ pub struct Secret {
     /// saves hashing the two key blocks every time. Zeroized on drop (the `zeroize` features of
     /// `hmac` and `sha2`).
     keyed: OnceLock<Hmac<Sha256>>,
-    /// The same for Standard Webhooks signatures, which read an unprefixed secret as base64.
-    standard_keyed: OnceLock<Hmac<Sha256>>,
+    /// The same for Standard Webhooks signatures, which read an unprefixed secret as base64;
+    /// `None` when such a secret is not base64.
+    standard_keyed: OnceLock<Option<Hmac<Sha256>>>,
     /// The Ed25519 key of a `whsk_` secret (zeroized on drop by `ed25519-dalek`).
     signing: OnceLock<ed25519_dalek::SigningKey>,
     /// The Ed25519 public key of a `whsk_` or `whpk_` secret, decompressed once.
@@ -119,6 +120,16 @@ pub enum SecretError {
         /// What is wrong, e.g. its length.
         reason: String,
     },
+    /// The secret starts with what looks like a mistyped prefix (`hwsec_`, `Whsec_`,
+    /// `whsec-`, `whsk-`, `WHPK_`…): taken as a raw key it would make every signature differ,
+    /// with no clue why, so it is refused.
+    #[error("the secret starts with `{found}`, which looks like a mistyped `{expected}` prefix: write it as `{expected}` followed by the base64 key")]
+    MistypedPrefix {
+        /// The secret's first characters, up to and including the separator (no key material).
+        found: String,
+        /// The prefix it resembles: `whsec_`, `whsk_` or `whpk_`.
+        expected: &'static str,
+    },
     /// The operating system's random source failed while generating a secret.
     #[error(transparent)]
     Random(#[from] RandomError),
@@ -147,6 +158,11 @@ impl Secret {
             Secret::ed25519(b64, Form::Whsk)
         } else if let Some(b64) = text.strip_prefix(Self::WHPK_PREFIX) {
             Secret::ed25519(b64, Form::Whpk)
+        } else if let Some((found, expected)) = mistyped_prefix(text) {
+            Err(SecretError::MistypedPrefix {
+                found: found.to_owned(),
+                expected,
+            })
         } else {
             Secret::from_bytes(text.as_bytes().to_vec(), Form::Raw)
         }
@@ -358,21 +374,18 @@ impl Secret {
     }
 
     /// HMAC-SHA256 keyed as Standard Webhooks libraries key it: a secret written without
-    /// `whsec_` is base64-decoded, as the reference libraries (Python, Node, Go, Svix) do with
-    /// every secret they are given; one that is not valid base64 keeps its text's bytes
-    /// (the references refuse it). `whsec_` and `base64:` secrets are decoded already.
-    pub(crate) fn standard_hmac(&self) -> Hmac<Sha256> {
+    /// `whsec_` is base64-decoded (strict standard alphabet, padded), as the reference
+    /// libraries (Python, Node, Go, Svix) do with every secret they are given; `None` when it
+    /// is not base64, which they refuse too. `whsec_` and `base64:` secrets are decoded
+    /// already.
+    pub(crate) fn standard_hmac(&self) -> Option<Hmac<Sha256>> {
         if self.form != Form::Raw {
-            return self.hmac();
+            return Some(self.hmac());
         }
         self.standard_keyed
-            .get_or_init(|| match STANDARD.decode(self.bytes.as_slice()) {
-                Ok(decoded) => {
-                    let decoded = Zeroizing::new(decoded);
-                    Hmac::<Sha256>::new_from_slice(&decoded)
-                        .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()))
-                }
-                Err(_) => self.hmac(),
+            .get_or_init(|| {
+                let decoded = Zeroizing::new(STANDARD.decode(self.bytes.as_slice()).ok()?);
+                Hmac::<Sha256>::new_from_slice(&decoded).ok()
             })
             .clone()
     }
@@ -397,6 +410,51 @@ impl Secret {
             }),
             _ => Ok(Secret::new(bytes, form)),
         }
+    }
+}
+
+/// The look-alike prefix `text` starts with, if any, and the prefix it resembles: a word of
+/// letters followed by `_`, `-`, `:` or `.`, that is not one of the prefixes but equals one
+/// in another case, or is one edit away from one (a letter added, missing, changed, or two
+/// neighbours swapped).
+fn mistyped_prefix(text: &str) -> Option<(&str, &'static str)> {
+    const PREFIXES: [(&str, &str); 3] = [
+        ("whsec", Secret::WHSEC_PREFIX),
+        ("whsk", Secret::WHSK_PREFIX),
+        ("whpk", Secret::WHPK_PREFIX),
+    ];
+    let end = text.find(|c: char| !c.is_ascii_alphabetic())?;
+    if end > 7 || !matches!(text.as_bytes()[end], b'_' | b'-' | b':' | b'.') {
+        return None;
+    }
+    let word = text[..end].to_ascii_lowercase();
+    let found = &text[..=end];
+    // The same word in another case or with another separator first: `whpk` is also one
+    // edit from `whsk`.
+    let same = PREFIXES.iter().find(|(name, _)| word == *name);
+    same.or_else(|| {
+        PREFIXES
+            .iter()
+            .find(|(name, _)| within_one_edit(&word, name))
+    })
+    .filter(|(_, prefix)| found != *prefix)
+    .map(|(_, prefix)| (found, *prefix))
+}
+
+/// Whether `a` and `b` differ by at most one insertion, deletion, substitution or swap of two
+/// neighbours (Damerau–Levenshtein distance ≤ 1).
+fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[common..], &b[common..]);
+    match (ra.len(), rb.len()) {
+        (0, 0) => true,
+        (x, y) if x == y => {
+            ra[1..] == rb[1..] || (x >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+        }
+        (x, y) if x == y + 1 => ra[1..] == *rb,
+        (x, y) if y == x + 1 => rb[1..] == *ra,
+        _ => false,
     }
 }
 
@@ -494,6 +552,47 @@ mod tests {
             Secret::parse("base64:@@@@"),
             Err(SecretError::InvalidBase64 { prefix: "base64:" })
         );
+    }
+
+    #[test]
+    fn look_alike_prefixes_are_refused_and_named() {
+        for (text, expected) in [
+            ("hwsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("Whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("WHSEC_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("whsec-MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("whsc_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("whseec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("whsek_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"),
+            ("Whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsk_"),
+            ("hwsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsk_"),
+            ("whpk-MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whpk_"),
+            ("WHPK_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whpk_"),
+        ] {
+            let found = text[..text.find(['_', '-']).unwrap() + 1].to_owned();
+            let error = Secret::parse(text).unwrap_err();
+            assert_eq!(
+                error,
+                SecretError::MistypedPrefix { found, expected },
+                "{text}"
+            );
+            assert!(error.to_string().contains(expected), "{error}");
+            assert!(!error.to_string().contains("MfKQ9r8G"), "{error}");
+        }
+        // Raw secrets that only start with letters are still raw secrets.
+        for text in [
+            "It's a Secret to Everybody",
+            "webhook_secret_0123456789",
+            "which-one-is-the-secret",
+            "wh_0123456789abcdef",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ] {
+            assert_eq!(
+                Secret::parse(text).unwrap().form(),
+                SecretForm::Raw,
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -221,6 +221,68 @@ fn bad_input_exits_1() {
     assert!(stdout(&help).contains("webhook verify"));
 }
 
+/// A mistyped prefix is refused on sign and on verify, naming the expected prefix, and an
+/// unprefixed Standard secret that is not base64 says so (the reference libraries refuse
+/// both; taken as raw keys, every signature would silently differ).
+#[test]
+fn mistyped_secret_prefixes_and_non_base64_standard_secrets_exit_1_with_the_reason() {
+    let key = &SECRET["whsec_".len()..];
+    for (given, expected) in [
+        (format!("hwsec_{key}"), "`whsec_`"),
+        (format!("Whsec_{key}"), "`whsec_`"),
+        (format!("whsec-{key}"), "`whsec_`"),
+        ("not base64, and long enough!".to_owned(), "not base64"),
+    ] {
+        for verb in ["sign", "verify"] {
+            let mut args = vec![verb, "--scheme", "standard", "--secret", &given];
+            if verb == "verify" {
+                args.extend([
+                    "-H",
+                    "webhook-id: msg_1",
+                    "-H",
+                    "webhook-timestamp: 1614265330",
+                ]);
+                args.extend(["-H", "webhook-signature: v1,AAAA", "--now", "1614265330"]);
+            }
+            let o = run(&args, BODY);
+            assert_eq!(o.status.code(), Some(1), "{args:?}: {o:?}");
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        }
+    }
+    // The same key without its prefix is read as base64, as the references read it.
+    let plain = run(
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            key,
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+        ],
+        BODY,
+    );
+    let with = run(
+        &[
+            "sign",
+            "--scheme",
+            "standard",
+            "--secret",
+            SECRET,
+            "--id",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            "--timestamp",
+            "1614265330",
+        ],
+        BODY,
+    );
+    assert_eq!(plain.status.code(), Some(0), "{plain:?}");
+    assert_eq!(stdout(&plain), stdout(&with));
+}
+
 /// The OpenSSL-made vector for the envelope plaintext (tests/vectors/encryption/openssl.tsv).
 fn envelope_vector() -> (String, String, Vec<u8>, String) {
     let line = include_str!("vectors/encryption/openssl.tsv")

@@ -15,6 +15,14 @@ pub enum SignError {
     /// key given to a scheme other than Standard Webhooks.
     #[error("{0}")]
     UnsupportedKey(&'static str),
+    /// A Standard Webhooks secret written without `whsec_` is not base64: the reference
+    /// libraries read such a secret as base64, so no signature made from its text would
+    /// verify anywhere else.
+    #[error("{}", not_base64(*index))]
+    SecretNotBase64 {
+        /// Which secret, counted from 0.
+        index: usize,
+    },
     /// A header value would hold characters HTTP does not allow (e.g. a line break in an id or
     /// token).
     #[error("the `{header}` header value would hold characters HTTP does not allow")]
@@ -79,4 +87,19 @@ pub enum VerifyError {
     /// No usable secret was given.
     #[error("no secret to verify with")]
     NoSecret,
+    /// A Standard Webhooks secret written without `whsec_` is not base64 (see
+    /// [`SignError::SecretNotBase64`]): the receiver is misconfigured.
+    #[error("{}", not_base64(*index))]
+    SecretNotBase64 {
+        /// Which secret, counted from 0.
+        index: usize,
+    },
+}
+
+fn not_base64(index: usize) -> String {
+    format!(
+        "secret #{index} has no `whsec_` prefix and is not base64: Standard Webhooks reads an \
+         unprefixed secret as base64, as the reference libraries do; write it as `whsec_` \
+         followed by the base64 key"
+    )
 }

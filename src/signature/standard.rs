@@ -87,7 +87,7 @@ pub(super) fn signature_value(
 ) -> Result<String, SignError> {
     let mut value = String::with_capacity(secrets.len() * 48);
     let mut content = None;
-    for secret in secrets {
+    for (index, secret) in secrets.iter().enumerate() {
         if !value.is_empty() {
             value.push(' ');
         }
@@ -99,8 +99,9 @@ pub(super) fn signature_value(
             value.push_str("v1a,");
             value.push_str(&STANDARD.encode(key.sign(content).to_bytes()));
         } else {
+            let tag = mac(secret, id, ts, body).ok_or(SignError::SecretNotBase64 { index })?;
             value.push_str("v1,");
-            push_base64_tag(&mut value, &mac(secret, id, ts, body));
+            push_base64_tag(&mut value, &tag);
         }
     }
     Ok(value)
@@ -163,10 +164,10 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     if let Tolerance::Within(limit) = tolerance {
         let limit_secs = limit.as_secs();
         let diff = i128::from(now.unix()) - i128::from(ts);
-        // A timestamp the whole tolerance old is refused, as by the reference libraries (the
-        // upstream Go test "old timestamp fails" signs at exactly `now - tolerance`); one the
-        // whole tolerance ahead is still accepted, as there.
-        if diff >= i128::from(limit_secs) {
+        // A timestamp exactly the whole tolerance old or ahead is accepted, as by the
+        // reference libraries (Python `timestamp < now - tolerance` refuses; Go and Node
+        // alike): "at most `tolerance` seconds".
+        if diff > i128::from(limit_secs) {
             return Err(VerifyError::TimestampTooOld {
                 age_secs: u64::try_from(diff).unwrap_or(u64::MAX),
                 tolerance_secs: limit_secs,
@@ -189,7 +190,8 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
             // An Ed25519 key never stands in as an HMAC key (parsing makes this unreachable).
             (true, None) => false,
             (false, _) => {
-                let expected = mac(secret, id, ts, body);
+                let expected =
+                    mac(secret, id, ts, body).ok_or(VerifyError::SecretNotBase64 { index })?;
                 signatures.split(' ').any(|entry| {
                     let Some(("v1", encoded)) = entry.split_once(',') else {
                         return false;
@@ -243,15 +245,16 @@ fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
 }
 
 /// HMAC-SHA256 over `{id}.{ts}.{body}`, fed in parts: the signed content is never copied.
-fn mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> [u8; 32] {
+/// `None` when the secret has no `whsec_` prefix and is not base64.
+fn mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> Option<[u8; 32]> {
     let mut digits = [0u8; 20];
-    let mut mac = secret.standard_hmac();
+    let mut mac = secret.standard_hmac()?;
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(format_i64(ts, &mut digits));
     mac.update(b".");
     mac.update(body);
-    finish(mac)
+    Some(finish(mac))
 }
 
 /// Unix seconds as Standard Webhooks sends them: ASCII digits only, no sign, no spaces.
