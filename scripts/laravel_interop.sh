@@ -23,7 +23,26 @@ for plain in '{"id":"evt_1","type":"webhook.test","timestamp":"2026-11-23T09:30:
     theirs=$(printf '%s' "$plain" | $php encrypt "$key")
     check "we decrypt Laravel's base64 form, ${#plain} bytes" "$plain" "$(printf '%s' "$theirs" | "$webhook" decrypt --key "$key")"
     check "we decrypt Laravel's JSON object, ${#plain} bytes" "$plain" "$(printf '%s' "$theirs" | base64 -d | "$webhook" decrypt --key "$key")"
+
+    serialized=$(printf '%s' "$plain" | $php encrypt-value "$key")
+    check "we unwrap Laravel's encrypt(\$value) (a serialized string), ${#plain} bytes" "$plain" "$(printf '%s' "$serialized" | "$webhook" decrypt --key "$key")"
 done
+
+# encrypt() of an array: refused, saying what arrived.
+array=$(printf 'x' | $php encrypt-array "$key")
+said=$(printf '%s' "$array" | "$webhook" decrypt --key "$key" 2>&1 >/dev/null || true)
+case "$said" in
+    *"PHP-serialized array"*) echo "ok - Laravel's encrypt([...]) is refused as a serialized array" ;;
+    *) echo "FAILED - a serialized array: $said"; failures=$((failures + 1)) ;;
+esac
+
+# The GCM cipher: its `tag` is named, as Laravel names it for a CBC key.
+gcm=$(printf 'x' | $php encrypt-gcm "$key")
+said=$(printf '%s' "$gcm" | "$webhook" decrypt --key "$key" 2>&1 >/dev/null || true)
+case "$said" in
+    *"aes-256-gcm"*) echo "ok - a body Laravel encrypted with aes-256-gcm is refused, naming the cipher" ;;
+    *) echo "FAILED - a GCM body: $said"; failures=$((failures + 1)) ;;
+esac
 
 # A body Laravel made with another key fails our MAC check.
 other=$(printf 'secret' | $php encrypt 'another-32-character-secret-key!')

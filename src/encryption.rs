@@ -169,6 +169,20 @@ pub enum DecryptError {
     /// incorrectly (an attacker cannot reach this step).
     #[error("the ciphertext's length or PKCS#7 padding is invalid")]
     BadPadding,
+    /// The body carries a non-empty `tag`: it was encrypted with an AEAD cipher (Laravel's
+    /// `aes-256-gcm` or `aes-128-gcm`), not AES-256-CBC. Refused as Laravel refuses a tag with
+    /// a CBC key; nothing was decrypted.
+    #[error("the body carries a non-empty `tag`: it was encrypted with AES-GCM (Laravel's `aes-256-gcm` or `aes-128-gcm` cipher), not AES-256-CBC, which this key decrypts; set the sender's cipher to `aes-256-cbc`")]
+    AeadPayload,
+    /// The MAC matched and the plaintext is a PHP-serialized value other than a string:
+    /// Laravel's `encrypt($value)` of an array, an object or a number, which no JSON receiver
+    /// can read. (A serialized string, `s:5:"hello";`, is unwrapped instead.)
+    #[error("the plaintext is a PHP-serialized {what} (Laravel's `encrypt($value)` of a non-string): the sender should encrypt the JSON text, with `encryptString($json)` or `encrypt($json)`")]
+    PhpSerialized {
+        /// What was serialized: "array", "object", "integer", "float", "boolean", "null" or
+        /// "enum".
+        what: &'static str,
+    },
     /// The plaintext is not a valid envelope ([`EncryptionKey::decrypt_envelope`] only).
     #[error("the decrypted plaintext is not a valid envelope: {0}")]
     Envelope(#[source] EnvelopeError),
@@ -297,6 +311,10 @@ impl EncryptionKey {
                 },
             })?,
         };
+        // As Laravel: a tag belongs to an AEAD cipher (whose `mac` is empty), never to CBC.
+        if parts.tag.as_deref().is_some_and(|tag| !tag.is_empty()) {
+            return Err(DecryptError::AeadPayload);
+        }
 
         let iv = STANDARD
             .decode(parts.iv.as_bytes())
@@ -325,6 +343,15 @@ impl EncryptionKey {
             .map_err(|_| DecryptError::BadPadding)?
             .len();
         ciphertext.truncate(len);
+        // Laravel's `encrypt($value)` serializes first: `s:5:"hello";` is the text `hello`.
+        match php_serialized(&ciphertext) {
+            None => {}
+            Some(Php::String(range)) => {
+                ciphertext.truncate(range.end);
+                ciphertext.drain(..range.start);
+            }
+            Some(Php::Other(what)) => return Err(DecryptError::PhpSerialized { what }),
+        }
         Ok(ciphertext)
     }
 
@@ -358,6 +385,66 @@ struct Parts<'a> {
     value: Cow<'a, str>,
     #[serde(borrow)]
     mac: Cow<'a, str>,
+    /// Laravel writes `""` for CBC; a non-empty tag is an AEAD cipher's.
+    #[serde(borrow, default)]
+    tag: Option<Cow<'a, str>>,
+}
+
+/// What a PHP-serialized plaintext holds.
+#[derive(Debug, PartialEq)]
+enum Php {
+    /// `s:N:"…";`: the text's bytes, where they are in the plaintext.
+    String(std::ops::Range<usize>),
+    /// Another serialized type, named.
+    Other(&'static str),
+}
+
+/// Reads `plain` as PHP's `serialize()` output, strictly (the whole plaintext, lengths and
+/// terminators checked), so that no JSON or ordinary text is ever taken for it.
+fn php_serialized(plain: &[u8]) -> Option<Php> {
+    fn scalar(body: &[u8]) -> Option<&[u8]> {
+        body.strip_suffix(b";").filter(|b| !b.contains(&b';'))
+    }
+    let digits = |text: &[u8]| !text.is_empty() && text.iter().all(u8::is_ascii_digit);
+    match plain {
+        b"N;" => Some(Php::Other("null")),
+        [b'b', b':', rest @ ..] if matches!(rest, b"0;" | b"1;") => Some(Php::Other("boolean")),
+        [b'i', b':', rest @ ..] => {
+            let n = scalar(rest)?;
+            digits(n.strip_prefix(b"-").unwrap_or(n)).then_some(Php::Other("integer"))
+        }
+        [b'd', b':', rest @ ..] => {
+            let n = scalar(rest)?;
+            let float = |b: &u8| b.is_ascii_digit() || b"-+.eEINFA".contains(b);
+            (!n.is_empty() && n.iter().all(float)).then_some(Php::Other("float"))
+        }
+        [b's', b':', rest @ ..] => {
+            let colon = rest.iter().position(|b| *b == b':')?;
+            let len: usize = std::str::from_utf8(&rest[..colon])
+                .ok()
+                .filter(|n| digits(n.as_bytes()))?
+                .parse()
+                .ok()?;
+            let start = 2 + colon + 2; // `s:` digits `:"`
+            let text = rest[colon + 1..].strip_prefix(b"\"")?;
+            (text.len() == len + 2 && text.ends_with(b"\";"))
+                .then_some(Php::String(start..start + len))
+        }
+        [kind @ (b'a' | b'O' | b'C' | b'E'), b':', rest @ ..] => {
+            let colon = rest.iter().position(|b| *b == b':')?;
+            let what = match kind {
+                b'a' => "array",
+                b'E' => "enum",
+                _ => "object",
+            };
+            let ends = match kind {
+                b'E' => plain.ends_with(b"\";"),
+                _ => plain.ends_with(b"}"),
+            };
+            (digits(&rest[..colon]) && ends).then_some(Php::Other(what))
+        }
+        _ => None,
+    }
 }
 
 impl<'a> Parts<'a> {
@@ -396,7 +483,7 @@ impl<'a> Parts<'a> {
             *i = start + text.len() + 1;
             Some(text)
         };
-        let (mut iv, mut value, mut mac) = (None, None, None);
+        let (mut iv, mut value, mut mac, mut tag) = (None, None, None, None);
         let mut i = 0;
         ws(&mut i);
         if body.get(i) != Some(&b'{') {
@@ -417,6 +504,7 @@ impl<'a> Parts<'a> {
                 "iv" => &mut iv,
                 "value" => &mut value,
                 "mac" => &mut mac,
+                "tag" => &mut tag,
                 _ => &mut None,
             };
             if slot.replace(Cow::Borrowed(text)).is_some() {
@@ -438,6 +526,7 @@ impl<'a> Parts<'a> {
             iv: iv?,
             value: value?,
             mac: mac?,
+            tag,
         })
     }
 }
@@ -519,6 +608,65 @@ mod tests {
 
     fn serde_parts(body: &[u8]) -> Option<Parts<'_>> {
         serde_json::from_slice(body).ok()
+    }
+
+    #[test]
+    fn php_serialized_strings_are_unwrapped_and_other_types_named() {
+        let key = EncryptionKey::from_bytes(&[3; 32]).unwrap();
+        let open = |plain: &[u8]| key.decrypt(&key.encrypt(plain).unwrap());
+        assert_eq!(open(b"s:5:\"hello\";").unwrap(), b"hello");
+        assert_eq!(open(b"s:0:\"\";").unwrap(), b"");
+        // Lengths are bytes, and quotes inside the text are text.
+        let json = r#"{"id":"evt_1","type":"webhook.test","note":"é \"q\";"}"#;
+        let wrapped = format!("s:{}:\"{json}\";", json.len());
+        assert_eq!(open(wrapped.as_bytes()).unwrap(), json.as_bytes());
+        for (plain, what) in [
+            (&b"a:1:{i:0;s:1:\"x\";}"[..], "array"),
+            (b"O:8:\"stdClass\":1:{s:1:\"a\";i:1;}", "object"),
+            (b"i:42;", "integer"),
+            (b"i:-7;", "integer"),
+            (b"d:0.5;", "float"),
+            (b"b:1;", "boolean"),
+            (b"N;", "null"),
+            (b"E:11:\"Suit:Hearts\";", "enum"),
+        ] {
+            assert_eq!(
+                open(plain),
+                Err(DecryptError::PhpSerialized { what }),
+                "{}",
+                String::from_utf8_lossy(plain)
+            );
+        }
+        // Anything that is not exactly a serialization stays as it is.
+        for plain in [
+            &b"s:5:\"hello\""[..],
+            b"s:6:\"hello\";",
+            b"s:x:\"hello\";",
+            b"i:4 2;",
+            b"a:list of things}",
+            b"{\"s\":1}",
+            b"b:2;",
+            b"Nope;",
+        ] {
+            assert_eq!(open(plain).unwrap(), plain);
+        }
+    }
+
+    #[test]
+    fn a_gcm_tag_is_refused_naming_the_cipher_and_an_empty_one_is_fine() {
+        let key = EncryptionKey::from_bytes(&[3; 32]).unwrap();
+        let body = String::from_utf8(key.encrypt(b"{}").unwrap()).unwrap();
+        let with = |tag: &str| body.replacen('{', &format!("{{\"tag\":{tag},"), 1);
+        assert_eq!(key.decrypt(with("\"\"").as_bytes()).unwrap(), b"{}");
+        assert_eq!(key.decrypt(with("null").as_bytes()).unwrap(), b"{}");
+        let gcm = with("\"q83vASNFZ4mrze8BI0VniQ==\"");
+        let refused = key.decrypt(gcm.as_bytes()).unwrap_err();
+        assert_eq!(refused, DecryptError::AeadPayload);
+        assert!(refused.to_string().contains("aes-256-gcm"), "{refused}");
+        // Laravel's AEAD bodies carry an empty `mac`: the tag is named, not the MAC.
+        let aead =
+            r#"{"iv":"AAAAAAAAAAAAAAAA","value":"AAAA","mac":"","tag":"q83vASNFZ4mrze8BI0VniQ=="}"#;
+        assert_eq!(key.decrypt(aead.as_bytes()), Err(DecryptError::AeadPayload));
     }
 
     #[test]
