@@ -125,6 +125,8 @@ fn every_learnworlds_type_arrives_typed() {
                 assert_eq!(l.contact.first_name, None, "null is no value");
                 assert_eq!(l.source.as_deref(), Some("/free-guide"));
                 assert_eq!(l.extra["ip_address"], "41.58.2.9");
+                // When the lead was created, not when the request arrived.
+                assert_eq!(got.occurred_at.unix_millis(), 1_763_902_000_750);
             }
             Event::Course(CourseEvent::CertificateAwarded(c)) => {
                 assert_eq!(c.id, "6742b0c1d9e8f7a6b5c4d3e2");
@@ -138,6 +140,8 @@ fn every_learnworlds_type_arrives_typed() {
                     Some("https://school.example/cert/6742b0c1")
                 );
                 assert_eq!(c.extra["certificate"]["score"], "92%");
+                // When it was issued, not the user's `created` (their sign-up).
+                assert_eq!(got.occurred_at.unix_millis(), 1_763_903_000_310);
             }
             Event::Course(CourseEvent::MemberCompleted(c)) => {
                 assert_eq!(c.member.email.as_deref(), Some("mira.okafor@example.org"));

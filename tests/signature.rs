@@ -139,16 +139,47 @@ fn preshared_token_is_compared_whole() {
     for bad in [
         "v1=4f3c2b1a09e8d7c6b5a49382716f5e4",
         "v1=4f3c2b1a09e8d7c6b5a49382716f5e4d0",
-        "",
-        "4f3c2b1a09e8d7c6b5a49382716f5e4d",
+        "v1=",
     ] {
         let pairs = [("Learnworlds-Webhook-Signature", bad)];
-        assert_eq!(
-            v.verify(at(0), &pairs[..], b"{}"),
-            Err(VerifyError::Mismatch),
+        let refused = v.verify(at(0), &pairs[..], b"{}").unwrap_err();
+        assert!(
+            matches!(refused, VerifyError::TokenMismatch { .. }),
             "{bad:?}"
         );
+        // The token does not cover the body: nothing says it was altered.
+        assert!(!refused.to_string().contains("altered"), "{refused}");
     }
+    // A value without `v1=` says so, instead of "the body was altered".
+    for bad in [
+        "",
+        "4f3c2b1a09e8d7c6b5a49382716f5e4d",
+        "v2=4f3c2b1a09e8d7c6b5a49382716f5e4d",
+    ] {
+        let pairs = [("Learnworlds-Webhook-Signature", bad)];
+        let refused = v.verify(at(0), &pairs[..], b"{}").unwrap_err();
+        assert!(
+            matches!(&refused, VerifyError::MalformedHeader { reason, .. } if reason.contains("`v1=`")),
+            "{bad:?}: {refused}"
+        );
+    }
+    // The secret written without `v1=` is the same token, and signs with it.
+    let bare = secret("4f3c2b1a09e8d7c6b5a49382716f5e4d");
+    let signed = Scheme::from(PresharedToken::learnworlds())
+        .sign(
+            std::slice::from_ref(&bare),
+            &Message::new("x", at(0), b"{}"),
+        )
+        .unwrap();
+    assert_eq!(
+        signed["learnworlds-webhook-signature"],
+        h["learnworlds-webhook-signature"]
+    );
+    assert!(
+        Verifier::new(Scheme::from(PresharedToken::learnworlds()), [bare])
+            .verify(at(0), &h, b"{}")
+            .is_ok()
+    );
     assert!(matches!(
         v.verify(at(0), &HeaderMap::new(), b"{}"),
         Err(VerifyError::MissingHeader { .. })

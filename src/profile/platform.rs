@@ -209,17 +209,22 @@ pub(super) fn learnink(event_type: EventType, data: Value, src: &Source<'_>) -> 
 }
 
 /// The occurred-at time a LearnWorlds `data` carries (its body has no envelope timestamp):
-/// `date`, `completed_at`, `created_at`, then the payment's `paid_at` or `created`.
+/// `date`, `completed_at`, `created_at`, `created` (a lead's), `issued`; then the
+/// certificate's `issued` or `created`; then the payment's `paid_at` or `created`. Only the
+/// event's own objects are read: `data.user.created` is when the user signed up, not when the
+/// event happened.
 pub(super) fn learnworlds_occurred_at(data: &Value) -> Option<crate::Timestamp> {
-    ["date", "completed_at", "created_at"]
-        .iter()
-        .find_map(|key| data.get(key).and_then(lenient_timestamp))
-        .or_else(|| {
-            let payment = data.get("payment")?;
-            ["paid_at", "created"]
-                .iter()
-                .find_map(|key| payment.get(key).and_then(lenient_timestamp))
-        })
+    let first = |value: Option<&Value>, keys: &[&str]| {
+        let value = value?;
+        keys.iter()
+            .find_map(|key| value.get(key).and_then(lenient_timestamp))
+    };
+    first(
+        Some(data),
+        &["date", "completed_at", "created_at", "created", "issued"],
+    )
+    .or_else(|| first(data.get("certificate"), &["issued", "created"]))
+    .or_else(|| first(data.get("payment"), &["paid_at", "created"]))
 }
 
 /// `member` and `course` (plus `product`) of enrollment and completion payloads.

@@ -66,6 +66,13 @@ pub enum VerifyError {
     /// No signature matches any of the secrets: wrong secret, or a forged or altered request.
     #[error("the signature does not match (wrong secret, or the body was altered): verify the raw request bytes as received, before any JSON parsing or re-encoding, and check the secret, written with its `whsec_` prefix for Standard Webhooks")]
     Mismatch,
+    /// A pre-shared token matches none of the secrets. The token does not depend on the body,
+    /// so nothing was altered: the receiver holds another token than the sender sends.
+    #[error("the `{header}` token matches none of the receiver's secrets: copy the signature the platform shows (LearnWorlds: Settings → Developers → Webhooks)")]
+    TokenMismatch {
+        /// The header.
+        header: String,
+    },
     /// The signature timestamp is older than the tolerance: a late or replayed request.
     #[error(
         "the signature timestamp is {age_secs} s old; at most {tolerance_secs} s are accepted"

@@ -275,7 +275,7 @@ impl Scheme {
                 )?
             }
             Scheme::BodyHmacHex(s) => s.signature_value(first, message.body),
-            Scheme::PresharedToken(_) => first.expose_text().as_str().to_owned(),
+            Scheme::PresharedToken(s) => s.value(first),
         })
     }
 
@@ -303,9 +303,15 @@ impl Scheme {
             Scheme::BodyHmacHex(s) => s
                 .verify(secrets, headers, body)?
                 .filter(|&i| !secrets[i].is_asymmetric()),
-            Scheme::PresharedToken(s) => s
-                .verify(secrets, headers)?
-                .filter(|&i| !secrets[i].is_asymmetric()),
+            Scheme::PresharedToken(s) => {
+                let index = s
+                    .verify(secrets, headers)?
+                    .filter(|&i| !secrets[i].is_asymmetric());
+                index.ok_or_else(|| VerifyError::TokenMismatch {
+                    header: s.header().as_str().to_owned(),
+                })?;
+                index
+            }
         };
         Ok(Verified {
             secret_index: index.ok_or(VerifyError::Mismatch)?,
