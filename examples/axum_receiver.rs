@@ -1,5 +1,6 @@
-//! A webhook receiver in axum: the `VerifiedWebhook` extractor verifies, decrypts, parses and
-//! deduplicates; the handler answers 200 at once and hands the event to a worker task.
+//! A webhook receiver in axum: `WebhookReceiver::layer` verifies, decrypts, parses and claims
+//! each event; the handler records it and answers 200 (the id is committed), or fails and
+//! answers 503 (the id is released, and the sender's retry runs the handler again).
 //!
 //! ```text
 //! WEBHOOK_SECRET=whsec_... cargo run --features axum --example axum_receiver      # 127.0.0.1:8080
@@ -15,6 +16,7 @@ mod settings;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use lms_webhooks::axum::{VerifiedWebhook, WebhookReceiver};
@@ -22,24 +24,16 @@ use lms_webhooks::dedupe::MemoryDeduplicator;
 use lms_webhooks::receiver::Received;
 use tokio::sync::mpsc;
 
-/// The app's state: the extractor's part, and the queue of work.
-#[derive(Clone)]
-struct App {
-    webhooks: WebhookReceiver,
-    work: mpsc::Sender<Received>,
-}
-
-impl axum::extract::FromRef<App> for WebhookReceiver {
-    fn from_ref(app: &App) -> WebhookReceiver {
-        app.webhooks.clone()
+/// Runs once per event (and again for a retry if it failed): record the event, answer 200.
+async fn hooks(
+    State(work): State<mpsc::Sender<Received>>,
+    VerifiedWebhook(got): VerifiedWebhook,
+) -> StatusCode {
+    // Answer first, work later: the queue is the record, the worker processes.
+    match work.send(got).await {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
-}
-
-/// Runs only for a genuine request seen for the first time.
-async fn hooks(State(app): State<App>, VerifiedWebhook(got): VerifiedWebhook) -> &'static str {
-    // Answer first, work later: the sender gets its 200 while the worker processes.
-    let _ = app.work.send(got).await;
-    "ok"
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,7 +60,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ));
         let app = Router::new()
             .route("/", post(hooks))
-            .with_state(App { webhooks, work });
+            .layer(webhooks.layer())
+            .with_state(work);
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("listening on http://{addr}/");
         axum::serve(listener, app).await?;

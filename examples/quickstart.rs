@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::dedupe::{Claim, Deduplicator, MemoryDeduplicator};
 use lms_webhooks::delivery::{Delivery, Next};
 use lms_webhooks::delivery::{Outcome, SuccessRule};
 use lms_webhooks::endpoint::{fan_out, Endpoint, EventFilter, Registry, UrlPolicy};
@@ -115,10 +115,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let _ = request.respond(tiny_http::Response::empty(503));
                         continue;
                     }
-                    // Answer first, work after.
-                    let _ = request.respond(tiny_http::Response::empty(200));
-                    // Each route is its own app, with its own deduplication.
-                    let first = seen.check_and_mark(Timestamp::now(), &path, &got.id);
+                    // Each route is its own app, with its own deduplication: claim the id,
+                    // record the event, answer 200, commit (a failure would release it).
+                    let lease = Duration::from_secs(30);
+                    let claim = seen.claim(Timestamp::now(), &path, &got.id, lease);
+                    let status = match claim {
+                        Claim::InProgress { .. } => 409,
+                        _ => 200,
+                    };
+                    let _ = request.respond(tiny_http::Response::empty(status));
+                    let first = matches!(claim, Claim::Claimed(_));
+                    if let Claim::Claimed(token) = claim {
+                        seen.commit(Timestamp::now(), &path, &got.id, token);
+                    }
                     let summary = describe(&got.event);
                     let _ = events_tx.send(format!(
                         "{:<11} {:<29} {} {}{}",

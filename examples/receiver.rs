@@ -18,7 +18,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::dedupe::{Claim, Deduplicator, MemoryDeduplicator};
 use lms_webhooks::receiver::Received;
 use lms_webhooks::Timestamp;
 
@@ -52,17 +52,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(7 * 86_400));
     for (handled, mut request) in server.incoming_requests().enumerate() {
         let (headers, body) = inbound::read(&mut request);
+        let scope = receiver.profile().name();
+        let lease = Duration::from_secs(60);
         let status = match receiver.receive(Timestamp::now(), &headers, &body) {
-            Ok(got)
-                if seen.check_and_mark(Timestamp::now(), receiver.profile().name(), &got.id) =>
-            {
-                let _ = work_tx.send(got);
-                200
-            }
-            Ok(got) => {
-                println!("duplicate {} ignored", got.id);
-                200
-            }
+            // Claim the id, record the event (here: queue it), and commit only once it is
+            // recorded; had that failed, release it, so that the sender's retry gets through.
+            Ok(got) => match seen.claim(Timestamp::now(), scope, &got.id, lease) {
+                Claim::Claimed(token) => {
+                    let id = got.id.clone();
+                    match work_tx.send(got) {
+                        Ok(()) => {
+                            seen.commit(Timestamp::now(), scope, &id, token);
+                            200
+                        }
+                        Err(_) => {
+                            seen.release(Timestamp::now(), scope, &id, token);
+                            503
+                        }
+                    }
+                }
+                Claim::InProgress { .. } => 409,
+                _ => {
+                    println!("duplicate {} ignored", got.id);
+                    200
+                }
+            },
             Err(e) => {
                 println!("refused: {e}");
                 e.http_status().as_u16()

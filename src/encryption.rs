@@ -408,7 +408,7 @@ fn php_serialized(plain: &[u8]) -> Option<Php> {
     let digits = |text: &[u8]| !text.is_empty() && text.iter().all(u8::is_ascii_digit);
     match plain {
         b"N;" => Some(Php::Other("null")),
-        [b'b', b':', rest @ ..] if matches!(rest, b"0;" | b"1;") => Some(Php::Other("boolean")),
+        b"b:0;" | b"b:1;" => Some(Php::Other("boolean")),
         [b'i', b':', rest @ ..] => {
             let n = scalar(rest)?;
             digits(n.strip_prefix(b"-").unwrap_or(n)).then_some(Php::Other("integer"))

@@ -33,7 +33,7 @@
 //!            (URL, secrets, status as they are now)   Receiver::receive: verify ─▶ decrypt ─▶ parse
 //!                                  │                        │
 //!                    host sends ───┘                        ▼
-//!  record(now, outcome) ─▶ Done | RetryAt(t) | GaveUp   Deduplicator (event id) ─▶ host logic
+//!  record(now, outcome) ─▶ Done | RetryAt(t) | GaveUp   Deduplicator: claim ─▶ handler ─▶ commit | release
 //! ```
 //!
 //! # Sending and receiving an event
@@ -142,11 +142,15 @@
 //! # Receiving
 //!
 //! A [`Receiver`] verifies, decrypts and parses a request for one platform [`Profile`] in one
-//! call; a [`Deduplicator`](dedupe::Deduplicator) drops the retries of events already handled.
+//! call; a [`Deduplicator`](dedupe::Deduplicator) claims the event id while the handler runs,
+//! and remembers it once the handler succeeded (commit) or forgets the claim when it failed
+//! (release), so that a retry is handled again: at least once, and once per success. In axum,
+//! [`WebhookReceiver::layer`](crate::axum::WebhookReceiver::layer) does all of it (feature
+//! `axum`).
 //!
 //! ```
 //! use std::time::Duration;
-//! use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+//! use lms_webhooks::dedupe::{Claim, Deduplicator, MemoryDeduplicator};
 //! use lms_webhooks::signature::Message;
 //! use lms_webhooks::{Envelope, Event, EventType, Profile, Receiver, Secret, Timestamp};
 //!
@@ -161,8 +165,12 @@
 //! let receiver = Receiver::new(Profile::standard()).with_secret(secret);
 //! let seen = MemoryDeduplicator::new(100_000, Duration::from_secs(86_400));
 //! let got = receiver.receive(now, &headers, &body)?; // 401 / 400 / 413 on error
-//! assert!(seen.check_and_mark(now, "standard", &got.id)); // first time: process it
-//! assert!(!seen.check_and_mark(now, "standard", &got.id)); // a retry: answer 200, skip it
+//! let lease = Duration::from_secs(60);
+//! if let Claim::Claimed(token) = seen.claim(now, "standard", &got.id, lease) {
+//!     // First time: handle it, then commit (or release if handling failed).
+//!     seen.commit(now, "standard", &got.id, token);
+//! }
+//! assert_eq!(seen.claim(now, "standard", &got.id, lease), Claim::Done); // a retry: answer 200
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

@@ -232,6 +232,25 @@ impl Receiver {
         &self.verifier
     }
 
+    /// What can be refused from the headers alone, before the body is read: a profile that
+    /// requires signatures refuses a request without its scheme's headers (401), and a
+    /// receiver with no secret for it is misconfigured (500). The axum layer and extractor
+    /// call it first, so that unsigned junk costs no body read.
+    pub fn check_headers<H: HeaderLookup + ?Sized>(&self, headers: &H) -> Result<(), ReceiveError> {
+        if !self.profile.requires_signature() {
+            return Ok(());
+        }
+        if self.verifier.secrets().is_empty() {
+            return Err(ReceiveError::Misconfigured(
+                "no secret to verify signatures with",
+            ));
+        }
+        self.profile
+            .scheme()
+            .check_headers(headers)
+            .map_err(ReceiveError::Signature)
+    }
+
     /// Verifies, decrypts and parses one request: headers from any [`HeaderLookup`] and the
     /// RAW body, at the receiver's time `now`.
     pub fn receive<H: HeaderLookup + ?Sized>(

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::dedupe::{Claim, Deduplicator, MemoryDeduplicator};
 use lms_webhooks::delivery::{Delivery, Next};
 use lms_webhooks::endpoint::UrlPolicy;
 use lms_webhooks::profile::Profile;
@@ -33,8 +33,12 @@ fn serve(receiver: Receiver, requests: usize) -> (String, mpsc::Receiver<Report>
             let (headers, body) = inbound::read(&mut request);
             let (status, report) = match receiver.receive(Timestamp::now(), &headers, &body) {
                 Ok(got) => {
-                    let first = seen.check_and_mark(Timestamp::now(), "e2e", &got.id);
-                    (200, Ok((first, got)))
+                    let lease = Duration::from_secs(30);
+                    let claim = seen.claim(Timestamp::now(), "e2e", &got.id, lease);
+                    if let Claim::Claimed(token) = claim {
+                        seen.commit(Timestamp::now(), "e2e", &got.id, token);
+                    }
+                    (200, Ok((matches!(claim, Claim::Claimed(_)), got)))
                 }
                 Err(e) => (e.http_status().as_u16(), Err(e.http_status().as_u16())),
             };

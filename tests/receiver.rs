@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lms_webhooks::dedupe::{Deduplicator, MemoryDeduplicator};
+use lms_webhooks::dedupe::{Claim, Deduplicator, MemoryDeduplicator};
 use lms_webhooks::profile::{from_learnworlds_type, learnworlds_names, Profile};
 use lms_webhooks::receiver::{ReceiveError, Receiver};
 use lms_webhooks::rules::{events_for, Action};
@@ -402,7 +402,30 @@ fn an_authenticated_body_of_a_known_type_in_another_shape_is_kept_untyped() {
 
 #[test]
 fn dedupe_detects_retries_and_stays_bounded_under_a_million_ids() {
-    let seen = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
+    let raw = MemoryDeduplicator::new(10_000, Duration::from_secs(86_400));
+    // A handler that always succeeds: claim, then commit.
+    struct Handled(MemoryDeduplicator);
+    impl Handled {
+        fn check_and_mark(&self, now: Timestamp, scope: &str, id: &str) -> bool {
+            match self.0.claim(now, scope, id, Duration::from_secs(30)) {
+                Claim::Claimed(token) => {
+                    self.0.commit(now, scope, id, token);
+                    true
+                }
+                _ => false,
+            }
+        }
+        fn len(&self) -> usize {
+            self.0.len()
+        }
+        fn stats(&self) -> lms_webhooks::dedupe::DedupeStats {
+            self.0.stats()
+        }
+        fn max_bytes(&self) -> usize {
+            self.0.max_bytes()
+        }
+    }
+    let seen = Handled(raw);
     assert!(seen.check_and_mark(at(NOW), "p", "evt_a"));
     assert!(!seen.check_and_mark(at(NOW + 1), "p", "evt_a"));
     assert!(seen.check_and_mark(at(NOW + 1), "p", "evt_b"));

@@ -2,35 +2,40 @@
 
 use std::time::Duration;
 
-use std::future::Future;
-use std::pin::Pin;
-
-use lms_webhooks::dedupe::{AsyncDeduplicator, DedupeError};
+use lms_webhooks::dedupe::{AsyncDeduplicator, Claim, ClaimToken, DedupeError, DedupeFuture};
 use lms_webhooks::Timestamp;
-use sqlx::PgPool;
+use sqlx::{PgPool, Row};
 
 use crate::outbox::odt;
 use crate::StoreError;
 
-/// Remembers which event ids receivers accepted, per scope (a profile, an endpoint), in the
-/// `lmsw_seen` table ([`migrate`](crate::migrate) creates it): one atomic
-/// `INSERT … ON CONFLICT` per request, so that of two receivers given the same retry at the
-/// same moment exactly one processes it. An id counts as forgotten `ttl` after it was first
-/// accepted; [`PgDeduplicator::purge`] deletes such rows (run it on a schedule).
+/// Claims, commits and releases event ids per scope (a profile, an endpoint) in the
+/// `lmsw_seen` table ([`migrate`](crate::migrate) creates it), one statement per step, so that
+/// of receivers given copies of one event at the same moment exactly one handles it, and a
+/// handler that fails lets the next copy through (see `lms_webhooks::dedupe` for the three
+/// steps). A handled id counts as forgotten `ttl` after it was committed, a claim at the end
+/// of its lease; [`PgDeduplicator::purge`] deletes both (run it on a schedule).
 ///
-/// The same with Redis is one command per request: `SET webhook:seen:<scope>:<id> 1 NX EX
-/// <ttl>` (`OK`: first time; nil: a retry).
+/// Behind the axum layer (`WebhookReceiver::with_dedupe`), or by hand:
 ///
 /// ```no_run
 /// # async fn demo(pool: sqlx::PgPool, got: lms_webhooks::Received) -> Result<(), lms_webhooks_postgres::StoreError> {
 /// use std::time::Duration;
+/// use lms_webhooks::dedupe::Claim;
 /// use lms_webhooks::Timestamp;
 /// use lms_webhooks_postgres::PgDeduplicator;
 ///
 /// let seen = PgDeduplicator::new(pool, Duration::from_secs(7 * 86_400));
-/// if seen.check_and_mark(Timestamp::now(), "learnomy", &got.id).await? {
-///     // first time: process got.event
-/// } // else a retry: answer 200 and do nothing
+/// let lease = Duration::from_secs(60);
+/// match seen.claim(Timestamp::now(), "learnomy", &got.id, lease).await? {
+///     Claim::Claimed(token) => {
+///         // handle got.event; on success:
+///         seen.commit(Timestamp::now(), "learnomy", &got.id, token).await?;
+///         // on failure: seen.release(Timestamp::now(), "learnomy", &got.id, token)
+///     }
+///     Claim::Done => {}                       // handled already: answer 200
+///     _ => {}                                 // being handled: answer 409, Retry-After
+/// }
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
@@ -40,59 +45,178 @@ pub struct PgDeduplicator {
 }
 
 impl PgDeduplicator {
-    /// Ids remembered for `ttl` on `pool`'s database.
+    /// Handled ids remembered for `ttl` on `pool`'s database.
     pub fn new(pool: PgPool, ttl: Duration) -> PgDeduplicator {
         PgDeduplicator { pool, ttl }
     }
 
-    /// `true` if `id` is new in `scope` (or was forgotten: accepted more than the TTL ago),
-    /// and is now remembered; `false` for a repeat.
-    pub async fn check_and_mark(
+    /// Claims `id` in `scope` for `lease`: [`Claim::Claimed`] if it is new, was released, was
+    /// handled more than the TTL ago, or its last claim's lease ended; [`Claim::Done`] if it
+    /// was handled; [`Claim::InProgress`] while another claim holds it. One statement: the
+    /// row is inserted, or updated only where it may be claimed, and read back as it stands.
+    pub async fn claim(
         &self,
         now: Timestamp,
         scope: &str,
         id: &str,
-    ) -> Result<bool, StoreError> {
-        let fresh = sqlx::query(
+        lease: Duration,
+    ) -> Result<Claim, StoreError> {
+        let mut raw = [0u8; 8];
+        getrandom::fill(&mut raw).map_err(|e| StoreError::Random(e.to_string()))?;
+        let token = i64::from_le_bytes(raw);
+        let row = sqlx::query(CLAIM)
+            .bind(scope)
+            .bind(id)
+            .bind(odt(now))
+            .bind(token)
+            .bind(lease.as_secs_f64())
+            .bind(self.ttl.as_secs_f64())
+            .fetch_one(&self.pool)
+            .await?;
+        let held: Option<i64> = row.try_get(0)?;
+        let until: Option<time::OffsetDateTime> = row.try_get(1)?;
+        Ok(match (held, until) {
+            (Some(held), _) if held == token => Claim::Claimed(ClaimToken::from_raw(token as u64)),
+            (None, _) => Claim::Done,
+            (Some(_), until) => {
+                let retry_after = until
+                    .map(|until| until - odt(now))
+                    .and_then(|left| Duration::try_from(left).ok())
+                    .unwrap_or_default();
+                Claim::InProgress { retry_after }
+            }
+        })
+    }
+
+    /// The handler succeeded: `id` is handled from `now`, for the TTL, whoever holds it.
+    pub async fn commit(
+        &self,
+        now: Timestamp,
+        scope: &str,
+        id: &str,
+        _token: ClaimToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
             "INSERT INTO lmsw_seen (scope, id, seen_at) VALUES ($1, $2, $3)
-             ON CONFLICT (scope, id) DO UPDATE SET seen_at = EXCLUDED.seen_at
-               WHERE lmsw_seen.seen_at < $3 - make_interval(secs => $4)
-             RETURNING 1",
+             ON CONFLICT (scope, id) DO UPDATE
+               SET seen_at = EXCLUDED.seen_at, claim_token = NULL, lease_until = NULL",
         )
         .bind(scope)
         .bind(id)
         .bind(odt(now))
-        .bind(self.ttl.as_secs_f64())
-        .fetch_optional(&self.pool)
+        .execute(&self.pool)
         .await?;
-        Ok(fresh.is_some())
+        Ok(())
     }
 
-    /// Deletes the ids accepted more than the TTL before `now`; returns how many.
+    /// The handler failed: deletes the claim if `token` still holds it, so that the next copy
+    /// is handled.
+    pub async fn release(
+        &self,
+        _now: Timestamp,
+        scope: &str,
+        id: &str,
+        token: ClaimToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM lmsw_seen WHERE scope = $1 AND id = $2 AND claim_token = $3")
+            .bind(scope)
+            .bind(id)
+            .bind(token.raw() as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the ids handled more than the TTL before `now`, and the claims whose lease
+    /// ended; returns how many.
     pub async fn purge(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let deleted =
-            sqlx::query("DELETE FROM lmsw_seen WHERE seen_at < $1 - make_interval(secs => $2)")
-                .bind(odt(now))
-                .bind(self.ttl.as_secs_f64())
-                .execute(&self.pool)
-                .await?;
-        Ok(deleted.rows_affected())
+        let handled = sqlx::query(
+            "DELETE FROM lmsw_seen
+             WHERE seen_at < $1 - make_interval(secs => $2) AND claim_token IS NULL",
+        )
+        .bind(odt(now))
+        .bind(self.ttl.as_secs_f64())
+        .execute(&self.pool)
+        .await?;
+        let claims = sqlx::query(
+            "DELETE FROM lmsw_seen WHERE claim_token IS NOT NULL AND lease_until <= $1",
+        )
+        .bind(odt(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(handled.rows_affected() + claims.rows_affected())
     }
 }
 
-/// For the axum extractor (`lms_webhooks::axum::WebhookReceiver::with_dedupe`) and any other
+/// Whether the existing row `s` may be claimed at `$3`: handled more than the TTL (`$6`
+/// seconds) ago, or claimed under a lease that has ended.
+macro_rules! claimable {
+    () => {
+        "((s.claim_token IS NULL AND s.seen_at < $3 - make_interval(secs => $6))
+          OR (s.claim_token IS NOT NULL AND s.lease_until <= $3))"
+    };
+}
+
+/// Inserts a claim, or takes over the row where it may be claimed, and returns the row as it
+/// stands: its token is ours (claimed), none (handled) or another's (in progress).
+const CLAIM: &str = concat!(
+    "INSERT INTO lmsw_seen AS s (scope, id, seen_at, claim_token, lease_until)
+     VALUES ($1, $2, $3, $4, $3 + make_interval(secs => $5))
+     ON CONFLICT (scope, id) DO UPDATE SET
+       seen_at = CASE WHEN ",
+    claimable!(),
+    " THEN EXCLUDED.seen_at ELSE s.seen_at END,
+       claim_token = CASE WHEN ",
+    claimable!(),
+    " THEN EXCLUDED.claim_token ELSE s.claim_token END,
+       lease_until = CASE WHEN ",
+    claimable!(),
+    " THEN EXCLUDED.lease_until ELSE s.lease_until END
+     RETURNING s.claim_token, s.lease_until"
+);
+
+/// For the axum layer (`lms_webhooks::axum::WebhookReceiver::with_dedupe`) and any other
 /// host of [`AsyncDeduplicator`]s: a database error is a [`DedupeError`] (answer 503).
 impl AsyncDeduplicator for PgDeduplicator {
-    fn check_and_mark_async<'a>(
+    fn claim_async<'a>(
         &'a self,
         now: Timestamp,
         scope: &'a str,
         id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, DedupeError>> + Send + 'a>> {
+        lease: Duration,
+    ) -> DedupeFuture<'a, Claim> {
+        Box::pin(async move { self.claim(now, scope, id, lease).await.map_err(unavailable) })
+    }
+
+    fn commit_async<'a>(
+        &'a self,
+        now: Timestamp,
+        scope: &'a str,
+        id: &'a str,
+        token: ClaimToken,
+    ) -> DedupeFuture<'a, ()> {
         Box::pin(async move {
-            self.check_and_mark(now, scope, id)
+            self.commit(now, scope, id, token)
                 .await
-                .map_err(|e| DedupeError(e.to_string()))
+                .map_err(unavailable)
         })
     }
+
+    fn release_async<'a>(
+        &'a self,
+        now: Timestamp,
+        scope: &'a str,
+        id: &'a str,
+        token: ClaimToken,
+    ) -> DedupeFuture<'a, ()> {
+        Box::pin(async move {
+            self.release(now, scope, id, token)
+                .await
+                .map_err(unavailable)
+        })
+    }
+}
+
+fn unavailable(e: StoreError) -> DedupeError {
+    DedupeError(e.to_string())
 }

@@ -43,6 +43,9 @@ pub enum StoreError {
     /// The envelope could not be rendered.
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    /// The operating system's random source failed (a claim token could not be drawn).
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
     /// No such endpoint for this tenant.
     #[error("no endpoint `{id}` for tenant `{tenant}`")]
     NotFound {

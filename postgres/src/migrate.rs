@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../migrations/0002_rate_limit.sql")),
     (3, include_str!("../migrations/0003_narrow_indexes.sql")),
     (4, include_str!("../migrations/0004_dedupe.sql")),
+    (5, include_str!("../migrations/0005_dedupe_claims.sql")),
 ];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.

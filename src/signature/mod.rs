@@ -279,6 +279,34 @@ impl Scheme {
         })
     }
 
+    /// Whether the headers this scheme verifies are all present: a receiver checks it before
+    /// it reads the body, so that a request that cannot verify costs no body read. The first
+    /// missing one is named (for Standard Webhooks, as the configured family spells it; either
+    /// family is accepted).
+    pub fn check_headers<H: HeaderLookup + ?Sized>(&self, headers: &H) -> Result<(), VerifyError> {
+        match self {
+            Scheme::StandardWebhooks(s) => {
+                let svix = standard::HeaderPrefix::Svix.names();
+                let webhook = standard::HeaderPrefix::Webhook.names();
+                for (i, configured) in s.prefix.names().iter().enumerate() {
+                    if headers.header(svix[i].as_str()).is_none()
+                        && headers.header(webhook[i].as_str()).is_none()
+                    {
+                        return Err(headers::missing(configured));
+                    }
+                }
+                Ok(())
+            }
+            Scheme::BodyHmacHex(BodyHmacHex { header, .. })
+            | Scheme::PresharedToken(PresharedToken { header }) => {
+                match headers.header(header.as_str()) {
+                    Some(_) => Ok(()),
+                    None => Err(headers::missing(header)),
+                }
+            }
+        }
+    }
+
     /// Verifies a request's headers against its raw body, accepting a match with any secret.
     ///
     /// For Standard Webhooks the timestamp is checked first (cheap, and it stops replays before
