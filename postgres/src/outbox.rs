@@ -652,8 +652,9 @@ pub(crate) fn load_delivery(id: i64, bytes: &[u8]) -> Result<Delivery, StoreErro
     })
 }
 
-/// Writes a delivery's state back, clearing the lease; with `owner`, only if this worker still
-/// holds the lease (returns false otherwise: another worker took it over).
+/// Writes a delivery's state back, clearing the lease; with `owner` (a claim's lease token),
+/// only if that claim still holds the lease (returns false otherwise: another claim took it
+/// over).
 pub(crate) async fn store_delivery(
     conn: &mut PgConnection,
     id: i64,

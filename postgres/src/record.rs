@@ -11,9 +11,11 @@ use tokio::sync::{mpsc, oneshot};
 use crate::outbox::{odt, state_name, store_delivery};
 use crate::StoreError;
 
-/// One attempt's outcome as it is written: the delivery's row and the attempt's.
+/// One attempt's outcome as it is written: the delivery's row and the attempt's, and the
+/// lease token of the claim that made it (the row is written only while that claim holds it).
 pub(crate) struct Written {
     id: i64,
+    lease: String,
     state: &'static str,
     next_due: Option<OffsetDateTime>,
     attempt_count: i32,
@@ -35,6 +37,7 @@ impl Written {
     /// it has no attempt (it ended without one).
     pub(crate) fn new(
         id: i64,
+        lease: &str,
         tenant: &str,
         endpoint_id: &str,
         delivery: &Delivery,
@@ -51,6 +54,7 @@ impl Written {
         };
         Some(Written {
             id,
+            lease: lease.to_owned(),
             state: state_name(delivery.state()),
             next_due: delivery.next_due().map(|_| odt(due)),
             attempt_count: i32::try_from(delivery.attempt_count()).unwrap_or(i32::MAX),
@@ -73,8 +77,8 @@ impl Written {
     }
 }
 
-/// The delivery's new state and its attempt row, only while `owner` holds the lease. False
-/// when the lease was lost (nothing is written then).
+/// The delivery's new state and its attempt row, only while the claim `lease` holds the
+/// delivery. False when the lease was lost (nothing is written then).
 pub(crate) async fn record_attempt(
     conn: &mut PgConnection,
     id: i64,
@@ -82,19 +86,20 @@ pub(crate) async fn record_attempt(
     endpoint_id: &str,
     delivery: &Delivery,
     due: Timestamp,
-    owner: &str,
+    lease: &str,
 ) -> Result<bool, StoreError> {
-    match Written::new(id, tenant, endpoint_id, delivery, due) {
-        Some(row) => Ok(write(conn, owner, &[row]).await? == [id]),
-        None => store_delivery(conn, id, delivery, Some(owner)).await,
+    match Written::new(id, lease, tenant, endpoint_id, delivery, due) {
+        Some(row) => Ok(write(conn, &[row]).await? == [id]),
+        None => store_delivery(conn, id, delivery, Some(lease)).await,
     }
 }
 
-/// Writes `rows` in one statement (atomic by itself): each delivery whose lease `owner` still
-/// holds gets its new state and its attempt row. Returns the ids written.
+/// Writes `rows` in one statement (atomic by itself): each delivery that the claim which made
+/// its row still holds (fenced by the claim's lease token: a claim whose lease ran out and was
+/// taken by another writes nothing) gets its new state and its attempt row. Returns the ids
+/// written.
 pub(crate) async fn write(
     conn: &mut PgConnection,
-    owner: &str,
     rows: &[Written],
 ) -> Result<Vec<i64>, StoreError> {
     fn column<'a, T>(rows: &'a [Written], f: impl Fn(&'a Written) -> T) -> Vec<T> {
@@ -104,15 +109,15 @@ pub(crate) async fn write(
         "WITH i AS (
            SELECT * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::int[],
              $6::bytea[], $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-             $12::bigint[], $13::int[], $14::text[], $15::text[], $16::text[])
+             $12::bigint[], $13::int[], $14::text[], $15::text[], $16::text[], $1::text[])
            AS i(id, state, next_due, attempt_count, delivery, number, tenant, event_id,
-             endpoint_id, started_at, duration_ms, status, error, result, excerpt)),
+             endpoint_id, started_at, duration_ms, status, error, result, excerpt, lease)),
          d AS (
            UPDATE lmsw_deliveries SET state = i.state, next_due = i.next_due,
              attempt_count = i.attempt_count, delivery = i.delivery,
              lease_owner = NULL, lease_until = NULL,
              finished_at = CASE WHEN i.state IN ('done', 'gave_up') THEN now() ELSE NULL END
-           FROM i WHERE lmsw_deliveries.id = i.id AND lmsw_deliveries.lease_owner = $1
+           FROM i WHERE lmsw_deliveries.id = i.id AND lmsw_deliveries.lease_owner = i.lease
            RETURNING lmsw_deliveries.id),
          a AS (
            INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
@@ -123,7 +128,7 @@ pub(crate) async fn write(
            ON CONFLICT (delivery_id, number) DO NOTHING)
          SELECT id FROM d",
     )
-    .bind(owner)
+    .bind(column(rows, |r| r.lease.as_str()))
     .bind(column(rows, |r| r.id))
     .bind(column(rows, |r| r.state))
     .bind(column(rows, |r| r.next_due))
@@ -164,13 +169,13 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    /// Starts the recorder's task on `pool`, writing under `owner`'s leases. It ends when the
-    /// last handle is dropped, after writing what it was given.
-    pub(crate) fn start(pool: PgPool, owner: String) -> Recorder {
+    /// Starts the recorder's task on `pool`, each row written under its claim's lease. It
+    /// ends when the last handle is dropped, after writing what it was given.
+    pub(crate) fn start(pool: PgPool) -> Recorder {
         let (queue, incoming) = mpsc::channel::<(Written, Reply)>(GROUP * 4);
         let incoming = std::sync::Arc::new(tokio::sync::Mutex::new(incoming));
         for _ in 0..WRITERS {
-            let (pool, owner, incoming) = (pool.clone(), owner.clone(), incoming.clone());
+            let (pool, incoming) = (pool.clone(), incoming.clone());
             tokio::spawn(async move {
                 let mut group = Vec::with_capacity(GROUP);
                 loop {
@@ -180,7 +185,7 @@ impl Recorder {
                     }
                     let (rows, replies): (Vec<Written>, Vec<Reply>) = group.drain(..).unzip();
                     let result = match pool.acquire().await {
-                        Ok(mut conn) => write(&mut conn, &owner, &rows).await,
+                        Ok(mut conn) => write(&mut conn, &rows).await,
                         Err(e) => Err(e.into()),
                     };
                     for (row, reply) in rows.iter().zip(replies) {

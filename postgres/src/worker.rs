@@ -117,6 +117,9 @@ pub struct WorkerStats {
     pub gave_up: u64,
     /// Deliveries found held (paused or failed endpoints).
     pub held: u64,
+    /// Outcomes not written because the claim had lost its lease to another claim meanwhile
+    /// (this worker stalled past it): the other claim's outcome stands.
+    pub lost_leases: u64,
 }
 
 #[derive(Default)]
@@ -125,6 +128,7 @@ struct Counters {
     delivered: AtomicU64,
     gave_up: AtomicU64,
     held: AtomicU64,
+    lost_leases: AtomicU64,
 }
 
 /// The worker's own pool, lazily connected: see [`Worker::new`].
@@ -201,6 +205,9 @@ impl Drop for Slot {
 /// A leased delivery, as the claim returned it.
 struct Claimed {
     id: i64,
+    /// The claim's lease token (in `lease_owner`): every write about this delivery is fenced
+    /// by it, so a claim whose lease ran out and was taken over writes nothing.
+    lease: String,
     tenant: String,
     endpoint_id: String,
     delivery: Vec<u8>,
@@ -213,6 +220,7 @@ struct Claimed {
 #[derive(Clone, Copy)]
 struct Leased<'a> {
     id: i64,
+    lease: &'a str,
     tenant: &'a str,
     endpoint: &'a Endpoint,
 }
@@ -230,6 +238,9 @@ fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resul
 }
 
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
+
+/// Numbers the claims of this process: with the worker's name, each claim's lease token.
+static NEXT_CLAIM: AtomicU64 = AtomicU64::new(0);
 
 impl Worker {
     /// A worker on `outbox`, sending with `transport`: 8 attempts at once, 60 s leases, a poll
@@ -266,7 +277,10 @@ impl Worker {
         self
     }
 
-    /// How long a claimed delivery is this worker's: longer than an attempt can take.
+    /// How long a claimed delivery is this worker's without news (60 s unless set). An
+    /// attempt that takes longer extends its lease (a heartbeat every third of it) instead of
+    /// letting another worker claim the delivery again; a worker that stalls past it loses
+    /// the delivery, and its late outcome is not written over the new claim's.
     #[must_use]
     pub fn with_lease(mut self, lease: Duration) -> Worker {
         self.lease = lease.max(Duration::from_secs(1));
@@ -344,7 +358,7 @@ impl Worker {
         };
         let mut shutdown = std::pin::pin!(shutdown);
         let (stop, _) = watch::channel(false);
-        let recorder = Recorder::start(self.pool.clone(), self.owner.clone());
+        let recorder = Recorder::start(self.pool.clone());
         let slots = Slots::new(self.concurrency);
         // Two claimers share the slots, so that one's claim is under way while the other's
         // deliveries start: a claim is a round trip, and attempts end one by one.
@@ -371,6 +385,7 @@ impl Worker {
             delivered: counters.delivered.load(Ordering::Relaxed),
             gave_up: counters.gave_up.load(Ordering::Relaxed),
             held: counters.held.load(Ordering::Relaxed),
+            lost_leases: counters.lost_leases.load(Ordering::Relaxed),
         })
     }
 
@@ -481,8 +496,14 @@ impl Worker {
         Ok(!busy)
     }
 
-    /// Leases up to `n` due deliveries in one statement, each with its endpoint as it is now.
+    /// Leases up to `n` due deliveries in one statement, each with its endpoint as it is now,
+    /// under a lease token of this claim's own.
     async fn claim(&self, n: usize) -> Result<Vec<Claimed>, StoreError> {
+        let lease = format!(
+            "{}#{}",
+            self.owner,
+            NEXT_CLAIM.fetch_add(1, Ordering::Relaxed)
+        );
         let rows = sqlx::query(
             "WITH due AS (
                SELECT id FROM lmsw_deliveries
@@ -498,7 +519,7 @@ impl Worker {
              FROM leased LEFT JOIN lmsw_endpoints e
                ON e.tenant = leased.tenant AND e.id = leased.endpoint_id",
         )
-        .bind(&self.owner)
+        .bind(&lease)
         .bind(self.lease.as_secs_f64())
         .bind(i64::try_from(n).unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
@@ -507,6 +528,7 @@ impl Worker {
             .map(|row| {
                 Ok(Claimed {
                     id: row.try_get("id")?,
+                    lease: lease.clone(),
                     tenant: row.try_get("tenant")?,
                     endpoint_id: row.try_get("endpoint_id")?,
                     delivery: row.try_get("delivery")?,
@@ -529,13 +551,14 @@ impl Worker {
         let pool = &self.pool;
         let Claimed {
             id,
+            lease,
             tenant,
             endpoint_id,
             delivery,
             sealed,
             rate,
         } = claim;
-        let (tenant, endpoint_id) = (tenant.as_str(), endpoint_id.as_str());
+        let (tenant, endpoint_id, lease) = (tenant.as_str(), endpoint_id.as_str(), lease.as_str());
         let mut delivery = load_delivery(id, &delivery)?;
         let now = Timestamp::now();
         // The endpoint as it is now came with the claim, in the same round trip.
@@ -544,13 +567,16 @@ impl Worker {
             None => {
                 delivery.end_for_deleted_endpoint(now);
                 let mut conn = pool.acquire().await?;
-                store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
+                store_delivery(&mut conn, id, &delivery, Some(lease)).await?;
                 counters.gave_up.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
         };
         if let Some(rate) = rate {
-            if !self.take_token(id, tenant, endpoint_id, rate).await? {
+            if !self
+                .take_token(id, lease, tenant, endpoint_id, rate)
+                .await?
+            {
                 return Ok(());
             }
         }
@@ -558,13 +584,13 @@ impl Worker {
         let request = match delivery.next_request(now, &target) {
             Ok(request) => request,
             Err(RequestError::Held { .. }) => {
-                self.hold(id, tenant, endpoint_id).await?;
+                self.hold(id, lease, tenant, endpoint_id).await?;
                 counters.held.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
             Err(RequestError::Ended { .. }) => {
                 let mut conn = pool.acquire().await?;
-                store_delivery(&mut conn, id, &delivery, Some(&self.owner)).await?;
+                store_delivery(&mut conn, id, &delivery, Some(lease)).await?;
                 counters.gave_up.fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
@@ -575,8 +601,9 @@ impl Worker {
                 })
             }
         };
-        // The request goes out with no transaction open.
-        let outcome = self.transport.send(request).await;
+        // The request goes out with no transaction open; the lease is extended while it is
+        // on the wire, however long that takes.
+        let outcome = self.send_leased(id, lease, request).await;
         // The next request may go out while this outcome is written.
         slot.sent();
         counters.attempts.fetch_add(1, Ordering::Relaxed);
@@ -585,6 +612,7 @@ impl Worker {
             .record(
                 Leased {
                     id,
+                    lease,
                     tenant,
                     endpoint: &endpoint,
                 },
@@ -605,9 +633,47 @@ impl Worker {
                 });
                 counters.gave_up.fetch_add(1, Ordering::Relaxed)
             }
+            None => counters.lost_leases.fetch_add(1, Ordering::Relaxed),
             _ => 0,
         };
         Ok(())
+    }
+
+    /// Sends `request` while extending the delivery's lease every third of it, so that an
+    /// attempt longer than the lease is not claimed (and sent) a second time meanwhile. A
+    /// heartbeat that finds the lease gone (the worker stalled past it, and another claim took
+    /// the delivery) stops; the outcome is then not written.
+    async fn send_leased(
+        &self,
+        id: i64,
+        lease: &str,
+        request: http::Request<bytes::Bytes>,
+    ) -> Outcome {
+        let send = self.transport.send(request);
+        let mut send = std::pin::pin!(send);
+        let every = self.lease / 3;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut held = true;
+        loop {
+            tokio::select! {
+                outcome = &mut send => return outcome,
+                _ = beat.tick(), if held => {
+                    let extended = sqlx::query(
+                        "UPDATE lmsw_deliveries
+                         SET lease_until = now() + make_interval(secs => $3)
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(id)
+                    .bind(lease)
+                    .bind(self.lease.as_secs_f64())
+                    .execute(&self.pool)
+                    .await;
+                    // A lost connection: try again at the next beat.
+                    held = !matches!(extended, Ok(done) if done.rows_affected() == 0);
+                }
+            }
+        }
     }
 
     fn unseal(&self, tenant: &str, id: &str, sealed: Vec<u8>) -> Result<Endpoint, StoreError> {
@@ -634,6 +700,7 @@ impl Worker {
     async fn take_token(
         &self,
         id: i64,
+        lease: &str,
         tenant: &str,
         endpoint_id: &str,
         rate: f64,
@@ -661,7 +728,7 @@ impl Worker {
                  WHERE id = $1 AND lease_owner = $2",
             )
             .bind(id)
-            .bind(&self.owner)
+            .bind(lease)
             .bind(1.0 / rate.max(0.001))
             .execute(pool)
             .await?;
@@ -673,7 +740,13 @@ impl Worker {
     /// endpoint row: an edit that makes the endpoint active again (and releases what it held)
     /// either runs before, and the delivery is not parked but claimed again, or after, and it
     /// releases this one too. Nothing stays held behind an active endpoint.
-    async fn hold(&self, id: i64, tenant: &str, endpoint_id: &str) -> Result<(), StoreError> {
+    async fn hold(
+        &self,
+        id: i64,
+        lease: &str,
+        tenant: &str,
+        endpoint_id: &str,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let status: Option<String> = sqlx::query(
             "SELECT status FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR SHARE",
@@ -692,7 +765,7 @@ impl Worker {
              WHERE id = $1 AND lease_owner = $2",
         )
         .bind(id)
-        .bind(&self.owner)
+        .bind(lease)
         .bind(still_held)
         .execute(&mut *tx)
         .await?;
@@ -714,6 +787,7 @@ impl Worker {
     ) -> Result<Option<Next>, StoreError> {
         let Leased {
             id,
+            lease,
             tenant,
             endpoint,
         } = leased;
@@ -735,11 +809,11 @@ impl Worker {
         if probe == *endpoint {
             // The usual case: one statement, atomic by itself, no transaction to open, shared
             // with the other outcomes that arrive meanwhile.
-            let written = match Written::new(id, tenant, endpoint.id(), delivery, due) {
+            let written = match Written::new(id, lease, tenant, endpoint.id(), delivery, due) {
                 Some(row) => recorder.write(row).await?,
                 None => {
                     let mut conn = self.pool.acquire().await?;
-                    store_delivery(&mut conn, id, delivery, Some(&self.owner)).await?
+                    store_delivery(&mut conn, id, delivery, Some(lease)).await?
                 }
             };
             return Ok(written.then_some(next));
@@ -768,17 +842,7 @@ impl Worker {
                 Err(e) => return Err(e),
             }
         }
-        if !record_attempt(
-            &mut tx,
-            id,
-            tenant,
-            endpoint.id(),
-            delivery,
-            due,
-            &self.owner,
-        )
-        .await?
-        {
+        if !record_attempt(&mut tx, id, tenant, endpoint.id(), delivery, due, lease).await? {
             tx.rollback().await?;
             return Ok(None);
         }

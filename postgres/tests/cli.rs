@@ -189,3 +189,120 @@ async fn the_whole_flow_from_the_command_line() {
     let o = run(&["purge", "--database-url", db, "--older-than", "0"], b"");
     assert_eq!(out(&o), "2", "{o:?}");
 }
+
+/// Sends a signal to a child process with the system's `kill`.
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A worker process that stalls past its lease (SIGSTOP: no heartbeat runs) loses the delivery
+/// to another worker; when it wakes and its request is answered, its outcome is not written
+/// over the other claim's: the log shows the other worker's one attempt, and this one counts
+/// a lost lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_worker_does_not_write_over_the_claim_that_took_over() {
+    let pg = Pg::start();
+    let db = pg.fresh_database().await;
+    let db = db.as_str();
+    assert_eq!(
+        run(&["migrate", "--database-url", db], b"").status.code(),
+        Some(0)
+    );
+    // The first request is held (its worker stalls meanwhile), and answered 500 once the
+    // second has been answered 200: were the stalled worker's outcome written, the delivery
+    // would be `pending` again with two attempts.
+    let (first_in, first_seen) = mpsc::channel::<()>();
+    let (second_done, second_seen) = mpsc::channel::<()>();
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        let mut requests = server.incoming_requests();
+        let first = requests.next().unwrap();
+        let _ = first_in.send(());
+        let second = requests.next().unwrap();
+        let _ = second.respond(tiny_http::Response::empty(200));
+        let _ = second_done.send(());
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = first.respond(tiny_http::Response::empty(500));
+        for request in requests {
+            let _ = request.respond(tiny_http::Response::empty(200));
+        }
+    });
+    let base = [
+        "--database-url",
+        db,
+        "--master-key",
+        KEY,
+        "--tenant",
+        "school",
+    ];
+    let mut add = vec!["endpoint", "add"];
+    add.extend_from_slice(&base);
+    add.extend_from_slice(&[
+        "--id",
+        "crm",
+        "--url",
+        &url,
+        "--allow-http",
+        "--allow-private",
+    ]);
+    assert_eq!(run(&add, b"").status.code(), Some(0));
+    let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+    let mut publish = vec!["publish"];
+    publish.extend_from_slice(&base);
+    assert_eq!(
+        run(&publish, &envelope.to_bytes().unwrap()).status.code(),
+        Some(0)
+    );
+
+    let worker = |extra: &[&str]| {
+        let mut args = vec![
+            "worker",
+            "--database-url",
+            db,
+            "--master-key",
+            KEY,
+            "--lease",
+            "1",
+            "--allow-http",
+            "--allow-private",
+        ];
+        args.extend_from_slice(extra);
+        Command::new(binary())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut stalled = worker(&["--exit-when-idle"]);
+    first_seen
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first worker sent it");
+    signal(&stalled, "-STOP");
+    std::thread::sleep(Duration::from_millis(2_500)); // the 1 s lease runs out
+    let other = worker(&["--exit-when-idle"]);
+    second_seen
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the second worker sent it");
+    let other = other.wait_with_output().unwrap();
+    assert_eq!(other.status.code(), Some(0), "{other:?}");
+    signal(&stalled, "-CONT");
+    let woke = stalled.wait().unwrap();
+    let mut said = String::new();
+    std::io::Read::read_to_string(stalled.stderr.as_mut().unwrap(), &mut said).unwrap();
+    assert_eq!(woke.code(), Some(0), "{said}");
+    assert!(said.contains("1 lost leases"), "{said}");
+
+    let o = run(&["log", "--database-url", db, "--tenant", "school"], b"");
+    let lines: Vec<serde_json::Value> = out(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["status"], 200, "{lines:?}");
+}

@@ -531,3 +531,64 @@ async fn a_connection_lost_mid_attempt_loses_nothing() {
         "{received:?}"
     );
 }
+
+/// An attempt longer than the lease extends it (a heartbeat) instead of being claimed and sent
+/// again: one worker with 1 s leases and eight slots, an endpoint that takes 3.5 s to answer four events.
+/// Before the heartbeat, the worker's other claimer took each delivery again every second and
+/// sent it three or four times (the `--lease 2` with a 15 s timeout report: 46 requests for 10
+/// events), and each claim wrote its own attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_longer_than_the_lease_is_sent_once() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let policy = loopback();
+    let requests = Arc::new(Mutex::new(0u32));
+    let seen = Arc::clone(&requests);
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    std::thread::spawn(move || {
+        for request in server.incoming_requests() {
+            *seen.lock().unwrap() += 1;
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(3_500));
+                let _ = request.respond(tiny_http::Response::empty(200));
+            });
+        }
+    });
+    let (e, _) = Endpoint::create(Timestamp::now(), "slow", &url, &policy).unwrap();
+    outbox.add_endpoint("t", &e, None).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    // Four: tiny_http serves four connections at once.
+    for _ in 0..4 {
+        let envelope = Envelope::new(Event::sample(EventType::CrmContactTagAdded));
+        outbox.publish(&mut tx, "t", &envelope).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(15))
+        .unwrap()
+        .with_policy(policy)
+        .unwrap();
+    let stats = Worker::new(outbox.clone(), transport)
+        .with_concurrency(8)
+        .with_lease(Duration::from_secs(1))
+        .with_poll_interval(Duration::from_millis(20))
+        .run_until_idle()
+        .await
+        .unwrap();
+    let log: Vec<(i64, i32, Option<i32>)> = sqlx::query_as(
+        "SELECT delivery_id, number, status FROM lmsw_attempts ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stats.delivered, 4, "{log:?}");
+    assert_eq!(stats.attempts, 4, "{stats:?} {log:?}");
+    assert_eq!(*requests.lock().unwrap(), 4, "each event sent once");
+    let attempts: i64 = sqlx::query("SELECT count(*) AS n FROM lmsw_attempts")
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(attempts, 4);
+}
