@@ -576,12 +576,11 @@ async fn an_attempt_longer_than_the_lease_is_sent_once() {
         .run_until_idle()
         .await
         .unwrap();
-    let log: Vec<(i64, i32, Option<i32>)> = sqlx::query_as(
-        "SELECT delivery_id, number, status FROM lmsw_attempts ORDER BY 1, 2",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    let log: Vec<(i64, i32, Option<i32>)> =
+        sqlx::query_as("SELECT delivery_id, number, status FROM lmsw_attempts ORDER BY 1, 2")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
     assert_eq!(stats.delivered, 4, "{log:?}");
     assert_eq!(stats.attempts, 4, "{stats:?} {log:?}");
     assert_eq!(*requests.lock().unwrap(), 4, "each event sent once");

@@ -24,6 +24,7 @@
 mod error;
 mod fan_out;
 mod filter;
+mod health;
 mod registry;
 mod url_policy;
 
@@ -35,9 +36,7 @@ use http::Request;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::delivery::{
-    Delivery, GiveUpReason, Next, Outcome, RecordError, RequestError, SuccessRule, Target,
-};
+use crate::delivery::{Delivery, Next, Outcome, RecordError, RequestError, SuccessRule, Target};
 use crate::encryption::EncryptionKey;
 use crate::event::TestPing;
 use crate::memo::Memo;
@@ -49,6 +48,7 @@ use crate::{Envelope, Event, EventId, Scheme, Secret, SecretError, Timestamp, We
 pub use error::EndpointError;
 pub use fan_out::{fan_out, FanOut, Skipped};
 pub use filter::EventFilter;
+pub use health::{Health, HealthChange, HealthEffect, HealthNotice};
 pub use registry::Registry;
 pub use url_policy::{classify, AddressClass, DeliveryUrl, UrlError, UrlPolicy};
 
@@ -449,7 +449,8 @@ impl Endpoint {
         outcome: Outcome,
     ) -> Result<Next, RecordError> {
         let next = delivery.record(now, &self.target(now), outcome)?;
-        self.record_result(now, next);
+        let started = delivery.attempts().last().map_or(now, |a| a.started_at);
+        self.apply_health(now, HealthChange::of(started, next));
         Ok(next)
     }
 
@@ -502,42 +503,45 @@ impl Endpoint {
 
     /// Applies the result of a finished attempt to the status: a delivery resets the failure
     /// count; one that gave up counts toward `Failed`; 410 Gone disables. `RetryAt` starts the
-    /// failing period. Returns the status afterwards.
+    /// failing period. Returns the status afterwards. (The attempt's start is taken to be
+    /// `now`; [`Endpoint::apply_health`] takes a [`HealthChange`] that says it.)
     pub fn record_result(&mut self, now: Timestamp, next: Next) -> EndpointStatus {
-        let before = self.status;
-        match next {
-            Next::Done => {
-                self.consecutive_failures = 0;
-                self.failing_since = None;
-            }
-            Next::RetryAt(_) => {
-                self.failing_since.get_or_insert(now);
-            }
-            Next::GaveUp(GiveUpReason::Gone) => {
-                self.status = EndpointStatus::Disabled;
-                self.updated_at = now;
-            }
-            Next::GaveUp(reason) if reason.is_failure() => {
-                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
-                self.failing_since.get_or_insert(now);
-            }
-            // Canceled, or ended by the endpoint's own status: says nothing of its health.
-            Next::GaveUp(_) => {}
+        self.apply_health(now, HealthChange::of(now, next));
+        self.status
+    }
+
+    /// Its health: status, failures in a row, failing since, last triggered.
+    pub fn health(&self) -> Health {
+        Health {
+            status: self.status,
+            consecutive_failures: self.consecutive_failures,
+            failing_since: self.failing_since,
+            last_triggered_at: self.last_triggered_at,
         }
-        let failing_too_long = self
-            .failing_since
-            .and_then(|since| now.duration_since(since))
-            .is_some_and(|d| d > self.failing_period);
-        if self.status == EndpointStatus::Active
-            && (self.consecutive_failures >= self.failure_threshold || failing_too_long)
-        {
-            self.status = EndpointStatus::Failed;
-            self.updated_at = now;
-        }
-        if self.status != before {
+    }
+
+    /// Replaces its health with what a store kept beside it (a store that changes health with
+    /// atomic updates of its own columns, as `lms-webhooks-postgres` does, sets it on load).
+    pub fn set_health(&mut self, health: Health) {
+        if health.status != self.status {
             self.target_memo.clear();
         }
-        self.status
+        self.status = health.status;
+        self.consecutive_failures = health.consecutive_failures;
+        self.failing_since = health.failing_since;
+        self.last_triggered_at = health.last_triggered_at;
+    }
+
+    /// Applies one attempt's [`HealthChange`] at `now` with the endpoint's failure rule (see
+    /// [`Health::apply`]), and returns what an operator should hear of.
+    pub fn apply_health(&mut self, now: Timestamp, change: HealthChange) -> Option<HealthNotice> {
+        let mut health = self.health();
+        let notice = health.apply(now, change, self.failure_threshold, self.failing_period);
+        if health.status != self.status {
+            self.updated_at = now;
+        }
+        self.set_health(health);
+        notice
     }
 
     /// The Test button: a `webhook.test` delivery to send now with
@@ -575,10 +579,7 @@ impl Endpoint {
 
     /// Applies a test ping's result: a delivered ping reactivates a `Failed` endpoint.
     pub fn record_test_result(&mut self, now: Timestamp, next: Next) -> EndpointStatus {
-        self.last_triggered_at = Some(now);
-        if next == Next::Done && self.status == EndpointStatus::Failed {
-            self.reactivate(now);
-        }
+        self.apply_health(now, HealthChange::of_test(now, next));
         self.status
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{AttemptError, BlockingTransport, Clock, Transport};
 use crate::delivery::{Delivery, GiveUpReason, Next, RequestError, Target};
-use crate::endpoint::{EndpointStatus, Registry};
+use crate::endpoint::{EndpointStatus, HealthChange, Registry};
 use crate::Timestamp;
 
 /// Where a driver finds each endpoint as it is now, and reports what happened to it.
@@ -16,9 +16,10 @@ pub trait Endpoints {
     /// The endpoint's settings at `now`, or `None` if it no longer exists.
     fn target(&self, now: Timestamp, endpoint_id: &str) -> Option<Arc<Target>>;
 
-    /// An attempt to the endpoint ended at `now` with `next`: update its status (automatic
-    /// `Failed`, 410 Gone → `Disabled`) and its "Last Triggered".
-    fn record_result(&self, now: Timestamp, endpoint_id: &str, next: Next);
+    /// An attempt to the endpoint ended at `now`: apply what it changes to the endpoint's
+    /// health (failures, automatic `Failed`, 410 Gone → `Disabled`, "Last Triggered"), as
+    /// [`Health::apply`](crate::endpoint::Health::apply) says.
+    fn apply_health(&self, now: Timestamp, endpoint_id: &str, change: HealthChange);
 }
 
 impl Endpoints for Mutex<Registry> {
@@ -27,11 +28,10 @@ impl Endpoints for Mutex<Registry> {
         registry.get(endpoint_id).map(|e| e.target(now))
     }
 
-    fn record_result(&self, now: Timestamp, endpoint_id: &str, next: Next) {
+    fn apply_health(&self, now: Timestamp, endpoint_id: &str, change: HealthChange) {
         let mut registry = self.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(endpoint) = registry.get_mut(endpoint_id) {
-            endpoint.note_attempt(now);
-            endpoint.record_result(now, next);
+            endpoint.apply_health(now, change);
         }
     }
 }
@@ -41,8 +41,8 @@ impl<E: Endpoints + ?Sized> Endpoints for Arc<E> {
         (**self).target(now, endpoint_id)
     }
 
-    fn record_result(&self, now: Timestamp, endpoint_id: &str, next: Next) {
-        (**self).record_result(now, endpoint_id, next)
+    fn apply_health(&self, now: Timestamp, endpoint_id: &str, change: HealthChange) {
+        (**self).apply_health(now, endpoint_id, change)
     }
 }
 
@@ -102,7 +102,8 @@ fn finish<E: Endpoints + ?Sized>(
     delivery: &Delivery,
     next: Next,
 ) -> Step {
-    endpoints.record_result(now, delivery.endpoint_id(), next);
+    let started = delivery.attempts().last().map_or(now, |a| a.started_at);
+    endpoints.apply_health(now, delivery.endpoint_id(), HealthChange::of(started, next));
     match next {
         Next::Done => Step::Finished(Finished::Done),
         Next::GaveUp(reason) => Step::Finished(Finished::GaveUp(reason)),
