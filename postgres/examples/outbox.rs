@@ -30,6 +30,7 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
   outbox migrate
   outbox endpoint add *    --tenant T --id ID --url U [--profile standard|learnybox|learnworlds|learnink|learnomy]
                            [--secret S] [--key K] [--events P1,P2] [--allow-http] [--allow-private]
+  outbox endpoint list *   --tenant T
   outbox endpoint rotate * --tenant T --id ID --secret S --grace SECS
   outbox endpoint pause|resume|disable|delete * --tenant T --id ID
                            (resume makes it active again: from paused, failed or disabled)
@@ -41,6 +42,8 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
   outbox purge             --older-than SECS
 
   endpoint add prints the signing secret (the one given, or a generated one).
+  endpoint list prints one JSON line per endpoint {id, url, status, consecutive_failures,
+  last_triggered_at, failing_since} (times RFC 3339 or null).
   log prints one JSON line per attempt {event, endpoint, attempt, status, error, result, at}.
   worker --exit-when-idle exits 0 once no delivery is pending or leased (held ones do not
   count); --speedup divides every retry delay. K is 32 bytes: 32 characters, or base64: and
@@ -92,7 +95,9 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         "endpoint" => {
             let Some((action, rest)) = rest.split_first() else {
-                return Err("endpoint: add, rotate, pause, resume, disable or delete".to_owned());
+                return Err(
+                    "endpoint: add, list, rotate, pause, resume, disable or delete".to_owned(),
+                );
             };
             endpoint(action, &Flags::parse(rest)?).await
         }
@@ -140,6 +145,10 @@ async fn endpoint(action: &str, flags: &Flags) -> Result<(), String> {
     let common = ["database-url", "master-key", "tenant", "id"];
     let outbox = || outbox(flags);
     let tenant = flags.require("tenant")?;
+    if action == "list" {
+        flags.only(&["database-url", "master-key", "tenant"])?;
+        return list(&outbox().await?, tenant).await;
+    }
     let id = flags.require("id")?;
     let now = Timestamp::now();
     match action {
@@ -224,9 +233,27 @@ async fn endpoint(action: &str, flags: &Flags) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!(
-            "endpoint {other}: expected add, rotate, pause, resume, disable or delete"
+            "endpoint {other}: expected add, list, rotate, pause, resume, disable or delete"
         )),
     }
+}
+
+/// One JSON line per endpoint of `tenant`, with its health.
+async fn list(outbox: &Outbox, tenant: &str) -> Result<(), String> {
+    let rfc3339 = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
+    for e in outbox.endpoints(tenant).await.map_err(explain)? {
+        let health = e.health();
+        let line = serde_json::json!({
+            "id": e.id(),
+            "url": e.url().as_str(),
+            "status": health.status,
+            "consecutive_failures": health.consecutive_failures,
+            "last_triggered_at": rfc3339(health.last_triggered_at),
+            "failing_since": rfc3339(health.failing_since),
+        });
+        println!("{line}");
+    }
+    Ok(())
 }
 
 async fn publish(flags: &Flags) -> Result<(), String> {

@@ -54,6 +54,7 @@
 pub mod admin;
 mod dedupe;
 mod error;
+mod health;
 mod migrate;
 mod outbox;
 mod record;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Next, State};
-use lms_webhooks::endpoint::{fan_out, EndpointError, EndpointStatus};
+use lms_webhooks::endpoint::{fan_out, EndpointError, EndpointStatus, HealthChange};
 use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Envelope, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
@@ -110,6 +110,7 @@ impl Outbox {
         if !key.matches(&stored) {
             return Err(StoreError::MasterKeyMismatch);
         }
+        crate::health::backfill(&pool, &key).await?;
         Ok(Outbox { pool, key })
     }
 
@@ -158,6 +159,7 @@ impl Outbox {
         if inserted.rows_affected() == 0 {
             return Err(EndpointError::DuplicateId(endpoint.id().to_owned()).into());
         }
+        crate::health::write(&mut tx, tenant, endpoint).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -191,9 +193,11 @@ impl Outbox {
         for_update: bool,
     ) -> Result<Endpoint, StoreError> {
         let sql = if for_update {
-            "SELECT sealed FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR UPDATE"
+            "SELECT sealed, status, consecutive_failures, failing_since, last_triggered_at
+             FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR UPDATE"
         } else {
-            "SELECT sealed FROM lmsw_endpoints WHERE tenant = $1 AND id = $2"
+            "SELECT sealed, status, consecutive_failures, failing_since, last_triggered_at
+             FROM lmsw_endpoints WHERE tenant = $1 AND id = $2"
         };
         let row = sqlx::query(sql)
             .bind(tenant)
@@ -205,7 +209,9 @@ impl Outbox {
                 id: id.to_owned(),
             })?;
         let sealed: Vec<u8> = row.try_get("sealed")?;
-        self.key.open_endpoint(tenant, id, &sealed)
+        let mut endpoint = self.key.open_endpoint(tenant, id, &sealed)?;
+        endpoint.set_health(crate::health::read(&row)?);
+        Ok(endpoint)
     }
 
     async fn load_all(
@@ -215,16 +221,20 @@ impl Outbox {
         for_share: bool,
     ) -> Result<Vec<Endpoint>, StoreError> {
         let sql = if for_share {
-            "SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id FOR SHARE"
+            "SELECT id, sealed, status, consecutive_failures, failing_since, last_triggered_at
+             FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id FOR SHARE"
         } else {
-            "SELECT id, sealed FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id"
+            "SELECT id, sealed, status, consecutive_failures, failing_since, last_triggered_at
+             FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id"
         };
         let rows = sqlx::query(sql).bind(tenant).fetch_all(&mut *conn).await?;
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
                 let sealed: Vec<u8> = row.try_get("sealed")?;
-                self.key.open_endpoint(tenant, &id, &sealed)
+                let mut endpoint = self.key.open_endpoint(tenant, &id, &sealed)?;
+                endpoint.set_health(crate::health::read(row)?);
+                Ok(endpoint)
             })
             .collect()
     }
@@ -237,15 +247,15 @@ impl Outbox {
     ) -> Result<(), StoreError> {
         let sealed = self.key.seal_endpoint(tenant, endpoint)?;
         sqlx::query(
-            "UPDATE lmsw_endpoints SET sealed = $3, status = $4, updated_at = now()
+            "UPDATE lmsw_endpoints SET sealed = $3, updated_at = now()
              WHERE tenant = $1 AND id = $2",
         )
         .bind(tenant)
         .bind(endpoint.id())
         .bind(sealed)
-        .bind(status_name(endpoint.status()))
         .execute(&mut *conn)
         .await?;
+        crate::health::write(conn, tenant, endpoint).await?;
         Ok(())
     }
 
@@ -336,18 +346,13 @@ impl Outbox {
         .fetch_one(&mut *tx)
         .await?
         .try_get("id")?;
+        // The endpoint's row first (its lock), then the attempt, as a worker does.
+        let change = HealthChange::of_test(now, next);
+        let applied = crate::health::apply(&mut tx, tenant, id, ended, change).await?;
         crate::record::record_attempt(&mut tx, row_id, tenant, id, &delivery, ended, "test-ping")
             .await?;
-        match self.load(&mut tx, tenant, id, true).await {
-            Ok(mut current) => {
-                current.record_test_result(ended, next);
-                self.save(&mut tx, tenant, &current).await?;
-                if current.status() == EndpointStatus::Active {
-                    release_held(&mut tx, tenant, id).await?;
-                }
-            }
-            Err(StoreError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
+        if applied.is_some_and(|a| a.after.status == EndpointStatus::Active) {
+            release_held(&mut tx, tenant, id).await?;
         }
         tx.commit().await?;
         Ok(next)

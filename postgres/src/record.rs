@@ -96,8 +96,10 @@ pub(crate) async fn record_attempt(
 
 /// Writes `rows` in one statement (atomic by itself): each delivery that the claim which made
 /// its row still holds (fenced by the claim's lease token: a claim whose lease ran out and was
-/// taken by another writes nothing) gets its new state and its attempt row. Returns the ids
-/// written.
+/// taken by another writes nothing) gets its new state and its attempt row; the endpoints of
+/// the delivered ones are healthy again, and their "Last Triggered" moves to the attempt (an
+/// endpoint row is written only when that changes something, "Last Triggered" to the second,
+/// and locked in a fixed order). Returns the ids written.
 pub(crate) async fn write(
     conn: &mut PgConnection,
     rows: &[Written],
@@ -125,7 +127,21 @@ pub(crate) async fn write(
            SELECT i.id, i.number, i.tenant, i.event_id, i.endpoint_id, i.started_at,
              i.duration_ms, i.status, i.error, i.result, i.excerpt
            FROM i JOIN d ON d.id = i.id
-           ON CONFLICT (delivery_id, number) DO NOTHING)
+           ON CONFLICT (delivery_id, number) DO NOTHING),
+         t AS (
+           SELECT i.tenant, i.endpoint_id, max(i.started_at) AS started_at
+           FROM i JOIN d ON d.id = i.id WHERE i.result = 'delivered' GROUP BY 1, 2),
+         l AS (
+           SELECT e.tenant, e.id, t.started_at FROM lmsw_endpoints e
+           JOIN t ON e.tenant = t.tenant AND e.id = t.endpoint_id
+           WHERE e.consecutive_failures <> 0 OR e.failing_since IS NOT NULL
+             OR e.last_triggered_at IS NULL
+             OR e.last_triggered_at < t.started_at - interval '1 second'
+           ORDER BY e.tenant, e.id FOR UPDATE OF e),
+         h AS (
+           UPDATE lmsw_endpoints e SET consecutive_failures = 0, failing_since = NULL,
+             last_triggered_at = greatest(e.last_triggered_at, l.started_at)
+           FROM l WHERE e.tenant = l.tenant AND e.id = l.id)
          SELECT id FROM d",
     )
     .bind(column(rows, |r| r.lease.as_str()))

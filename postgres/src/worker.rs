@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError};
+use lms_webhooks::endpoint::{Health, HealthChange, HealthEffect, HealthNotice};
 use lms_webhooks::transport::{ReqwestTransport, Transport};
 use lms_webhooks::{Endpoint, Timestamp};
 use sqlx::postgres::{PgListener, PgPoolOptions};
@@ -214,6 +215,8 @@ struct Claimed {
     /// The endpoint's sealed bytes; `None` when it was deleted.
     sealed: Option<Vec<u8>>,
     rate: Option<f64>,
+    /// The endpoint's health columns as the claim read them.
+    health: Option<Health>,
 }
 
 /// A delivery this worker holds the lease of, and its endpoint as it was for the attempt.
@@ -515,7 +518,8 @@ impl Worker {
                       lease_until = now() + make_interval(secs => $2)
                FROM due WHERE d.id = due.id
                RETURNING d.id, d.tenant, d.endpoint_id, d.delivery)
-             SELECT leased.*, e.sealed, e.rate_per_second AS rate
+             SELECT leased.*, e.sealed, e.rate_per_second AS rate, e.status,
+               e.consecutive_failures, e.failing_since, e.last_triggered_at
              FROM leased LEFT JOIN lmsw_endpoints e
                ON e.tenant = leased.tenant AND e.id = leased.endpoint_id",
         )
@@ -534,6 +538,10 @@ impl Worker {
                     delivery: row.try_get("delivery")?,
                     sealed: row.try_get("sealed")?,
                     rate: row.try_get("rate")?,
+                    health: match row.try_get::<Option<String>, _>("status")? {
+                        Some(_) => Some(crate::health::read(row)?),
+                        None => None,
+                    },
                 })
             })
             .collect()
@@ -557,13 +565,20 @@ impl Worker {
             delivery,
             sealed,
             rate,
+            health,
         } = claim;
         let (tenant, endpoint_id, lease) = (tenant.as_str(), endpoint_id.as_str(), lease.as_str());
         let mut delivery = load_delivery(id, &delivery)?;
         let now = Timestamp::now();
         // The endpoint as it is now came with the claim, in the same round trip.
         let endpoint = match sealed {
-            Some(sealed) => self.unseal(tenant, endpoint_id, sealed)?,
+            Some(sealed) => {
+                let mut endpoint = self.unseal(tenant, endpoint_id, sealed)?;
+                if let Some(health) = health {
+                    endpoint.set_health(health);
+                }
+                endpoint
+            }
             None => {
                 delivery.end_for_deleted_endpoint(now);
                 let mut conn = pool.acquire().await?;
@@ -797,8 +812,8 @@ impl Worker {
             reason: e.to_string(),
         };
         let next = delivery.record(now, target, outcome).map_err(corrupt)?;
-        let mut probe = endpoint.clone();
-        probe.record_result(now, next);
+        let started = delivery.attempts().last().map_or(now, |a| a.started_at);
+        let change = HealthChange::of(started, next);
         let due = match next {
             Next::RetryAt(due) if self.speedup > 1 => {
                 now.saturating_add(due.duration_since(now).unwrap_or_default() / self.speedup)
@@ -806,9 +821,14 @@ impl Worker {
             Next::RetryAt(due) => due,
             _ => now,
         };
-        if probe == *endpoint {
-            // The usual case: one statement, atomic by itself, no transaction to open, shared
-            // with the other outcomes that arrive meanwhile.
+        let healthy = endpoint.health();
+        if change.effect == HealthEffect::Delivered
+            && healthy.consecutive_failures == 0
+            && healthy.failing_since.is_none()
+        {
+            // The usual case: one statement, atomic by itself, shared with the other outcomes
+            // that arrive meanwhile; it also moves "Last Triggered" (to the second) and resets
+            // a failure count that a concurrent attempt may have raised since the claim.
             let written = match Written::new(id, lease, tenant, endpoint.id(), delivery, due) {
                 Some(row) => recorder.write(row).await?,
                 None => {
@@ -818,54 +838,30 @@ impl Worker {
             };
             return Ok(written.then_some(next));
         }
-        let mut status_change = None;
-        let mut recovered_after = 0;
+        // The health changes (a failure counted, Failed, 410 → Disabled, a delivery after
+        // failures): under the endpoint row's lock, with the core crate's rules, in one
+        // transaction with the attempt. The sealed settings are not touched.
         let mut tx = self.pool.begin().await?;
-        {
-            // The status bookkeeping changes (a failure counted, Failed, 410 → Disabled, a
-            // delivery after failures): under the endpoint row's lock, on the endpoint as it
-            // is now.
-            match self.outbox.load(&mut tx, tenant, endpoint.id(), true).await {
-                Ok(mut current) => {
-                    let before = current.status();
-                    let failures = current.consecutive_failures();
-                    let after = current.record_result(now, next);
-                    self.outbox.save(&mut tx, tenant, &current).await?;
-                    if after != before {
-                        status_change = Some(after);
-                    }
-                    if next == Next::Done {
-                        recovered_after = failures;
-                    }
-                }
-                Err(StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
+        let applied = crate::health::apply(&mut tx, tenant, endpoint.id(), now, change).await?;
         if !record_attempt(&mut tx, id, tenant, endpoint.id(), delivery, due, lease).await? {
             tx.rollback().await?;
             return Ok(None);
         }
         tx.commit().await?;
-        let who = || (tenant.to_owned(), endpoint.id().to_owned());
-        match status_change {
-            Some(lms_webhooks::EndpointStatus::Failed) => {
-                let (tenant, endpoint) = who();
-                self.notify(Notice::EndpointFailed { tenant, endpoint });
+        let (tenant, endpoint) = (tenant.to_owned(), endpoint.id().to_owned());
+        match applied.and_then(|a| a.notice) {
+            Some(HealthNotice::Failed) => self.notify(Notice::EndpointFailed { tenant, endpoint }),
+            Some(HealthNotice::Disabled) => {
+                self.notify(Notice::EndpointDisabled { tenant, endpoint })
             }
-            Some(lms_webhooks::EndpointStatus::Disabled) => {
-                let (tenant, endpoint) = who();
-                self.notify(Notice::EndpointDisabled { tenant, endpoint });
+            Some(HealthNotice::Recovered { after_failures }) => {
+                self.notify(Notice::EndpointRecovered {
+                    tenant,
+                    endpoint,
+                    after_failures,
+                })
             }
             _ => {}
-        }
-        if recovered_after > 0 {
-            let (tenant, endpoint) = who();
-            self.notify(Notice::EndpointRecovered {
-                tenant,
-                endpoint,
-                after_failures: recovered_after,
-            });
         }
         Ok(Some(next))
     }

@@ -548,3 +548,54 @@ async fn a_webhook_with_a_key_pair_shows_its_public_key() {
         *new_public.expose_text()
     );
 }
+
+/// The list shows each webhook's health as the worker left it: "Last Triggered" (never
+/// "Never" once a worker sent to it) and, for one whose deliveries fail, how many in a row and
+/// since when.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_shows_last_triggered_and_failures_set_by_the_worker() {
+    use lms_webhooks::retry::RetrySchedule;
+
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let app = app(&outbox);
+    let (ok_url, _) = receiver(200, "ok");
+    let (down_url, _) = receiver(500, "down");
+    let (ok_id, _) = add(&app, "school", "pro", &ok_url).await;
+    let (down_id, _) = add(&app, "school", "pro", &down_url).await;
+    // One attempt and no retry for the failing one, so that its delivery gives up at once.
+    outbox
+        .edit_endpoint("school", &down_id, |e| {
+            *e = e.clone().with_delivery(RetrySchedule::none(), Default::default());
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let before = get(&app, "school", "pro", "/").await.body;
+    assert_eq!(before.matches("Never").count(), 2, "{before}");
+
+    let mut tx = pool.begin().await.unwrap();
+    let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    outbox.publish(&mut tx, "school", &envelope).await.unwrap();
+    tx.commit().await.unwrap();
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(loopback())
+        .unwrap();
+    let stats = Worker::new(outbox.clone(), transport)
+        .with_poll_interval(Duration::from_millis(20))
+        .run_until_idle()
+        .await
+        .unwrap();
+    assert_eq!((stats.delivered, stats.gave_up), (1, 1));
+
+    let after = get(&app, "school", "pro", "/").await.body;
+    assert!(!after.contains("Never"), "{after}");
+    let row = |id: &str| {
+        let at = after.find(&format!("data-id=\"{id}\"")).unwrap();
+        after[at..at + after[at..].find("</tr>").unwrap()].to_owned()
+    };
+    assert!(!row(&ok_id).contains("failed in a row"), "{}", row(&ok_id));
+    let down = row(&down_id);
+    assert!(down.contains("1 failed in a row; failing since"), "{down}");
+}

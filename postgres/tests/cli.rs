@@ -162,6 +162,22 @@ async fn the_whole_flow_from_the_command_line() {
     assert_eq!(line["status"], 200);
     assert_eq!(line["result"], "delivered");
 
+    // The endpoint's health, as the worker left it: "Last Triggered" set.
+    let mut list = vec!["endpoint", "list"];
+    list.extend_from_slice(&base);
+    let o = run(&list, b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let listed: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(listed["id"], "crm", "{o:?}");
+    assert_eq!(listed["url"], url.as_str());
+    assert_eq!(listed["status"], "active");
+    assert_eq!(listed["consecutive_failures"], 0);
+    assert_eq!(listed["failing_since"], serde_json::Value::Null);
+    let last = listed["last_triggered_at"]
+        .as_str()
+        .expect("set by the worker");
+    assert!(Timestamp::parse_rfc3339(last).is_ok(), "{last}");
+
     // Paused: the event is held, and the idle worker exits without sending it.
     let mut pause = vec!["endpoint", "pause"];
     pause.extend_from_slice(&base);

@@ -311,7 +311,22 @@ fn row(ctx: &Ctx, e: &Endpoint) -> Markup {
                     span.badge { @if p == "*" { "All events" } @else { (p) } }
                 }
             }
-            td { span class=(class) { (label) } }
+            td {
+                span class=(class) { (label) }
+                @let health = e.health();
+                @if health.consecutive_failures > 0 || health.failing_since.is_some() {
+                    br;
+                    small.failing {
+                        @if health.consecutive_failures > 0 {
+                            (health.consecutive_failures) " failed in a row"
+                        }
+                        @if let Some(since) = health.failing_since {
+                            @if health.consecutive_failures > 0 { "; " }
+                            "failing since " (when(Some(since)))
+                        }
+                    }
+                }
+            }
             td { (when(e.last_triggered_at())) }
             td.actions {
                 a.button.quiet href={ (base) "/" (id) "/edit" } { "Edit" } " "
