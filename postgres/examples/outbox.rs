@@ -303,8 +303,8 @@ async fn worker(flags: &Flags) -> Result<(), String> {
     }
     .map_err(explain)?;
     eprintln!(
-        "worker: {} attempts, {} delivered, {} gave up, {} held, {} lost leases",
-        stats.attempts, stats.delivered, stats.gave_up, stats.held, stats.lost_leases
+        "worker: {} attempts, {} delivered, {} gave up, {} held, {} lost leases, {} parked",
+        stats.attempts, stats.delivered, stats.gave_up, stats.held, stats.lost_leases, stats.parked
     );
     Ok(())
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("../migrations/0004_dedupe.sql")),
     (5, include_str!("../migrations/0005_dedupe_claims.sql")),
     (6, include_str!("../migrations/0006_endpoint_health.sql")),
+    (7, include_str!("../migrations/0007_parked_deliveries.sql")),
 ];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.

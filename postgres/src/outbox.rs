@@ -669,7 +669,7 @@ pub(crate) async fn store_delivery(
     let state = state_name(delivery.state());
     let updated = sqlx::query(
         "UPDATE lmsw_deliveries SET state = $2, next_due = $3, attempt_count = $4,
-           delivery = $5, lease_owner = NULL, lease_until = NULL,
+           delivery = $5, lease_owner = NULL, lease_until = NULL, parked_reason = NULL,
            finished_at = CASE WHEN $2 IN ('done', 'gave_up') THEN now() ELSE NULL END
          WHERE id = $1 AND ($6::text IS NULL OR lease_owner = $6)",
     )

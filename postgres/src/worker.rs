@@ -39,6 +39,7 @@ pub struct Worker {
     concurrency: usize,
     lease: Duration,
     poll: Duration,
+    outage: Duration,
     speedup: u32,
     /// Endpoints unsealed lately, by tenant and id, with the sealed bytes they came from: a
     /// claim that brings the same bytes reuses the endpoint (and its built target) instead of
@@ -73,6 +74,17 @@ pub enum Notice {
         endpoint: String,
         /// How many deliveries in a row had given up before this one was delivered.
         after_failures: u32,
+    },
+    /// A delivery could not be attempted (its row cannot be read, its endpoint cannot be
+    /// unsealed): it is parked with the reason, and the worker goes on. `Outbox::resend`
+    /// takes it up again once the cause is fixed.
+    DeliveryParked {
+        /// The tenant.
+        tenant: String,
+        /// The endpoint.
+        endpoint: String,
+        /// What went wrong.
+        reason: String,
     },
     /// A delivery gave up for good.
     DeliveryGaveUp {
@@ -121,6 +133,8 @@ pub struct WorkerStats {
     /// Outcomes not written because the claim had lost its lease to another claim meanwhile
     /// (this worker stalled past it): the other claim's outcome stands.
     pub lost_leases: u64,
+    /// Deliveries parked because they could not be attempted (see [`Notice::DeliveryParked`]).
+    pub parked: u64,
 }
 
 #[derive(Default)]
@@ -130,6 +144,7 @@ struct Counters {
     gave_up: AtomicU64,
     held: AtomicU64,
     lost_leases: AtomicU64,
+    parked: AtomicU64,
 }
 
 /// The worker's own pool, lazily connected: see [`Worker::new`].
@@ -228,9 +243,10 @@ struct Leased<'a> {
     endpoint: &'a Endpoint,
 }
 
-/// An attempt task's result: a panic is carried on, an error returned, except a lost
-/// connection or a busy database: the delivery's lease expires and it is attempted again (the
-/// claims count those failures and stop the worker when the database stays away).
+/// An attempt task's result: a panic is carried on, an error returned (the attempt parks what
+/// it cannot attempt, so only its own writes' errors come here), except a lost connection or a
+/// busy database: the delivery's lease expires and it is attempted again (the claims time
+/// such outages and stop the worker when the database stays away too long).
 fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), StoreError> {
     match done {
         Ok(Err(StoreError::Database(_))) => Ok(()),
@@ -266,6 +282,7 @@ impl Worker {
             concurrency: 8,
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(1),
+            outage: Duration::from_secs(60),
             speedup: 1,
             unsealed: Arc::default(),
             hook: None,
@@ -294,6 +311,16 @@ impl Worker {
     #[must_use]
     pub fn with_poll_interval(mut self, poll: Duration) -> Worker {
         self.poll = poll.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long the database may stay away before the worker gives up and returns its error
+    /// (60 s unless set). Meanwhile it retries, backing off; leased deliveries are safe (their
+    /// leases expire and they are attempted again). Nothing else stops a worker: a delivery
+    /// that cannot be attempted is parked ([`Notice::DeliveryParked`]).
+    #[must_use]
+    pub fn with_outage_limit(mut self, limit: Duration) -> Worker {
+        self.outage = limit;
         self
     }
 
@@ -389,6 +416,7 @@ impl Worker {
             gave_up: counters.gave_up.load(Ordering::Relaxed),
             held: counters.held.load(Ordering::Relaxed),
             lost_leases: counters.lost_leases.load(Ordering::Relaxed),
+            parked: counters.parked.load(Ordering::Relaxed),
         })
     }
 
@@ -408,6 +436,7 @@ impl Worker {
         let mut in_flight = tokio::task::JoinSet::new();
         let mut first_error = None;
         let mut failures = 0u32;
+        let mut outage_since = None;
         'run: while !*stopped.borrow() {
             while let Some(done) = in_flight.try_join_next() {
                 if let Err(e) = joined(done) {
@@ -424,6 +453,7 @@ impl Worker {
                 match self.claim(free.len()).await {
                     Ok(claimed) => {
                         failures = 0;
+                        outage_since = None;
                         drained = claimed.len() < free.len();
                         for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
                             let (me, counters, recorder) =
@@ -436,8 +466,13 @@ impl Worker {
                     }
                     // A lost connection or a busy database: the leases keep the deliveries
                     // safe; back off and try again.
-                    Err(StoreError::Database(_)) if failures < 20 => {
-                        failures += 1;
+                    Err(StoreError::Database(_))
+                        if outage_since
+                            .get_or_insert_with(std::time::Instant::now)
+                            .elapsed()
+                            < self.outage =>
+                    {
+                        failures = (failures + 1).min(10);
                         tokio::select! {
                             _ = stopped.wait_for(|s| *s) => break 'run,
                             () = tokio::time::sleep(
@@ -547,9 +582,47 @@ impl Worker {
             .collect()
     }
 
+    /// One leased delivery, attempted; one that cannot be (its row unreadable, its endpoint
+    /// not unsealable) is parked with the reason and the worker goes on. A database error is
+    /// returned: the lease then expires and the delivery is attempted again.
+    async fn attempt(
+        &self,
+        claim: Claimed,
+        slot: Slot,
+        counters: &Counters,
+        recorder: &Recorder,
+    ) -> Result<(), StoreError> {
+        let (id, lease) = (claim.id, claim.lease.clone());
+        let (tenant, endpoint) = (claim.tenant.clone(), claim.endpoint_id.clone());
+        match self.attempt_leased(claim, slot, counters, recorder).await {
+            Err(StoreError::Database(e)) => Err(StoreError::Database(e)),
+            Err(e) => {
+                let reason = e.to_string();
+                sqlx::query(
+                    "UPDATE lmsw_deliveries SET state = 'parked', parked_reason = $3,
+                       lease_owner = NULL, lease_until = NULL, finished_at = now()
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(&lease)
+                .bind(&reason)
+                .execute(&self.pool)
+                .await?;
+                counters.parked.fetch_add(1, Ordering::Relaxed);
+                self.notify(Notice::DeliveryParked {
+                    tenant,
+                    endpoint,
+                    reason,
+                });
+                Ok(())
+            }
+            ok => ok,
+        }
+    }
+
     /// One leased delivery: its request built from the endpoint as it is now, sent outside
     /// any transaction, its outcome recorded.
-    async fn attempt(
+    async fn attempt_leased(
         &self,
         claim: Claimed,
         mut slot: Slot,

@@ -566,7 +566,9 @@ async fn the_list_shows_last_triggered_and_failures_set_by_the_worker() {
     // One attempt and no retry for the failing one, so that its delivery gives up at once.
     outbox
         .edit_endpoint("school", &down_id, |e| {
-            *e = e.clone().with_delivery(RetrySchedule::none(), Default::default());
+            *e = e
+                .clone()
+                .with_delivery(RetrySchedule::none(), Default::default());
             Ok(())
         })
         .await

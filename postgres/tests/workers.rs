@@ -591,3 +591,71 @@ async fn an_attempt_longer_than_the_lease_is_sent_once() {
         .get("n");
     assert_eq!(attempts, 4);
 }
+
+/// A worker keeps working through deliveries it cannot attempt: a delivery row that cannot be
+/// read, and an endpoint whose sealed settings cannot be opened, are parked with the reason
+/// (and a notice), and every other delivery is delivered. Before, the first such error made
+/// the whole worker return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_parks_what_it_cannot_attempt_and_keeps_working() {
+    use lms_webhooks_postgres::Notice;
+
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let policy = loopback();
+    let url = answering(|| 200);
+    for id in ["ok", "broken"] {
+        let (e, _) = Endpoint::create(Timestamp::now(), id, &url, &policy).unwrap();
+        outbox.add_endpoint("t", &e, None).await.unwrap();
+    }
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..3 {
+        let envelope = Envelope::new(Event::sample(EventType::CrmContactTagAdded));
+        outbox.publish(&mut tx, "t", &envelope).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    sqlx::query("UPDATE lmsw_endpoints SET sealed = 'not sealed' WHERE id = 'broken'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE lmsw_deliveries SET delivery = 'not a delivery' WHERE id =
+           (SELECT min(id) FROM lmsw_deliveries WHERE endpoint_id = 'ok')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let heard = Arc::clone(&notices);
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(policy)
+        .unwrap();
+    let stats = Worker::new(outbox.clone(), transport)
+        .with_poll_interval(Duration::from_millis(20))
+        .with_hook(move |n| heard.lock().unwrap().push(n))
+        .run_until_idle()
+        .await
+        .expect("the worker does not stop over one delivery");
+    assert_eq!((stats.delivered, stats.parked), (2, 4), "{stats:?}");
+    let parked: Vec<(String, String)> = sqlx::query_as(
+        "SELECT endpoint_id, parked_reason FROM lmsw_deliveries WHERE state = 'parked'
+         ORDER BY endpoint_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(parked.len(), 4);
+    assert_eq!(parked.iter().filter(|(e, _)| e == "broken").count(), 3);
+    assert!(
+        parked.iter().all(|(_, reason)| !reason.is_empty()),
+        "{parked:?}"
+    );
+    let notices = notices.lock().unwrap();
+    let parked_notices = notices
+        .iter()
+        .filter(|n| matches!(n, Notice::DeliveryParked { .. }))
+        .count();
+    assert_eq!(parked_notices, 4, "{notices:?}");
+}
