@@ -5,7 +5,8 @@
 //! ```text
 //! cargo run -p lms-webhooks-postgres --features admin --example admin -- \
 //!     --database-url URL --master-key K --listen 127.0.0.1:8080 --tenant school_42 \
-//!     --plan free|pro [--profile standard|learnomy|…] [--allow-http] [--allow-private]
+//!     --plan free|pro [--profile standard|learnomy|…] [--origin https://lms.example]
+//!     [--allow-http] [--allow-private]
 //! ```
 //!
 //! Errors go to stderr with exit 1.
@@ -27,9 +28,12 @@ admin: the webhooks admin page for one tenant, at /webhooks (local trials only: 
 
 USAGE:
   admin --database-url URL --master-key K --listen ADDRESS:PORT --tenant T --plan free|pro
-        [--profile standard|learnybox|learnworlds|learnink|learnomy] [--allow-http] [--allow-private]
+        [--profile standard|learnybox|learnworlds|learnink|learnomy] [--origin ORIGIN]
+        [--allow-http] [--allow-private]
 
   Migrates the database, serves the page, and runs a worker in the same process.
+  ORIGIN is the page's origin as browsers see it (default: http://ADDRESS:PORT): form posts
+  from any other origin are refused.
   K is 32 bytes: 32 characters, or base64: and the base64 of 32 bytes.
 ";
 
@@ -50,6 +54,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         "tenant",
         "plan",
         "profile",
+        "origin",
     ])?;
     let tenant = flags.require("tenant")?.to_owned();
     let plan = match flags.require("plan")? {
@@ -83,9 +88,16 @@ async fn run(args: &[String]) -> Result<(), String> {
     .map_err(|e| e.to_string())?
     .with_url_policy(flags.policy())
     .with_profile(profile);
+    // The origin browsers see, scheme included (default: the address it listens on).
+    let listen = flags.require("listen")?;
+    let origin = flags
+        .get("origin")
+        .map_or_else(|| format!("http://{listen}"), str::to_owned);
+    let admin = admin
+        .with_origin(&origin)
+        .map_err(|e| format!("--origin: {e}"))?;
     let app = axum::Router::new().nest("/webhooks", admin.router());
 
-    let listen = flags.require("listen")?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("--listen {listen}: {e}"))?;

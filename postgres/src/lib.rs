@@ -55,6 +55,7 @@ pub mod admin;
 mod dedupe;
 mod error;
 mod health;
+mod listing;
 mod migrate;
 mod outbox;
 mod record;

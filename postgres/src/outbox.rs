@@ -176,6 +176,19 @@ impl Outbox {
         self.load_all(&mut conn, tenant, false).await
     }
 
+    /// An endpoint from a row holding its `id`, `sealed` settings and health columns.
+    pub(crate) fn open_row(
+        &self,
+        tenant: &str,
+        row: &sqlx::postgres::PgRow,
+    ) -> Result<Endpoint, StoreError> {
+        let id: String = row.try_get("id")?;
+        let sealed: Vec<u8> = row.try_get("sealed")?;
+        let mut endpoint = self.key.open_endpoint(tenant, &id, &sealed)?;
+        endpoint.set_health(crate::health::read(row)?);
+        Ok(endpoint)
+    }
+
     pub(crate) fn unseal(
         &self,
         tenant: &str,
@@ -228,15 +241,7 @@ impl Outbox {
              FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id"
         };
         let rows = sqlx::query(sql).bind(tenant).fetch_all(&mut *conn).await?;
-        rows.iter()
-            .map(|row| {
-                let id: String = row.try_get("id")?;
-                let sealed: Vec<u8> = row.try_get("sealed")?;
-                let mut endpoint = self.key.open_endpoint(tenant, &id, &sealed)?;
-                endpoint.set_health(crate::health::read(row)?);
-                Ok(endpoint)
-            })
-            .collect()
+        rows.iter().map(|row| self.open_row(tenant, row)).collect()
     }
 
     pub(crate) async fn save(

@@ -19,9 +19,22 @@ use support::pg::Pg;
 use support::store::{fresh_outbox, loopback};
 use tower::ServiceExt;
 
+/// The admin router, and a cookie jar per tenant: each tenant is its own browser.
+struct Browser {
+    router: Router,
+    cookies: Mutex<std::collections::HashMap<String, String>>,
+}
+
 /// The host's "authentication" in these tests: headers a real host's middleware would have
 /// turned into a user.
-fn app(outbox: &Outbox) -> Router {
+fn app(outbox: &Outbox) -> Browser {
+    Browser {
+        router: router(outbox),
+        cookies: Mutex::default(),
+    }
+}
+
+fn router(outbox: &Outbox) -> Router {
     let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
         .unwrap()
         .with_policy(loopback())
@@ -42,12 +55,28 @@ fn app(outbox: &Outbox) -> Router {
 struct Page {
     status: StatusCode,
     location: Option<String>,
+    headers: axum::http::HeaderMap,
     body: String,
 }
 
-async fn call(app: &Router, req: Request<Body>) -> Page {
-    let response = app.clone().oneshot(req).await.unwrap();
+/// Sends `req` with its tenant's browser cookie, and keeps the cookie the answer sets.
+async fn call(app: &Browser, mut req: Request<Body>) -> Page {
+    let tenant = req
+        .headers()
+        .get("x-tenant")
+        .map(|t| t.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    if let Some(cookie) = app.cookies.lock().unwrap().get(&tenant) {
+        req.headers_mut()
+            .insert(header::COOKIE, cookie.parse().unwrap());
+    }
+    let response = app.router.clone().oneshot(req).await.unwrap();
+    if let Some(set) = response.headers().get(header::SET_COOKIE) {
+        let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+        app.cookies.lock().unwrap().insert(tenant, pair);
+    }
     let status = response.status();
+    let headers = response.headers().clone();
     let location = response
         .headers()
         .get(header::LOCATION)
@@ -58,11 +87,12 @@ async fn call(app: &Router, req: Request<Body>) -> Page {
     Page {
         status,
         location,
+        headers,
         body: String::from_utf8(bytes.to_vec()).unwrap(),
     }
 }
 
-async fn get(app: &Router, tenant: &str, plan: &str, path: &str) -> Page {
+async fn get(app: &Browser, tenant: &str, plan: &str, path: &str) -> Page {
     let path = if path == "/" { "" } else { path };
     let req = Request::get(format!("/settings/webhooks{path}"))
         .header("x-tenant", tenant)
@@ -72,7 +102,7 @@ async fn get(app: &Router, tenant: &str, plan: &str, path: &str) -> Page {
     call(app, req).await
 }
 
-async fn post(app: &Router, tenant: &str, plan: &str, path: &str, form: &[(&str, &str)]) -> Page {
+async fn post(app: &Browser, tenant: &str, plan: &str, path: &str, form: &[(&str, &str)]) -> Page {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
@@ -98,7 +128,7 @@ fn input_value(page: &str, name: &str) -> String {
 }
 
 /// Adds a webhook through the form as `tenant`; returns its id and the secret the form showed.
-async fn add(app: &Router, tenant: &str, plan: &str, url: &str) -> (String, String) {
+async fn add(app: &Browser, tenant: &str, plan: &str, url: &str) -> (String, String) {
     let page = get(app, tenant, plan, "/").await;
     assert_eq!(page.status, StatusCode::OK);
     let (csrf, secret) = (
@@ -600,4 +630,331 @@ async fn the_list_shows_last_triggered_and_failures_set_by_the_worker() {
     assert!(!row(&ok_id).contains("failed in a row"), "{}", row(&ok_id));
     let down = row(&down_id);
     assert!(down.contains("1 failed in a row; failing since"), "{down}");
+}
+
+/// Hardening (issue "attacked as a hostile tenant would"), item 1: the router sends the
+/// browser-side protections itself, and no page showing a secret may be cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_carries_the_browser_side_protections() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 5).await;
+    let app = app(&outbox);
+    let list = get(&app, "school", "pro", "/").await;
+    let csp = list.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    for part in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{csp}");
+    }
+    assert_eq!(list.headers[header::X_FRAME_OPTIONS], "DENY");
+    assert_eq!(list.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(list.headers[header::REFERRER_POLICY], "same-origin");
+    // The list's add form holds a fresh secret: never stored by a cache.
+    assert_eq!(list.headers[header::CACHE_CONTROL], "no-store");
+    let (id, _) = add(&app, "school", "pro", "http://127.0.0.1:9/x").await;
+    let edit = get(&app, "school", "pro", &format!("/{id}/edit")).await;
+    let csrf = input_value(&edit.body, "csrf");
+    let rotated = post(
+        &app,
+        "school",
+        "pro",
+        &format!("/{id}/rotate"),
+        &[("csrf", &csrf), ("grace_hours", "1")],
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    assert!(rotated.body.contains("whsec_"));
+    assert_eq!(rotated.headers[header::CACHE_CONTROL], "no-store");
+    assert_eq!(rotated.headers[header::X_FRAME_OPTIONS], "DENY");
+    // The static assets may be cached, and carry nosniff too.
+    let js = get(&app, "school", "pro", "/assets/admin.js").await;
+    assert_eq!(js.headers[header::CACHE_CONTROL], "max-age=3600");
+    assert_eq!(js.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+}
+
+/// Item 2: a form's CSRF token is bound to the browser session the router set (a signed,
+/// HttpOnly, SameSite=Strict cookie with a lifetime), and the Origin is compared with the
+/// configured origin, scheme included, never with `X-Forwarded-Host`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_tokens_are_bound_to_a_browser_session_and_the_configured_origin() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 5).await;
+    let app = app(&outbox);
+    let (id, _) = add(&app, "school", "pro", "http://127.0.0.1:9/x").await;
+    let list = get(&app, "school", "pro", "/").await;
+    let token = input_value(&list.body, "csrf");
+    let cookie = app.cookies.lock().unwrap()["school"].clone();
+    assert!(cookie.starts_with("lmsw_admin_session="), "{cookie}");
+
+    // Another browser of the same tenant (another session): its own token; ours is refused.
+    let other = Browser {
+        router: app.router.clone(),
+        cookies: Mutex::default(),
+    };
+    let theirs = input_value(&get(&other, "school", "pro", "/").await.body, "csrf");
+    assert_ne!(theirs, token);
+    let stolen = post(
+        &other,
+        "school",
+        "pro",
+        &format!("/{id}/pause"),
+        &[("csrf", &token)],
+    )
+    .await;
+    assert_eq!(stolen.status, StatusCode::FORBIDDEN);
+    // No session cookie at all: refused, even with a token.
+    let req = Request::post(format!("/settings/webhooks/{id}/pause"))
+        .header("x-tenant", "school")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={token}")))
+        .unwrap();
+    let anonymous = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
+    // The cookie as set: HttpOnly, SameSite=Strict, a lifetime, the page's path.
+    let set = get(&other, "fresh", "pro", "/").await.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in [
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=43200",
+        "Path=/settings/webhooks",
+    ] {
+        assert!(set.contains(part), "{set}");
+    }
+    // A forged X-Forwarded-Host does not make another site's form same-origin.
+    let req = Request::post(format!("/settings/webhooks/{id}/pause"))
+        .header("x-tenant", "school")
+        .header(header::HOST, "127.0.0.1:8080")
+        .header("x-forwarded-host", "evil.example")
+        .header(header::ORIGIN, "https://evil.example")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={token}")))
+        .unwrap();
+    assert_eq!(call(&app, req).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        outbox.endpoint("school", &id).await.unwrap().status(),
+        lms_webhooks::EndpointStatus::Active
+    );
+
+    // With the origin configured, it is compared whole: http:// is not https://.
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5)).unwrap();
+    let admin = Admin::new(outbox.clone(), transport, |req: &http::request::Parts| {
+        let tenant = req.headers.get("x-tenant")?.to_str().ok()?.to_owned();
+        Some(Access::new(tenant, Plan::pro()))
+    })
+    .unwrap()
+    .with_origin("https://lms.example")
+    .unwrap()
+    .with_session_lifetime(Duration::from_secs(1));
+    assert!(Admin::new(
+        outbox.clone(),
+        ReqwestTransport::new(Duration::from_secs(1), Duration::from_secs(1)).unwrap(),
+        |_: &http::request::Parts| None
+    )
+    .unwrap()
+    .with_origin("lms.example")
+    .is_err());
+    let secure = Browser {
+        router: Router::new().nest("/settings/webhooks", admin.router()),
+        cookies: Mutex::default(),
+    };
+    let page = get(&secure, "school", "pro", "/").await;
+    assert!(page.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+    let token = input_value(&page.body, "csrf");
+    let cookie = secure.cookies.lock().unwrap()["school"].clone();
+    let pause = |origin: &'static str, cookie: &str, token: &str| {
+        Request::post(format!("/settings/webhooks/{id}/pause"))
+            .header("x-tenant", "school")
+            .header(header::HOST, "lms.example")
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={token}")))
+            .unwrap()
+    };
+    let plain = secure
+        .router
+        .clone()
+        .oneshot(pause("http://lms.example", &cookie, &token))
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), StatusCode::FORBIDDEN);
+    // The session expires: its token with it.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let late = secure
+        .router
+        .clone()
+        .oneshot(pause("https://lms.example", &cookie, &token))
+        .await
+        .unwrap();
+    assert_eq!(late.status(), StatusCode::FORBIDDEN);
+    // A fresh session's token goes through.
+    secure.cookies.lock().unwrap().clear();
+    let page = get(&secure, "school", "pro", "/").await;
+    let token = input_value(&page.body, "csrf");
+    let cookie = secure.cookies.lock().unwrap()["school"].clone();
+    let fresh = secure
+        .router
+        .clone()
+        .oneshot(pause("https://lms.example", &cookie, &token))
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        outbox.endpoint("school", &id).await.unwrap().status(),
+        lms_webhooks::EndpointStatus::Paused
+    );
+}
+
+/// Item 3: bad ids are 404, bad numbers 400, a database error a generic 500: no panic, no
+/// internals on the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_ids_and_numbers_are_refused_without_internals() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 5).await;
+    let app = app(&outbox);
+    let (id, _) = add(&app, "school", "pro", "http://127.0.0.1:9/x").await;
+    for path in [
+        "/a%00b/edit",
+        "/a%00b/log",
+        "/%0A/delete",
+        &format!("/{}/edit", "x".repeat(300)),
+    ] {
+        let page = get(&app, "school", "pro", path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.body);
+        assert!(
+            !page.body.contains("invalid byte sequence"),
+            "{}",
+            page.body
+        );
+    }
+    for path in [
+        "?page=200000000000000000",
+        "?page=-1",
+        "?page=abc",
+        "?page=4294967295",
+    ] {
+        let page = get(&app, "school", "pro", &format!("/{id}/log{path}")).await;
+        assert_eq!(
+            page.status,
+            StatusCode::BAD_REQUEST,
+            "{path}: {}",
+            page.body
+        );
+    }
+    pool.close().await;
+    outbox.pool().close().await;
+    let page = get(&app, "school", "pro", "/").await;
+    assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.body.contains("it has been logged"), "{}", page.body);
+    assert!(!page.body.to_lowercase().contains("pool"), "{}", page.body);
+}
+
+/// Item 4: an endpoint holds at most 256 event patterns (a clear error, nothing saved), and
+/// the list is paginated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patterns_are_capped_and_the_list_is_paginated() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 5).await;
+    let app = app(&outbox);
+    let list = get(&app, "school", "pro", "/").await;
+    let csrf = input_value(&list.body, "csrf");
+    let secret = input_value(&list.body, "secret");
+    let patterns: Vec<String> = (0..300).map(|i| format!("lms.custom.e{i}")).collect();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("csrf", &csrf),
+        ("url", "http://127.0.0.1:9/x"),
+        ("secret", &secret),
+    ];
+    form.extend(patterns.iter().map(|p| ("events", p.as_str())));
+    let refused = post(&app, "school", "pro", "/add", &form).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused.body.contains("at most 256"), "{}", refused.body);
+    assert_eq!(outbox.endpoint_count("school").await.unwrap(), 0);
+
+    for i in 0..60 {
+        let (e, _) = lms_webhooks::Endpoint::create(
+            Timestamp::now(),
+            format!("wh_{i:03}"),
+            "http://127.0.0.1:9/x",
+            &loopback(),
+        )
+        .unwrap();
+        outbox.add_endpoint("school", &e, None).await.unwrap();
+    }
+    let first = get(&app, "school", "pro", "/").await;
+    assert_eq!(first.body.matches("<tr data-id=").count(), 50);
+    assert!(
+        first.body.contains("60 webhooks"),
+        "the count is of all of them"
+    );
+    assert!(
+        first.body.contains("?after=wh_049"),
+        "a link to the next page"
+    );
+    let second = get(&app, "school", "pro", "?after=wh_049").await;
+    assert_eq!(second.body.matches("<tr data-id=").count(), 10);
+    assert!(second.body.contains("data-id=\"wh_059\""));
+    assert!(!second.body.contains("?after="));
+}
+
+/// Item 5: the add form's secret field is read-only in the page, but the server checks what
+/// is posted: weak secrets are refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_posted_secrets_are_refused() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 5).await;
+    let app = app(&outbox);
+    let list = get(&app, "school", "pro", "/").await;
+    let csrf = input_value(&list.body, "csrf");
+    let zeros = format!("base64:{}", "AAAAAAAAAAAAAAAAAAAAAAAA"); // 18 zero bytes
+    for (weak, says) in [
+        ("a".repeat(32), "too easy to guess"),
+        (zeros, "at least 24"),
+    ] {
+        let page = post(
+            &app,
+            "school",
+            "pro",
+            "/add",
+            &[
+                ("csrf", &csrf),
+                ("url", "http://127.0.0.1:9/x"),
+                ("all", "1"),
+                ("secret", &weak),
+            ],
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{weak}");
+        assert!(page.body.contains(says), "{weak}: {}", page.body);
+    }
+    assert_eq!(outbox.endpoint_count("school").await.unwrap(), 0);
+    // The page's own secret passes.
+    let secret = input_value(&list.body, "secret");
+    let added = post(
+        &app,
+        "school",
+        "pro",
+        "/add",
+        &[
+            ("csrf", &csrf),
+            ("url", "http://127.0.0.1:9/x"),
+            ("all", "1"),
+            ("secret", &secret),
+        ],
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
 }

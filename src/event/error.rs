@@ -54,6 +54,15 @@ pub enum EventTypeError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// An endpoint's filter was given more patterns than it holds
+    /// ([`EventFilter::MAX_PATTERNS`](crate::endpoint::EventFilter::MAX_PATTERNS)).
+    #[error("{count} event patterns were given; an endpoint holds at most {max} (use `*` or a category's `sales.*` instead of listing every type)")]
+    TooManyPatterns {
+        /// How many distinct patterns were given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A custom event used a catalogue type's name; build the typed event instead.
     #[error("`{found}` is a catalogue event type: build the typed event instead of a custom one")]
     Reserved {

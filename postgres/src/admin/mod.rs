@@ -18,12 +18,19 @@
 //!
 //! **Safe by construction.** Every value is HTML-escaped by the template engine (`maud`): a
 //! receiver answering `<script>` shows that text. Every state-changing form carries a CSRF
-//! token (an HMAC of the tenant under a key of the [`Admin`]'s), checked in constant time, and
-//! a POST whose `Origin` is not the page's host is refused. Secrets appear once: in the add
-//! form before saving, and on the page a rotation answers with. No inline script or style:
-//! the page's few lines of JavaScript (copy buttons, Select all) and its CSS are served by the
-//! router itself, so a strict `Content-Security-Policy` of `'self'` allows them; every action
-//! works without JavaScript except copying.
+//! token bound to the tenant and to a browser session the router keeps in its own signed,
+//! HttpOnly, `SameSite=Strict` cookie ([`SESSION_COOKIE`], with a lifetime), checked in
+//! constant time, and a POST whose `Origin` is not the page's origin is refused: configure it
+//! with [`Admin::with_origin`] (`X-Forwarded-Host` is never trusted). Secrets appear once: in
+//! the add form before saving, and on the page a rotation answers with; no page may be cached
+//! (`Cache-Control: no-store`). The router sends a strict `Content-Security-Policy` (the
+//! page's own script and style only, `frame-ancestors 'none'`), `X-Frame-Options: DENY`,
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`: the page's few lines
+//! of JavaScript (copy buttons, Select all) and its CSS are served by the router itself, and
+//! every action works without JavaScript except copying. Ids no webhook can have are 404 and
+//! numbers that do not fit 400 before the database is asked; a database error is a generic
+//! 500 whose detail goes to `tracing`. A posted secret must be strong enough; a webhook holds
+//! at most 256 event patterns; the table is paginated.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -48,6 +55,9 @@
 
 mod form;
 mod page;
+mod session;
+
+pub use session::{COOKIE as SESSION_COOKIE, DEFAULT_LIFETIME as DEFAULT_SESSION_LIFETIME};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,6 +153,9 @@ struct Inner {
     profile: Profile,
     access: Box<AccessFn>,
     csrf_key: Zeroizing<Vec<u8>>,
+    /// The page's origin as the host configured it (`https://lms.example`).
+    origin: Option<String>,
+    session_lifetime: Duration,
 }
 
 impl std::fmt::Debug for Admin {
@@ -173,6 +186,8 @@ impl Admin {
                 profile: Profile::standard(),
                 access: Box::new(access),
                 csrf_key: Zeroizing::new(key.expose_bytes().to_vec()),
+                origin: None,
+                session_lifetime: session::DEFAULT_LIFETIME,
             }),
         })
     }
@@ -210,6 +225,23 @@ impl Admin {
         })
     }
 
+    /// The page's origin as browsers see it, scheme included (`https://lms.example`): a POST
+    /// whose `Origin` (or `Referer`) is another is refused, and the session cookie is `Secure`
+    /// when it is https. Without it, the `Host` header stands for it (`X-Forwarded-Host` is
+    /// never trusted): behind a reverse proxy, set it.
+    pub fn with_origin(self, origin: &str) -> Result<Admin, String> {
+        let origin = form::parse_origin(origin)?;
+        Ok(self.edit(|inner| inner.origin = Some(origin)))
+    }
+
+    /// How long a browser session lasts, and with it the CSRF tokens of its forms (12 hours
+    /// unless set): a form older than that is refused, and reloading the page starts a new
+    /// session. The host's logout should also clear the [`SESSION_COOKIE`].
+    #[must_use]
+    pub fn with_session_lifetime(self, lifetime: Duration) -> Admin {
+        self.edit(|inner| inner.session_lifetime = lifetime)
+    }
+
     /// The routes, relative to wherever the host nests them: the list at `/`, and
     /// `/{id}/edit`, `/{id}/delete`, `/{id}/log` and the actions under each webhook.
     pub fn router(&self) -> Router {
@@ -228,16 +260,15 @@ impl Admin {
             .route("/{id}/log", get(log))
             .route("/{id}/resend", post(resend))
             .route("/{id}/recover", post(recover))
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&self.inner),
+                session::middleware,
+            ))
             .with_state(Arc::clone(&self.inner))
     }
 }
 
 impl Inner {
-    /// The tenant's CSRF token: hex of HMAC-SHA256(key, tenant).
-    fn csrf_token(&self, tenant: &str) -> String {
-        form::csrf_token(&self.csrf_key, tenant)
-    }
-
     /// Whether new webhooks may sign with a key pair (Standard Webhooks `v1a`).
     fn key_pairs(&self) -> bool {
         matches!(self.profile.scheme(), Scheme::StandardWebhooks(_))
@@ -253,10 +284,12 @@ impl Inner {
     }
 }
 
-/// One request's context: who, where the page is mounted, the CSRF token.
+/// One request's context: who, where the page is mounted, the browser session and its CSRF
+/// token.
 struct Ctx {
     access: Access,
     base: String,
+    session: String,
     csrf: String,
 }
 
@@ -267,13 +300,19 @@ impl FromRequestParts<Arc<Inner>> for Ctx {
         let Some(access) = (state.access)(parts) else {
             return Err((StatusCode::FORBIDDEN, "forbidden").into_response());
         };
-        if parts.method == axum::http::Method::POST && !form::same_origin(&parts.headers) {
+        let origin = state.origin.as_deref();
+        if parts.method == axum::http::Method::POST && !form::same_origin(&parts.headers, origin) {
             return Err((StatusCode::FORBIDDEN, "cross-origin form refused").into_response());
         }
-        let csrf = state.csrf_token(&access.tenant);
+        let Some(session::Session(session)) = parts.extensions.get::<session::Session>().cloned()
+        else {
+            return Err((StatusCode::FORBIDDEN, "no session").into_response());
+        };
+        let csrf = session::csrf_token(&state.csrf_key, &access.tenant, &session);
         Ok(Ctx {
             access,
             base: form::base_path(parts),
+            session,
             csrf,
         })
     }
@@ -288,7 +327,8 @@ impl Ctx {
     /// (answer with [`csrf_refused`]).
     fn fields(&self, state: &Inner, body: &Bytes) -> Option<Fields> {
         let fields = Fields::parse(body);
-        form::csrf_ok(&state.csrf_key, self.tenant(), fields.get("csrf")).then_some(fields)
+        let given = fields.get("csrf");
+        session::csrf_ok(&state.csrf_key, self.tenant(), &self.session, given).then_some(fields)
     }
 
     /// The list's address: where the router is mounted.
@@ -318,27 +358,52 @@ impl Ctx {
     }
 }
 
+/// A webhook id from the path. One that no webhook can have (empty, over 200 bytes, a
+/// control character such as NUL) is "not found" before the database is asked.
+struct WebhookId(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WebhookId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<WebhookId, Response> {
+        let not_found = || (StatusCode::NOT_FOUND, "no such webhook").into_response();
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        match form::plausible_id(&id) {
+            true => Ok(WebhookId(id)),
+            false => Err(not_found()),
+        }
+    }
+}
+
 /// A form without its tenant's CSRF token.
 fn csrf_refused() -> Response {
     (StatusCode::FORBIDDEN, "invalid or missing CSRF token").into_response()
 }
 
-/// A failed store operation as a page: 404 for a webhook the tenant does not have, 500
-/// otherwise (the reason is logged by the host's tracing, not shown).
+/// A failed store operation as a page: 404 for a webhook the tenant does not have, else a
+/// generic 500; the detail goes to the host's `tracing` subscriber, never to the page (a
+/// database error's text names tables and values).
 fn failure(e: StoreError) -> Response {
     match e {
         StoreError::NotFound { .. } => (StatusCode::NOT_FOUND, "no such webhook").into_response(),
-        other => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            page::error_page(&other.to_string()),
-        )
-            .into_response(),
+        other => {
+            tracing::error!(error = %other, "webhooks admin page: the store failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                page::error_page("Something went wrong on our side; it has been logged."),
+            )
+                .into_response()
+        }
     }
 }
 
 #[derive(serde::Deserialize)]
 struct ListQuery {
     notice: Option<String>,
+    /// The page of the table: the webhooks after this id.
+    after: Option<String>,
     /// `v1a`: the form offers a key pair (Standard Webhooks profiles only).
     signing: Option<String>,
 }
@@ -369,21 +434,39 @@ async fn list(
         secret,
         error: None,
     };
-    render_list(&state, &ctx, form, query.notice.as_deref()).await
+    let after = query.after.as_deref();
+    render_list(&state, &ctx, form, query.notice.as_deref(), after).await
 }
+
+/// Webhooks per page of the table.
+const LIST_PAGE: u32 = 50;
 
 async fn render_list(
     state: &Inner,
     ctx: &Ctx,
     form: page::AddForm,
     notice: Option<&str>,
+    after: Option<&str>,
 ) -> Response {
-    match state.outbox.endpoints(ctx.tenant()).await {
-        Ok(endpoints) => {
-            page::list(ctx, &endpoints, &form, notice, state.key_pairs()).into_response()
-        }
-        Err(e) => failure(e),
-    }
+    let after = after.filter(|id| form::plausible_id(id));
+    let outbox = &state.outbox;
+    let (used, mut endpoints) = match tokio::try_join!(
+        outbox.endpoint_count(ctx.tenant()),
+        outbox.endpoints_after(ctx.tenant(), after, LIST_PAGE + 1),
+    ) {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    let more = endpoints.len() > LIST_PAGE as usize;
+    endpoints.truncate(LIST_PAGE as usize);
+    let next = endpoints.last().filter(|_| more).map(Endpoint::id);
+    let listed = page::Listed {
+        endpoints: &endpoints,
+        used: usize::try_from(used).unwrap_or(usize::MAX),
+        next,
+        first: after.is_none(),
+    };
+    page::list(ctx, &listed, &form, notice, state.key_pairs()).into_response()
 }
 
 /// The events chosen in a form: every one with `all`, else the checked ones.
@@ -419,14 +502,20 @@ async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) -> Response
         Ok(filter) => filter,
         Err(e) => {
             form.error = Some(page::FieldError::Events(e));
-            return render_list(&state, &ctx, form, None).await;
+            return render_list(&state, &ctx, form, None, None).await;
         }
     };
-    let secret = match Secret::try_from(secret_text.as_str()) {
-        Ok(secret) => secret,
+    let secret = match Secret::try_from(secret_text.as_str()).map_err(|e| e.to_string()) {
+        Ok(secret) => match form::strong_enough(&secret) {
+            Ok(()) => secret,
+            Err(e) => {
+                form.error = Some(page::FieldError::Secret(e));
+                return render_list(&state, &ctx, form, None, None).await;
+            }
+        },
         Err(e) => {
-            form.error = Some(page::FieldError::Secret(e.to_string()));
-            return render_list(&state, &ctx, form, None).await;
+            form.error = Some(page::FieldError::Secret(e));
+            return render_list(&state, &ctx, form, None, None).await;
         }
     };
     let id = match Secret::generate_alphanumeric() {
@@ -445,7 +534,7 @@ async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) -> Response
             .with_filter(filter),
         Err(e) => {
             form.error = Some(page::FieldError::Url(e.to_string()));
-            return render_list(&state, &ctx, form, None).await;
+            return render_list(&state, &ctx, form, None, None).await;
         }
     };
     match state
@@ -459,7 +548,11 @@ async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) -> Response
     }
 }
 
-async fn edit_form(State(state): State<Arc<Inner>>, ctx: Ctx, Path(id): Path<String>) -> Response {
+async fn edit_form(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+) -> Response {
     match state.outbox.endpoint(ctx.tenant(), &id).await {
         Ok(endpoint) => {
             let form = page::EditForm::of(&endpoint);
@@ -472,7 +565,7 @@ async fn edit_form(State(state): State<Arc<Inner>>, ctx: Ctx, Path(id): Path<Str
 async fn edit(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     let Some(fields) = ctx.fields(&state, &body) else {
@@ -524,7 +617,7 @@ async fn edit(
 async fn delete_form(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
 ) -> Response {
     match state.outbox.endpoint(ctx.tenant(), &id).await {
         Ok(endpoint) => page::confirm_delete(&ctx, &endpoint).into_response(),
@@ -535,7 +628,7 @@ async fn delete_form(
 async fn delete(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     if ctx.fields(&state, &body).is_none() {
@@ -574,7 +667,7 @@ async fn set_status(
 async fn pause(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     set_status(&state, &ctx, &id, &body, Endpoint::pause, "paused").await
@@ -584,7 +677,7 @@ async fn pause(
 async fn resume(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     set_status(&state, &ctx, &id, &body, Endpoint::reactivate, "resumed").await
@@ -593,7 +686,7 @@ async fn resume(
 async fn rotate(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     let Some(fields) = ctx.fields(&state, &body) else {
@@ -623,7 +716,7 @@ async fn rotate(
 async fn test(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     if ctx.fields(&state, &body).is_none() {
@@ -655,9 +748,13 @@ async fn test(
 
 #[derive(serde::Deserialize)]
 struct LogQuery {
-    page: Option<i64>,
+    /// A number that does not fit is refused (400) by the query's parse.
+    page: Option<u32>,
     notice: Option<String>,
 }
+
+/// The last Delivery Log page one may ask for (5 million attempts back).
+const LAST_LOG_PAGE: u32 = 100_000;
 
 /// Attempts per Delivery Log page.
 const LOG_PAGE: i64 = 50;
@@ -665,7 +762,7 @@ const LOG_PAGE: i64 = 50;
 async fn log(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     Query(query): Query<LogQuery>,
 ) -> Response {
     let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
@@ -675,7 +772,11 @@ async fn log(
     if !ctx.access.plan.delivery_log {
         return page::log_unavailable(&ctx, &endpoint).into_response();
     }
-    let page_number = query.page.unwrap_or(0).max(0);
+    let page_number = query.page.unwrap_or(0);
+    if page_number > LAST_LOG_PAGE {
+        return (StatusCode::BAD_REQUEST, "page: too far back").into_response();
+    }
+    let page_number = i64::from(page_number);
     match state
         .outbox
         .log(
@@ -707,7 +808,7 @@ async fn log(
 async fn resend(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     let Some(fields) = ctx.fields(&state, &body) else {
@@ -732,7 +833,7 @@ async fn resend(
 async fn recover(
     State(state): State<Arc<Inner>>,
     ctx: Ctx,
-    Path(id): Path<String>,
+    WebhookId(id): WebhookId,
     body: Bytes,
 ) -> Response {
     let Some(fields) = ctx.fields(&state, &body) else {

@@ -222,16 +222,25 @@ fn secret_error(e: &FieldError) -> Option<&str> {
     }
 }
 
+/// One page of the webhooks table: its endpoints, how many the tenant has in all, and the id
+/// the next page starts after (none on the last page).
+pub(super) struct Listed<'a> {
+    pub(super) endpoints: &'a [Endpoint],
+    pub(super) used: usize,
+    pub(super) next: Option<&'a str>,
+    pub(super) first: bool,
+}
+
 pub(super) fn list(
     ctx: &Ctx,
-    endpoints: &[Endpoint],
+    listed: &Listed<'_>,
     form: &AddForm,
     notice: Option<&str>,
     key_pairs: bool,
 ) -> Html<String> {
     let base = &ctx.base;
     let plan = ctx.access.plan;
-    let used = endpoints.len();
+    let (endpoints, used) = (listed.endpoints, listed.used);
     let full = plan.limit.is_some_and(|limit| used >= limit);
     layout(
         ctx,
@@ -292,6 +301,14 @@ pub(super) fn list(
                         @for e in endpoints {
                             (row(ctx, e))
                         }
+                    }
+                }
+            }
+            @if !listed.first || listed.next.is_some() {
+                p.pages {
+                    @if !listed.first { a href=(ctx.home()) { "First page" } " " }
+                    @if let Some(after) = listed.next {
+                        a href={ (ctx.home()) "?after=" (path_segment(after)) } { "Next page" }
                     }
                 }
             }
