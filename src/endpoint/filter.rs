@@ -101,6 +101,12 @@ impl TryFrom<Vec<String>> for EventFilter {
     }
 }
 
+impl From<EventFilter> for Vec<String> {
+    fn from(f: EventFilter) -> Vec<String> {
+        f.patterns
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,11 +130,5 @@ mod tests {
         let repeated = std::iter::repeat_n("sales.*", 10_000).chain(["crm.*"]);
         let f = EventFilter::parse(repeated).unwrap();
         assert_eq!(f.patterns(), ["sales.*", "crm.*"]);
-    }
-}
-
-impl From<EventFilter> for Vec<String> {
-    fn from(f: EventFilter) -> Vec<String> {
-        f.patterns
     }
 }
