@@ -395,3 +395,72 @@ fn the_async_driver_runs_attempts() {
     assert_eq!(second, Next::Done);
     assert_eq!(d.attempts().len(), 2);
 }
+
+/// A delivery kept as parts (a store's columns, the attempts in the store's own log) goes on
+/// exactly as the whole one: the same schedule, with jitter, across a resend; and parts that
+/// contradict each other are refused.
+#[test]
+fn a_delivery_kept_as_parts_carries_on_as_the_whole_one() {
+    use lms_webhooks::delivery::{DeliveryParts, LoadError};
+
+    let schedule = RetrySchedule::standard_webhooks().with_jitter(Jitter::Full);
+    let (mut whole, target) = delivery(schedule);
+    let mut now = T0;
+    for step in 0..9 {
+        // Round trip through the parts before every attempt.
+        let mut compact = Delivery::from_parts(whole.parts()).unwrap();
+        assert_eq!(compact.attempt_count(), whole.attempt_count());
+        let due = whole.next_due().map_or(now, |t| t.unix());
+        now = now.max(due);
+        whole.next_request(at(now), &target).unwrap();
+        compact.next_request(at(now), &target).unwrap();
+        let outcome = || Outcome::status(500);
+        let a = whole.record(at(now + 1), &target, outcome()).unwrap();
+        let b = compact.record(at(now + 1), &target, outcome()).unwrap();
+        assert_eq!(a, b, "attempt {}", step + 1);
+        assert_eq!(compact.parts(), whole.parts());
+        assert_eq!(compact.attempts().len(), 1, "only what it recorded");
+        if step == 4 {
+            whole.resend(at(now + 2), "admin", "test").unwrap();
+        }
+        if matches!(a, Next::GaveUp(_)) {
+            break;
+        }
+    }
+    assert!(whole.attempt_count() >= 6);
+
+    let parts = whole.parts();
+    let mut broken = parts.clone();
+    broken.round_start = parts.attempt_count + 1;
+    assert!(matches!(
+        Delivery::from_parts(broken),
+        Err(LoadError::Inconsistent(_))
+    ));
+    let mut broken = parts.clone();
+    broken.round_first_at = None;
+    broken.round_start = 0;
+    assert!(matches!(
+        Delivery::from_parts(broken),
+        Err(LoadError::Inconsistent(_))
+    ));
+    let mut broken = parts;
+    broken.state = State::InFlight {
+        attempt: 99,
+        started_at: at(T0),
+    };
+    assert!(matches!(
+        Delivery::from_parts(broken),
+        Err(LoadError::Inconsistent(_))
+    ));
+    let _ = DeliveryParts::new(
+        "evt",
+        "ep",
+        "{}",
+        at(T0),
+        State::Done,
+        1,
+        0,
+        Some(at(T0)),
+        7,
+    );
+}

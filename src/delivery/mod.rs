@@ -97,7 +97,7 @@ use crate::Timestamp;
 
 pub use error::{LoadError, OperationError, RecordError, RequestError};
 pub use outcome::{parse_retry_after, Outcome, SuccessRule};
-pub use state::{Action, Attempt, GiveUpReason, Next, Operation, State};
+pub use state::{Action, Attempt, DeliveryParts, GiveUpReason, Next, Operation, State};
 pub use stored::FORMAT_VERSION;
 pub use target::{Target, DEFAULT_MAX_RETRY_AFTER};
 
@@ -147,10 +147,16 @@ pub struct Delivery {
     body: Bytes,
     created_at: Timestamp,
     state: State,
+    /// The attempts recorded by this value: all of them, unless it was built from
+    /// [`DeliveryParts`] (then those since).
     attempts: Vec<Attempt>,
     operations: Vec<Operation>,
+    /// Every attempt made, logged here or not.
+    attempt_count: u32,
     /// Attempts made before the last resend or recovery: the retry schedule counts from there.
     round_start: u32,
+    /// When the round's first attempt started: the schedule's origin.
+    round_first_at: Option<Timestamp>,
     /// Seeds the jitter, so that retries are reproducible yet differ between deliveries.
     seed: u64,
 }
@@ -190,8 +196,62 @@ impl Delivery {
             state: State::Pending { due: now },
             attempts: Vec::new(),
             operations: Vec::new(),
+            attempt_count: 0,
             round_start: 0,
+            round_first_at: None,
             seed,
+        }
+    }
+
+    /// A delivery from the state a store keeps in columns ([`Delivery::parts`]), without its
+    /// logs: the attempts live in the store's own log, and [`Delivery::attempts`] then holds
+    /// only those recorded from here on. Refused when the parts contradict each other.
+    pub fn from_parts(parts: DeliveryParts) -> Result<Delivery, LoadError> {
+        if parts.round_start > parts.attempt_count {
+            return Err(LoadError::Inconsistent(
+                "round_start is past the attempt count",
+            ));
+        }
+        if let State::InFlight { attempt, .. } = parts.state {
+            if attempt != parts.attempt_count.saturating_add(1) {
+                return Err(LoadError::Inconsistent(
+                    "the attempt in flight does not follow the attempt count",
+                ));
+            }
+        }
+        if parts.round_first_at.is_none() && parts.attempt_count > parts.round_start {
+            return Err(LoadError::Inconsistent(
+                "the round has attempts but no first attempt time",
+            ));
+        }
+        Ok(Delivery {
+            event_id: parts.event_id,
+            endpoint_id: parts.endpoint_id,
+            body: parts.body,
+            created_at: parts.created_at,
+            state: parts.state,
+            attempts: Vec::new(),
+            operations: Vec::new(),
+            attempt_count: parts.attempt_count,
+            round_start: parts.round_start,
+            round_first_at: parts.round_first_at,
+            seed: parts.seed,
+        })
+    }
+
+    /// Its state without the logs, for a store that keeps it in columns and the attempts in a
+    /// log of its own ([`Delivery::from_parts`] takes it back).
+    pub fn parts(&self) -> DeliveryParts {
+        DeliveryParts {
+            event_id: Arc::clone(&self.event_id),
+            endpoint_id: Arc::clone(&self.endpoint_id),
+            body: self.body.clone(),
+            created_at: self.created_at,
+            state: self.state,
+            attempt_count: self.attempt_count,
+            round_start: self.round_start,
+            round_first_at: self.round_first_at,
+            seed: self.seed,
         }
     }
 
@@ -353,6 +413,7 @@ impl Delivery {
 
     fn restart(&mut self, now: Timestamp, action: Action, by: &str, reason: &str) {
         self.round_start = self.attempt_count();
+        self.round_first_at = None;
         self.state = State::Pending { due: now };
         self.note(now, action, by, reason);
     }
@@ -410,6 +471,10 @@ impl Delivery {
             outcome,
             next,
         });
+        self.attempt_count = self.attempt_count.max(attempt);
+        if attempt == self.round_start + 1 {
+            self.round_first_at = Some(started_at);
+        }
         next
     }
 
@@ -435,11 +500,7 @@ impl Delivery {
             _ => {}
         }
         // The schedule counts the attempts of this round (since the last resend or recovery).
-        let round = self
-            .attempts
-            .get(self.round_start as usize..)
-            .unwrap_or(&[]);
-        let first = round.first().map_or(now, |a| a.started_at);
+        let first = self.round_first_at.unwrap_or(now);
         let in_round = attempt.saturating_sub(self.round_start);
         let random = splitmix(self.seed ^ u64::from(attempt));
         let ctx = RetryContext::new(now, in_round, first, outcome, random);
@@ -491,7 +552,10 @@ impl Delivery {
         self.state.is_finished()
     }
 
-    /// The attempt log, oldest first.
+    /// The attempt log, oldest first: every attempt, unless the delivery was built from
+    /// [`DeliveryParts`] (then the attempts recorded since; [`Delivery::attempt_count`] counts
+    /// them all). A delivery built from parts is stored by its parts, not by
+    /// [`Delivery::to_json`], whose log would not match its count.
     pub fn attempts(&self) -> &[Attempt] {
         &self.attempts
     }
@@ -503,7 +567,7 @@ impl Delivery {
 
     /// How many attempts were recorded.
     pub fn attempt_count(&self) -> u32 {
-        u32::try_from(self.attempts.len()).unwrap_or(u32::MAX)
+        self.attempt_count
     }
 
     /// When the delivery was created.

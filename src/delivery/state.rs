@@ -131,3 +131,57 @@ pub struct Operation {
     /// Why, in the words of whoever did it.
     pub reason: String,
 }
+
+/// A delivery's state without its logs ([`Delivery::parts`](super::Delivery::parts),
+/// [`Delivery::from_parts`](super::Delivery::from_parts)): what a store keeps in columns
+/// when it keeps the attempts in a log of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryParts {
+    /// The event id.
+    pub event_id: std::sync::Arc<str>,
+    /// The endpoint id.
+    pub endpoint_id: std::sync::Arc<str>,
+    /// The body (in the endpoint's layout, before encryption).
+    pub body: bytes::Bytes,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// Its state.
+    pub state: State,
+    /// Attempts made.
+    pub attempt_count: u32,
+    /// Attempts made before the last resend or recovery.
+    pub round_start: u32,
+    /// When the current round's first attempt started (none before it).
+    pub round_first_at: Option<Timestamp>,
+    /// The jitter's seed.
+    pub seed: u64,
+}
+
+impl DeliveryParts {
+    /// Parts: a store reads them back from its columns.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event_id: impl Into<std::sync::Arc<str>>,
+        endpoint_id: impl Into<std::sync::Arc<str>>,
+        body: impl Into<bytes::Bytes>,
+        created_at: Timestamp,
+        state: State,
+        attempt_count: u32,
+        round_start: u32,
+        round_first_at: Option<Timestamp>,
+        seed: u64,
+    ) -> DeliveryParts {
+        DeliveryParts {
+            event_id: event_id.into(),
+            endpoint_id: endpoint_id.into(),
+            body: body.into(),
+            created_at,
+            state,
+            attempt_count,
+            round_start,
+            round_first_at,
+            seed,
+        }
+    }
+}

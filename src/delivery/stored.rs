@@ -89,6 +89,7 @@ impl TryFrom<Stored> for Delivery {
                 ));
             }
         }
+        let round_first_at = s.attempts.get(s.round_start as usize).map(|a| a.started_at);
         Ok(Delivery {
             event_id: s.event_id,
             endpoint_id: s.endpoint_id,
@@ -97,7 +98,9 @@ impl TryFrom<Stored> for Delivery {
             state: s.state,
             attempts: s.attempts,
             operations: s.operations,
+            attempt_count: logged,
             round_start: s.round_start,
+            round_first_at,
             seed: s.seed,
         })
     }
