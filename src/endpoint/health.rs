@@ -2,8 +2,8 @@
 //!
 //! Every runner (the in-memory [`Registry`](super::Registry), the transport driver, the
 //! PostgreSQL worker, the test ping) turns a finished attempt into a [`HealthChange`] with
-//! [`HealthChange::of`] and applies it with [`Health::apply`] (or, in a database, with the
-//! same rules written as one atomic statement), so that they all agree:
+//! [`HealthChange::of`] and applies it with [`Health::apply`] (a database store applies it to
+//! the columns it read under the row's lock), so that they all agree:
 //!
 //! | the attempt | consecutive failures | failing since | status |
 //! |---|---|---|---|
@@ -24,6 +24,22 @@ use crate::Timestamp;
 
 /// An endpoint's health: what its store may keep beside its settings, in plain columns,
 /// and change with atomic updates (see [`Endpoint::set_health`](super::Endpoint::set_health)).
+///
+/// Every runner (the in-memory [`Registry`](super::Registry), the transport driver, the
+/// PostgreSQL worker, the test ping) turns a finished attempt into a [`HealthChange`] with
+/// [`HealthChange::of`] and applies it with [`Health::apply`] (a database store applies it to
+/// the columns it read under the row's lock), so that they all agree:
+///
+/// | the attempt | consecutive failures | failing since | status |
+/// |---|---|---|---|
+/// | delivered | 0 | none | unchanged (notice: recovered, if failures were counted) |
+/// | failed, will retry | unchanged | now, if not failing yet | `Failed` if active and failing for longer than the failing period |
+/// | gave up after failures | + 1 | now, if not failing yet | `Failed` if active and the failures reach the threshold, or failing too long |
+/// | 410 Gone | unchanged | unchanged | `Disabled` |
+/// | test ping delivered | 0 if it was `Failed` | none if it was `Failed` | `Active` if it was `Failed` |
+/// | anything else (canceled, ended by the endpoint's status, a failed test ping) | unchanged | unchanged | unchanged |
+///
+/// Every change also moves "Last Triggered" to the attempt's start, if later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Health {
@@ -105,8 +121,8 @@ impl Health {
     }
 }
 
-/// What one finished attempt changes in its endpoint's health, before it is applied: see the
-/// [module docs](self) for the table.
+/// What one finished attempt changes in its endpoint's health, before it is applied: see
+/// [`Health`] for the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HealthChange {

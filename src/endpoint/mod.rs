@@ -8,8 +8,8 @@
 //! | `Active` | delivered | continue | [`Endpoint::pause`], [`Endpoint::disable`], automatic `Failed`, 410 Gone → `Disabled` |
 //! | `Paused` | **held**: [`fan_out`] returns them in [`FanOut::held`] | **held**: [`Endpoint::request`] answers [`RequestError::Held`] and changes nothing; they continue after [`Endpoint::resume`] | [`Endpoint::resume`] |
 //! | `Failed` | held, like `Paused`, so that nothing is lost | held | [`Endpoint::reactivate`], e.g. after a successful [test ping](Endpoint::test_delivery) |
-//! | `Disabled` | skipped ([`FanOut::skipped`]) | **ended** at their next attempt: [`GiveUpReason::EndpointDisabled`], logged | [`Endpoint::reactivate`] (then [`recover`](crate::delivery::recover) what ended) |
-//! | deleted ([`Registry::remove`]) | none | ended at their next attempt through [`Registry::request`]: [`GiveUpReason::EndpointDeleted`] | — |
+//! | `Disabled` | skipped ([`FanOut::skipped`]) | **ended** at their next attempt: [`GiveUpReason::EndpointDisabled`](crate::delivery::GiveUpReason::EndpointDisabled), logged | [`Endpoint::reactivate`] (then [`recover`](crate::delivery::recover) what ended) |
+//! | deleted ([`Registry::remove`]) | none | ended at their next attempt through [`Registry::request`]: [`GiveUpReason::EndpointDeleted`](crate::delivery::GiveUpReason::EndpointDeleted) | — |
 //!
 //! Every attempt is built from the endpoint as it is at that moment ([`Endpoint::target`]): its
 //! URL, its secrets (the current one and those still in a rotation's grace period), its
