@@ -59,12 +59,13 @@ mod listing;
 mod migrate;
 mod outbox;
 mod record;
+mod rows;
 mod sealed;
 mod worker;
 
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
-pub use migrate::{latest as latest_migration, migrate};
+pub use migrate::{latest as latest_migration, migrate, migrate_to};
 pub use outbox::{log_page, LogEntry, Outbox, Published, QueueStats};
 pub use sealed::MasterKey;
 pub use worker::{Hook, Notice, Worker, WorkerStats};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use lms_webhooks::delivery::{Delivery, Next, State};
+use lms_webhooks::delivery::{Next, State};
 use lms_webhooks::endpoint::{fan_out, EndpointError, EndpointStatus, HealthChange};
 use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Envelope, Timestamp};
@@ -340,17 +340,24 @@ impl Outbox {
             .record(ended, &target, outcome)
             .map_err(|e| corrupt(e.to_string()))?;
         let mut tx = self.pool.begin().await?;
-        let row_id: i64 = sqlx::query(
-            "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, delivery, lease_owner)
-             VALUES ($1, $2, $3, 'pending', $4, 'test-ping') RETURNING id",
+        // The ping is a message like any other (its body, once), and a delivery of it.
+        sqlx::query(
+            "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
+             VALUES ($1, $2, 'webhook.test', $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(tenant)
         .bind(delivery.event_id())
-        .bind(id)
-        .bind(delivery.to_json())
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        .bind(odt(now))
+        .bind(delivery.body().as_ref())
+        .execute(&mut *tx)
+        .await?;
+        let row_id = crate::rows::insert(&mut tx, tenant, &delivery, "pending", delivery.body())
+            .await?
+            .ok_or_else(|| corrupt("the ping's id was taken".to_owned()))?;
+        sqlx::query("UPDATE lmsw_deliveries SET lease_owner = 'test-ping' WHERE id = $1")
+            .bind(row_id)
+            .execute(&mut *tx)
+            .await?;
         // The endpoint's row first (its lock), then the attempt, as a worker does.
         let change = HealthChange::of_test(now, next);
         let applied = crate::health::apply(&mut tx, tenant, id, ended, change).await?;
@@ -395,6 +402,7 @@ impl Outbox {
         envelope: &Envelope,
     ) -> Result<Published, StoreError> {
         let now = Timestamp::now();
+        let body = envelope.to_vec()?;
         let inserted = sqlx::query(
             "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -403,7 +411,7 @@ impl Outbox {
         .bind(envelope.id().as_str())
         .bind(envelope.event().type_str())
         .bind(odt(envelope.timestamp()))
-        .bind(envelope.to_vec()?)
+        .bind(&body)
         .execute(&mut *conn)
         .await?;
         if inserted.rows_affected() == 0 {
@@ -423,7 +431,7 @@ impl Outbox {
             .map(|d| (d, "pending"))
             .chain(out.held.into_iter().map(|d| (d, "held")))
         {
-            insert_delivery(conn, tenant, &delivery, state).await?;
+            crate::rows::insert(conn, tenant, &delivery, state, &body).await?;
             published.deliveries += 1;
             published.held += usize::from(state == "held");
         }
@@ -490,13 +498,16 @@ impl Outbox {
     ) -> Result<u64, StoreError> {
         let now = Timestamp::now();
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT id, delivery FROM lmsw_deliveries
-             WHERE tenant = $1 AND endpoint_id = $2 AND ($3::text IS NULL OR event_id = $3)
-               AND ($4::timestamptz IS NULL OR (state = 'gave_up' AND finished_at >= $4))
-               AND (lease_until IS NULL OR lease_until < now())
-             FOR UPDATE SKIP LOCKED",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            crate::rows::delivery_columns!(),
+            " FROM lmsw_deliveries d JOIN lmsw_messages m
+               ON m.tenant = d.tenant AND m.event_id = d.event_id
+             WHERE d.tenant = $1 AND d.endpoint_id = $2 AND ($3::text IS NULL OR d.event_id = $3)
+               AND ($4::timestamptz IS NULL OR (d.state = 'gave_up' AND d.finished_at >= $4))
+               AND (d.lease_until IS NULL OR d.lease_until < now())
+             FOR UPDATE OF d SKIP LOCKED"
+        ))
         .bind(tenant)
         .bind(endpoint_id)
         .bind(event_id)
@@ -506,13 +517,13 @@ impl Outbox {
         let mut revived = 0;
         for row in rows {
             let id: i64 = row.try_get("id")?;
-            let mut delivery = load_delivery(id, &row.try_get::<Vec<u8>, _>("delivery")?)?;
+            let mut delivery = crate::rows::from_row(&row)?;
             let done = match since {
                 Some(_) => delivery.recover(now, by, reason).is_ok(),
                 None => delivery.resend(now, by, reason).is_ok(),
             };
             if done {
-                store_delivery(&mut tx, id, &delivery, None).await?;
+                crate::rows::store(&mut tx, id, &delivery, None).await?;
                 revived += 1;
             }
         }
@@ -632,61 +643,6 @@ async fn release_held(conn: &mut PgConnection, tenant: &str, id: &str) -> Result
             .await?;
     }
     Ok(())
-}
-
-async fn insert_delivery(
-    conn: &mut PgConnection,
-    tenant: &str,
-    delivery: &Delivery,
-    state: &str,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due, delivery)
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-    )
-    .bind(tenant)
-    .bind(delivery.event_id())
-    .bind(delivery.endpoint_id())
-    .bind(state)
-    .bind(delivery.next_due().map(odt))
-    .bind(delivery.to_json())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub(crate) fn load_delivery(id: i64, bytes: &[u8]) -> Result<Delivery, StoreError> {
-    Delivery::from_json(bytes).map_err(|e| StoreError::Corrupt {
-        what: format!("delivery {id}"),
-        reason: e.to_string(),
-    })
-}
-
-/// Writes a delivery's state back, clearing the lease; with `owner` (a claim's lease token),
-/// only if that claim still holds the lease (returns false otherwise: another claim took it
-/// over).
-pub(crate) async fn store_delivery(
-    conn: &mut PgConnection,
-    id: i64,
-    delivery: &Delivery,
-    owner: Option<&str>,
-) -> Result<bool, StoreError> {
-    let state = state_name(delivery.state());
-    let updated = sqlx::query(
-        "UPDATE lmsw_deliveries SET state = $2, next_due = $3, attempt_count = $4,
-           delivery = $5, lease_owner = NULL, lease_until = NULL, parked_reason = NULL,
-           finished_at = CASE WHEN $2 IN ('done', 'gave_up') THEN now() ELSE NULL END
-         WHERE id = $1 AND ($6::text IS NULL OR lease_owner = $6)",
-    )
-    .bind(id)
-    .bind(state)
-    .bind(delivery.next_due().map(odt))
-    .bind(delivery.attempt_count() as i32)
-    .bind(delivery.to_json())
-    .bind(owner)
-    .execute(&mut *conn)
-    .await?;
-    Ok(updated.rows_affected() == 1)
 }
 
 /// The delivery log of `tenant`, newest first, optionally for one event or one endpoint;

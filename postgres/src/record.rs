@@ -8,7 +8,8 @@ use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::outbox::{odt, state_name, store_delivery};
+use crate::outbox::odt;
+use crate::rows::StateColumns;
 use crate::StoreError;
 
 /// One attempt's outcome as it is written: the delivery's row and the attempt's, and the
@@ -19,7 +20,9 @@ pub(crate) struct Written {
     state: &'static str,
     next_due: Option<OffsetDateTime>,
     attempt_count: i32,
-    delivery: Vec<u8>,
+    round_first_at: Option<OffsetDateTime>,
+    gave_up_reason: Option<&'static str>,
+    gave_up_at: Option<OffsetDateTime>,
     number: i32,
     tenant: String,
     event_id: String,
@@ -52,13 +55,16 @@ impl Written {
             Outcome::Error { message } => (None, Some(message.clone()), String::new()),
             other => (None, Some(format!("{other:?}")), String::new()),
         };
+        let columns = StateColumns::of(delivery);
         Some(Written {
             id,
             lease: lease.to_owned(),
-            state: state_name(delivery.state()),
+            state: columns.state,
             next_due: delivery.next_due().map(|_| odt(due)),
             attempt_count: i32::try_from(delivery.attempt_count()).unwrap_or(i32::MAX),
-            delivery: delivery.to_json(),
+            round_first_at: delivery.parts().round_first_at.map(odt),
+            gave_up_reason: columns.gave_up_reason,
+            gave_up_at: columns.gave_up_at,
             number: i32::try_from(attempt.number).unwrap_or(i32::MAX),
             tenant: tenant.to_owned(),
             event_id: delivery.event_id().to_owned(),
@@ -90,7 +96,7 @@ pub(crate) async fn record_attempt(
 ) -> Result<bool, StoreError> {
     match Written::new(id, lease, tenant, endpoint_id, delivery, due) {
         Some(row) => Ok(write(conn, &[row]).await? == [id]),
-        None => store_delivery(conn, id, delivery, Some(lease)).await,
+        None => crate::rows::store(conn, id, delivery, Some(lease)).await,
     }
 }
 
@@ -110,13 +116,16 @@ pub(crate) async fn write(
     let written = sqlx::query(
         "WITH i AS (
            SELECT * FROM unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::int[],
-             $6::bytea[], $7::int[], $8::text[], $9::text[], $10::text[], $11::timestamptz[],
-             $12::bigint[], $13::int[], $14::text[], $15::text[], $16::text[], $1::text[])
-           AS i(id, state, next_due, attempt_count, delivery, number, tenant, event_id,
-             endpoint_id, started_at, duration_ms, status, error, result, excerpt, lease)),
+             $6::timestamptz[], $7::int[], $8::text[], $9::text[], $10::text[],
+             $11::timestamptz[], $12::bigint[], $13::int[], $14::text[], $15::text[],
+             $16::text[], $1::text[], $17::text[], $18::timestamptz[])
+           AS i(id, state, next_due, attempt_count, round_first_at, number, tenant, event_id,
+             endpoint_id, started_at, duration_ms, status, error, result, excerpt, lease,
+             gave_up_reason, gave_up_at)),
          d AS (
            UPDATE lmsw_deliveries SET state = i.state, next_due = i.next_due,
-             attempt_count = i.attempt_count, delivery = i.delivery,
+             attempt_count = i.attempt_count, round_first_at = i.round_first_at,
+             gave_up_reason = i.gave_up_reason, gave_up_at = i.gave_up_at,
              lease_owner = NULL, lease_until = NULL,
              finished_at = CASE WHEN i.state IN ('done', 'gave_up') THEN now() ELSE NULL END
            FROM i WHERE lmsw_deliveries.id = i.id AND lmsw_deliveries.lease_owner = i.lease
@@ -149,7 +158,7 @@ pub(crate) async fn write(
     .bind(column(rows, |r| r.state))
     .bind(column(rows, |r| r.next_due))
     .bind(column(rows, |r| r.attempt_count))
-    .bind(column(rows, |r| r.delivery.as_slice()))
+    .bind(column(rows, |r| r.round_first_at))
     .bind(column(rows, |r| r.number))
     .bind(column(rows, |r| r.tenant.as_str()))
     .bind(column(rows, |r| r.event_id.as_str()))
@@ -160,6 +169,8 @@ pub(crate) async fn write(
     .bind(column(rows, |r| r.error.as_deref()))
     .bind(column(rows, |r| r.result))
     .bind(column(rows, |r| r.excerpt.as_str()))
+    .bind(column(rows, |r| r.gave_up_reason))
+    .bind(column(rows, |r| r.gave_up_at))
     .fetch_all(&mut *conn)
     .await?;
     written

@@ -14,8 +14,9 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::outbox::{load_delivery, store_delivery, CHANNEL};
+use crate::outbox::CHANNEL;
 use crate::record::{record_attempt, Recorder, Written};
+use crate::rows::store as store_delivery;
 use crate::{Outbox, StoreError};
 
 /// A worker: any number of them, in any number of processes, share one outbox.
@@ -226,7 +227,8 @@ struct Claimed {
     lease: String,
     tenant: String,
     endpoint_id: String,
-    delivery: Vec<u8>,
+    /// The delivery, or why its row could not be read (it is then parked).
+    delivery: Result<Delivery, StoreError>,
     /// The endpoint's sealed bytes; `None` when it was deleted.
     sealed: Option<Vec<u8>>,
     rate: Option<f64>,
@@ -552,10 +554,18 @@ impl Worker {
                UPDATE lmsw_deliveries d SET lease_owner = $1,
                       lease_until = now() + make_interval(secs => $2)
                FROM due WHERE d.id = due.id
-               RETURNING d.id, d.tenant, d.endpoint_id, d.delivery)
-             SELECT leased.*, e.sealed, e.rate_per_second AS rate, e.status,
-               e.consecutive_failures, e.failing_since, e.last_triggered_at
-             FROM leased LEFT JOIN lmsw_endpoints e
+               RETURNING d.id, d.tenant, d.event_id, d.endpoint_id, d.body, d.created_at,
+                 d.state, d.next_due, d.attempt_count, d.round_start, d.round_first_at, d.seed,
+                 d.gave_up_reason, d.gave_up_at)
+             SELECT leased.id, leased.tenant, leased.event_id, leased.endpoint_id,
+               coalesce(leased.body, m.body) AS body, leased.created_at, leased.state,
+               leased.next_due, leased.attempt_count, leased.round_start,
+               leased.round_first_at, leased.seed, leased.gave_up_reason, leased.gave_up_at,
+               e.sealed, e.rate_per_second AS rate, e.status, e.consecutive_failures,
+               e.failing_since, e.last_triggered_at
+             FROM leased
+             JOIN lmsw_messages m ON m.tenant = leased.tenant AND m.event_id = leased.event_id
+             LEFT JOIN lmsw_endpoints e
                ON e.tenant = leased.tenant AND e.id = leased.endpoint_id",
         )
         .bind(&lease)
@@ -570,7 +580,7 @@ impl Worker {
                     lease: lease.clone(),
                     tenant: row.try_get("tenant")?,
                     endpoint_id: row.try_get("endpoint_id")?,
-                    delivery: row.try_get("delivery")?,
+                    delivery: crate::rows::from_row(row),
                     sealed: row.try_get("sealed")?,
                     rate: row.try_get("rate")?,
                     health: match row.try_get::<Option<String>, _>("status")? {
@@ -641,7 +651,7 @@ impl Worker {
             health,
         } = claim;
         let (tenant, endpoint_id, lease) = (tenant.as_str(), endpoint_id.as_str(), lease.as_str());
-        let mut delivery = load_delivery(id, &delivery)?;
+        let mut delivery = delivery?;
         let now = Timestamp::now();
         // The endpoint as it is now came with the claim, in the same round trip.
         let endpoint = match sealed {

@@ -618,8 +618,9 @@ async fn a_worker_parks_what_it_cannot_attempt_and_keeps_working() {
         .execute(&pool)
         .await
         .unwrap();
+    // Three attempts and no time for the round's first: the row contradicts itself.
     sqlx::query(
-        "UPDATE lmsw_deliveries SET delivery = 'not a delivery' WHERE id =
+        "UPDATE lmsw_deliveries SET attempt_count = 3, round_first_at = NULL WHERE id =
            (SELECT min(id) FROM lmsw_deliveries WHERE endpoint_id = 'ok')",
     )
     .execute(&pool)
