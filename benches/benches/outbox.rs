@@ -402,8 +402,16 @@ fn main() {
         let (_, pool) = fresh(&pg).await;
         let empty = claim_ms(&pool).await;
         sqlx::query(
-            "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, delivery, finished_at)
-             SELECT 't', 'evt_' || g, 'ep', 'done', '\\x00', now() FROM generate_series(1, 1000000) g",
+            "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
+             SELECT 't', 'evt_' || g, 'webhook.test', now(), '\\x00'
+             FROM generate_series(1, 1000000) g",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, finished_at)
+             SELECT 't', 'evt_' || g, 'ep', 'done', now() FROM generate_series(1, 1000000) g",
         )
         .execute(&pool)
         .await
