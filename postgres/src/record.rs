@@ -78,7 +78,8 @@ impl Written {
                 Next::RetryAt(_) => "retry",
                 Next::GaveUp(_) => "gave_up",
             },
-            excerpt,
+            // A transport of the host's may read more than the crate's do (1 KiB).
+            excerpt: excerpt.chars().take(EXCERPT).collect(),
         })
     }
 }
@@ -178,6 +179,9 @@ pub(crate) async fn write(
         .map(|row| row.try_get("id").map_err(StoreError::from))
         .collect()
 }
+
+/// The longest response excerpt kept in an attempt row, in characters.
+const EXCERPT: usize = 1024;
 
 /// Statements under way at once.
 const WRITERS: usize = 2;
