@@ -34,7 +34,8 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
   outbox endpoint rotate * --tenant T --id ID --secret S --grace SECS
   outbox endpoint pause|resume|disable|delete * --tenant T --id ID
                            (resume makes it active again: from paused, failed or disabled)
-  outbox publish *         --tenant T            (a canonical envelope on stdin; prints its event id)
+  outbox publish           --tenant T [--master-key K]
+                           (a canonical envelope on stdin; prints its event id; no key needed)
   outbox worker *          [--concurrency N] [--speedup N] [--lease SECS] [--exit-when-idle]
                            [--allow-http] [--allow-private]
   outbox log               --tenant T [--event ID] [--endpoint ID]
@@ -265,14 +266,14 @@ async fn publish(flags: &Flags) -> Result<(), String> {
         .map_err(|e| format!("cannot read the envelope from stdin: {e}"))?;
     let envelope =
         Envelope::from_slice(&body).map_err(|e| format!("the envelope on stdin: {e}"))?;
-    let outbox = outbox(flags).await?;
-    let mut tx = outbox
-        .pool()
-        .begin()
-        .await
-        .map_err(|e| format!("database: {e}"))?;
-    outbox
-        .publish(&mut tx, tenant, &envelope)
+    // Publishing opens no endpoint: the master key is not needed. Given, it is checked (and
+    // the outbox it opens fills in what older rows lack).
+    let pool = match flags.get("master-key") {
+        Some(_) => outbox(flags).await?.pool().clone(),
+        None => pool(flags).await?,
+    };
+    let mut tx = pool.begin().await.map_err(|e| format!("database: {e}"))?;
+    lms_webhooks_postgres::publish(&mut tx, tenant, &envelope)
         .await
         .map_err(explain)?;
     tx.commit().await.map_err(|e| format!("database: {e}"))?;

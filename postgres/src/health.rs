@@ -1,8 +1,8 @@
-//! Endpoint health in plain columns (migration 6): status, consecutive failures, failing since
-//! and "Last Triggered" live beside the sealed settings and are changed under the row's lock
-//! with the core crate's rules ([`Health::apply`]), never by rewriting the sealed settings. The
-//! sealed settings still carry a copy of the health they were saved with; on load, the columns
-//! win.
+//! What lives in plain columns beside an endpoint's sealed settings. Its health (migration 6):
+//! status, consecutive failures, failing since and "Last Triggered", changed under the row's
+//! lock with the core crate's rules ([`Health::apply`]), never by rewriting the sealed
+//! settings (which still carry a copy of the health they were saved with; on load, the columns
+//! win). And what a publish reads (migration 9): its event patterns and body layout.
 
 use std::time::Duration;
 
@@ -52,8 +52,8 @@ pub(crate) fn read(row: &PgRow) -> Result<Health, StoreError> {
     Ok(health)
 }
 
-/// Writes `endpoint`'s health and failure rule into its row's columns (with its sealed
-/// settings, by [`Outbox::save`](crate::Outbox)).
+/// Writes `endpoint`'s health, failure rule, patterns and layout into its row's columns (with
+/// its sealed settings, by [`Outbox::save`](crate::Outbox)).
 pub(crate) async fn write(
     conn: &mut PgConnection,
     tenant: &str,
@@ -62,7 +62,8 @@ pub(crate) async fn write(
     let health = endpoint.health();
     sqlx::query(
         "UPDATE lmsw_endpoints SET status = $3, consecutive_failures = $4, failing_since = $5,
-           last_triggered_at = $6, failure_threshold = $7, failing_period_secs = $8
+           last_triggered_at = $6, failure_threshold = $7, failing_period_secs = $8,
+           patterns = $9, layout = $10
          WHERE tenant = $1 AND id = $2",
     )
     .bind(tenant)
@@ -73,25 +74,44 @@ pub(crate) async fn write(
     .bind(health.last_triggered_at.map(odt))
     .bind(i32::try_from(endpoint.failure_threshold()).unwrap_or(i32::MAX))
     .bind(endpoint.failing_period().as_secs_f64())
+    .bind(endpoint.filter().patterns())
+    .bind(layout_json(endpoint)?)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+fn layout_json(endpoint: &Endpoint) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(endpoint.layout()).map_err(|e| StoreError::Corrupt {
+        what: format!("endpoint {} layout", endpoint.id()),
+        reason: e.to_string(),
+    })
 }
 
 /// Fills the columns of the rows written before migration 6 from their sealed settings (run
 /// when an outbox opens: it holds the key). Idempotent, and safe to run from several
 /// processes at once.
 pub(crate) async fn backfill(pool: &PgPool, key: &MasterKey) -> Result<(), StoreError> {
-    let rows = sqlx::query(
-        "SELECT tenant, id, sealed FROM lmsw_endpoints WHERE failure_threshold IS NULL",
-    )
-    .fetch_all(pool)
-    .await?;
+    // A database migrated only part of the way (`migrate_to`) has the columns it has.
+    let version: i32 = sqlx::query_scalar("SELECT coalesce(max(version), 0) FROM lmsw_migrations")
+        .fetch_one(pool)
+        .await?;
+    let sql = match version {
+        ..=5 => return Ok(()),
+        6..=8 => "SELECT tenant, id, sealed FROM lmsw_endpoints WHERE failure_threshold IS NULL",
+        _ => {
+            "SELECT tenant, id, sealed FROM lmsw_endpoints
+             WHERE failure_threshold IS NULL OR layout IS NULL"
+        }
+    };
+    let rows = sqlx::query(sql).fetch_all(pool).await?;
     for row in rows {
         let (tenant, id): (String, String) = (row.try_get("tenant")?, row.try_get("id")?);
         let sealed: Vec<u8> = row.try_get("sealed")?;
         let endpoint = key.open_endpoint(&tenant, &id, &sealed)?;
         let health = endpoint.health();
+        // The health only where it was never filled in (the columns are the truth since);
+        // the patterns and layout wherever they are missing.
         sqlx::query(
             "UPDATE lmsw_endpoints SET consecutive_failures = $3, failing_since = $4,
                last_triggered_at = $5, failure_threshold = $6, failing_period_secs = $7
@@ -104,6 +124,19 @@ pub(crate) async fn backfill(pool: &PgPool, key: &MasterKey) -> Result<(), Store
         .bind(health.last_triggered_at.map(odt))
         .bind(i32::try_from(endpoint.failure_threshold()).unwrap_or(i32::MAX))
         .bind(endpoint.failing_period().as_secs_f64())
+        .execute(pool)
+        .await?;
+        if version < 9 {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE lmsw_endpoints SET patterns = $3, layout = $4
+             WHERE tenant = $1 AND id = $2 AND layout IS NULL",
+        )
+        .bind(&tenant)
+        .bind(&id)
+        .bind(endpoint.filter().patterns())
+        .bind(layout_json(&endpoint)?)
         .execute(pool)
         .await?;
     }

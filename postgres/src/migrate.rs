@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (6, include_str!("../migrations/0006_endpoint_health.sql")),
     (7, include_str!("../migrations/0007_parked_deliveries.sql")),
     (8, include_str!("../migrations/0008_delivery_columns.sql")),
+    (9, include_str!("../migrations/0009_subscriptions.sql")),
 ];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Next, State};
-use lms_webhooks::endpoint::{fan_out, EndpointError, EndpointStatus, HealthChange};
+use lms_webhooks::endpoint::{EndpointError, EndpointStatus, HealthChange};
 use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Envelope, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
@@ -391,57 +391,14 @@ impl Outbox {
     }
 
     /// Publishes `envelope` for `tenant` inside the host's own transaction (pass `&mut *tx`):
-    /// the message and one delivery per subscribed endpoint are written there, so they commit
-    /// with the host's business write or not at all. Active endpoints get a pending delivery,
-    /// paused and failed ones a held one, disabled ones none. Publishing an event id again is a
-    /// no-op. Workers are woken when the transaction commits.
+    /// see [`publish`](crate::publish), which needs no outbox (and no master key).
     pub async fn publish(
         &self,
         conn: &mut PgConnection,
         tenant: &str,
         envelope: &Envelope,
     ) -> Result<Published, StoreError> {
-        let now = Timestamp::now();
-        let body = envelope.to_vec()?;
-        let inserted = sqlx::query(
-            "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(envelope.id().as_str())
-        .bind(envelope.event().type_str())
-        .bind(odt(envelope.timestamp()))
-        .bind(&body)
-        .execute(&mut *conn)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            return Ok(Published {
-                duplicate: true,
-                ..Published::default()
-            });
-        }
-        // Share locks: an edit that resumes an endpoint (and releases what it held) waits for
-        // this transaction, so a delivery held here cannot be missed by it.
-        let endpoints = self.load_all(conn, tenant, true).await?;
-        let out = fan_out(now, envelope, &endpoints)?;
-        let mut published = Published::default();
-        for (delivery, state) in out
-            .deliveries
-            .into_iter()
-            .map(|d| (d, "pending"))
-            .chain(out.held.into_iter().map(|d| (d, "held")))
-        {
-            crate::rows::insert(conn, tenant, &delivery, state, &body).await?;
-            published.deliveries += 1;
-            published.held += usize::from(state == "held");
-        }
-        if published.deliveries > published.held {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(CHANNEL)
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(published)
+        crate::publish::publish(conn, tenant, envelope).await
     }
 
     /// The delivery log of `tenant`, newest first, optionally for one event or one endpoint;

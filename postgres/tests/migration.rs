@@ -1,4 +1,5 @@
-//! Storage v2 (migration 8) on a real PostgreSQL started by the test: today's schema is filled
+//! Storage v2 (migration 8) on a real PostgreSQL started by the test: the schema the last
+//! release left (migration 4) is filled
 //! with deliveries in every state as the earlier versions stored them (the core crate's JSON in
 //! each row), migrated, and every one of them carries on: pending ones and a failing one (its
 //! schedule and attempt count kept) are delivered, a held one after its endpoint resumes, a
@@ -97,25 +98,13 @@ async fn every_delivery_of_the_old_schema_carries_on_after_migration_8() {
     let pg = Pg::start();
     let url = pg.fresh_database().await;
     let pool = PgPool::connect(&url).await.unwrap();
-    migrate_to(&pool, 7).await.unwrap();
-    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
-        .await
-        .unwrap();
+    // The schema as the last release left it: migration 4.
+    migrate_to(&pool, 4).await.unwrap();
     let (to, seen) = receiver();
     let now = Timestamp::now();
     let hour_ago = now.checked_sub(Duration::from_secs(3_600)).unwrap();
-    for id in ["crm", "paused"] {
-        let (e, _) = Endpoint::create(hour_ago, id, &to, &loopback()).unwrap();
-        outbox.add_endpoint("t", &e, None).await.unwrap();
-    }
-    outbox
-        .edit_endpoint("t", "paused", |e| {
-            e.pause(now);
-            Ok(())
-        })
-        .await
-        .unwrap();
-    let crm = outbox.endpoint("t", "crm").await.unwrap();
+    let endpoint = |id: &str| Endpoint::create(hour_ago, id, &to, &loopback()).unwrap().0;
+    let crm = endpoint("crm");
     let target = crm.target(hour_ago);
     let event = || Envelope::new(Event::sample(EventType::CrmContactTagAdded));
     let new = |endpoint: &str| {
@@ -195,6 +184,22 @@ async fn every_delivery_of_the_old_schema_carries_on_after_migration_8() {
     .await;
 
     migrate(&pool).await.unwrap();
+    // The endpoints, as the release after it stores them (deliveries name them by id).
+    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
+        .await
+        .unwrap();
+    outbox.add_endpoint("t", &crm, None).await.unwrap();
+    outbox
+        .add_endpoint("t", &endpoint("paused"), None)
+        .await
+        .unwrap();
+    outbox
+        .edit_endpoint("t", "paused", |e| {
+            e.pause(now);
+            Ok(())
+        })
+        .await
+        .unwrap();
     let columns: Vec<String> = sqlx::query_scalar(
         "SELECT column_name::text FROM information_schema.columns
          WHERE table_name = 'lmsw_deliveries'",
@@ -218,9 +223,6 @@ async fn every_delivery_of_the_old_schema_carries_on_after_migration_8() {
         .unwrap();
     assert_eq!(operations, 2, "the resend and the cancel");
 
-    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
-        .await
-        .unwrap();
     let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
         .unwrap()
         .with_policy(loopback())

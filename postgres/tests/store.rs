@@ -214,3 +214,42 @@ async fn publish_commits_with_the_host_transaction_or_not_at_all() {
     );
     let _ = Duration::ZERO;
 }
+
+/// A publish reads what it needs from plain columns: no master key (the free function takes a
+/// connection, no outbox), and no lock on an active endpoint: an edit holding the endpoint's
+/// row does not hold the publish up. (Before, it took `FOR SHARE` on every endpoint of the
+/// tenant and opened each one's sealed settings.)
+#[tokio::test]
+async fn publish_needs_no_key_and_does_not_wait_for_an_edit_of_an_active_endpoint() {
+    let pg = Pg::start();
+    let db = pg.fresh_database().await;
+    let (pool, outbox) = outbox_on(&db, 5).await;
+    let (e, _) = endpoint("crm");
+    outbox.add_endpoint("t", &e, None).await.unwrap();
+    // An admin's edit holds the endpoint's row.
+    let mut edit = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM lmsw_endpoints WHERE id = 'crm' FOR UPDATE")
+        .execute(&mut *edit)
+        .await
+        .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL lock_timeout = '2s'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+    let published = lms_webhooks_postgres::publish(&mut tx, "t", &envelope)
+        .await
+        .expect("not blocked by the edit");
+    assert_eq!((published.deliveries, published.held), (1, 0));
+    tx.commit().await.unwrap();
+    edit.rollback().await.unwrap();
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM lmsw_deliveries WHERE state = 'pending'"
+        )
+        .await,
+        1
+    );
+}

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{Endpoint, EndpointStatus};
+use super::{Endpoint, EndpointStatus, EventFilter};
 use crate::delivery::Delivery;
+use crate::profile::Layout;
 use crate::{Envelope, EnvelopeError, Timestamp};
 
 /// The deliveries one event makes.
@@ -56,6 +57,102 @@ pub fn fan_out(
     envelope: &Envelope,
     endpoints: &[Endpoint],
 ) -> Result<FanOut, EnvelopeError> {
+    fan_out_to(now, envelope, endpoints)
+}
+
+/// What a fan-out reads of an endpoint: its id, status, subscriptions and body layout. No
+/// secret, key or URL: a store can keep it in plain columns and publish without opening the
+/// endpoints' sealed settings.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Subscription {
+    /// The endpoint's id.
+    pub id: Arc<str>,
+    /// Its status.
+    pub status: EndpointStatus,
+    /// The event types it wants.
+    pub filter: EventFilter,
+    /// The layout its bodies take.
+    pub layout: Layout,
+}
+
+impl Subscription {
+    /// A subscription.
+    pub fn new(
+        id: impl Into<Arc<str>>,
+        status: EndpointStatus,
+        filter: EventFilter,
+        layout: Layout,
+    ) -> Subscription {
+        Subscription {
+            id: id.into(),
+            status,
+            filter,
+            layout,
+        }
+    }
+}
+
+impl From<&Endpoint> for Subscription {
+    fn from(e: &Endpoint) -> Subscription {
+        Subscription::new(
+            e.shared_id(),
+            e.status(),
+            e.filter().clone(),
+            e.layout().clone(),
+        )
+    }
+}
+
+/// Either an [`Endpoint`] or a [`Subscription`]: what [`fan_out_to`] takes.
+pub trait Subscriber {
+    /// The endpoint's id.
+    fn shared_id(&self) -> Arc<str>;
+    /// Its status.
+    fn status(&self) -> EndpointStatus;
+    /// Whether it wants events of this type.
+    fn subscribes_to(&self, event_type: &str) -> bool;
+    /// The layout its bodies take.
+    fn layout(&self) -> &Layout;
+}
+
+impl Subscriber for Endpoint {
+    fn shared_id(&self) -> Arc<str> {
+        Endpoint::shared_id(self)
+    }
+    fn status(&self) -> EndpointStatus {
+        Endpoint::status(self)
+    }
+    fn subscribes_to(&self, event_type: &str) -> bool {
+        Endpoint::subscribes_to(self, event_type)
+    }
+    fn layout(&self) -> &Layout {
+        Endpoint::layout(self)
+    }
+}
+
+impl Subscriber for Subscription {
+    fn shared_id(&self) -> Arc<str> {
+        Arc::clone(&self.id)
+    }
+    fn status(&self) -> EndpointStatus {
+        self.status
+    }
+    fn subscribes_to(&self, event_type: &str) -> bool {
+        self.filter.matches(event_type)
+    }
+    fn layout(&self) -> &Layout {
+        &self.layout
+    }
+}
+
+/// [`fan_out`] over endpoints or [`Subscription`]s: a store that keeps what a fan-out reads in
+/// plain columns publishes without opening any endpoint's sealed settings.
+pub fn fan_out_to<S: Subscriber>(
+    now: Timestamp,
+    envelope: &Envelope,
+    endpoints: &[S],
+) -> Result<FanOut, EnvelopeError> {
     let event_type = envelope.event().type_str();
     let event_id: Arc<str> = Arc::from(envelope.id().as_str());
     let mut out = FanOut {
@@ -63,14 +160,14 @@ pub fn fan_out(
         ..FanOut::default()
     };
     // One rendering per layout; a handful of layouts at most, so a list is enough.
-    let mut bodies: Vec<(&crate::profile::Layout, bytes::Bytes)> = Vec::new();
+    let mut bodies: Vec<(&Layout, bytes::Bytes)> = Vec::new();
     for endpoint in endpoints.iter().filter(|e| e.subscribes_to(event_type)) {
         let list = match endpoint.status() {
             EndpointStatus::Active => &mut out.deliveries,
             EndpointStatus::Paused | EndpointStatus::Failed => &mut out.held,
             status => {
                 out.skipped.push(Skipped {
-                    endpoint_id: endpoint.id().to_owned(),
+                    endpoint_id: endpoint.shared_id().to_string(),
                     status,
                 });
                 continue;

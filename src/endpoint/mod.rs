@@ -46,7 +46,7 @@ use crate::secret::SecretForm;
 use crate::{Envelope, Event, EventId, Scheme, Secret, SecretError, Timestamp, WebhookEvent};
 
 pub use error::EndpointError;
-pub use fan_out::{fan_out, FanOut, Skipped};
+pub use fan_out::{fan_out, fan_out_to, FanOut, Skipped, Subscriber, Subscription};
 pub use filter::EventFilter;
 pub use health::{Health, HealthChange, HealthEffect, HealthNotice};
 pub use registry::Registry;
