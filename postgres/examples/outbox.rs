@@ -115,15 +115,10 @@ async fn run(args: &[String]) -> Result<(), String> {
             }
             // Purging needs no key: it deletes finished rows only.
             let pool = pool(&flags).await?;
-            let deleted = sqlx::query(
-                "DELETE FROM lmsw_deliveries WHERE finished_at IS NOT NULL
-                 AND finished_at < now() - make_interval(secs => $1)",
-            )
-            .bind(secs as f64)
-            .execute(&pool)
-            .await
-            .map_err(|e| format!("database: {e}"))?;
-            println!("{}", deleted.rows_affected());
+            let deleted = lms_webhooks_postgres::purge(&pool, Duration::from_secs(secs))
+                .await
+                .map_err(explain)?;
+            println!("{deleted}");
             Ok(())
         }
         "help" | "--help" | "-h" => {

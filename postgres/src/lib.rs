@@ -67,7 +67,7 @@ mod worker;
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
 pub use migrate::{latest as latest_migration, migrate, migrate_to};
-pub use outbox::{log_page, LogEntry, Outbox, Published, QueueStats};
+pub use outbox::{log_page, purge, LogEntry, Outbox, Published, QueueStats, PURGE_BATCH};
 pub use publish::publish;
 pub use sealed::MasterKey;
 pub use worker::{Hook, Notice, Worker, WorkerStats};

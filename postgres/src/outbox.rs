@@ -16,6 +16,9 @@ use crate::StoreError;
 /// The channel workers LISTEN on; a publish NOTIFYs it when it commits.
 pub(crate) const CHANNEL: &str = "lmsw_deliveries";
 
+/// The most rows one statement of [`Outbox::purge`] deletes.
+pub const PURGE_BATCH: i64 = 1_000;
+
 /// The durable outbox on one PostgreSQL database. Cheap to clone (a pool and a key).
 ///
 /// Every write runs in one transaction; endpoint rows are sealed under the [`MasterKey`], so a
@@ -494,41 +497,26 @@ impl Outbox {
         Ok(revived)
     }
 
-    /// Deletes finished deliveries (and their attempts) older than `older_than`, and messages
-    /// no delivery refers to any more. Returns how many deliveries were deleted.
+    /// Deletes finished deliveries (with their attempts and operations) older than
+    /// `older_than`, and messages no delivery refers to any more, in batches of at most
+    /// [`PURGE_BATCH`] rows, each its own short transaction read off an index (the finished
+    /// time; the message's creation time): a purge of millions never holds locks or builds a
+    /// transaction that long. Returns how many deliveries were deleted.
     pub async fn purge(&self, older_than: Duration) -> Result<u64, StoreError> {
-        let cutoff = Timestamp::now()
-            .checked_sub(older_than)
-            .unwrap_or(Timestamp::UNIX_EPOCH);
-        let mut tx = self.pool.begin().await?;
-        let deleted = sqlx::query(
-            "DELETE FROM lmsw_deliveries WHERE finished_at IS NOT NULL AND finished_at < $1",
-        )
-        .bind(odt(cutoff))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query(
-            "DELETE FROM lmsw_messages m WHERE m.created_at < $1 AND NOT EXISTS
-             (SELECT 1 FROM lmsw_deliveries d WHERE d.tenant = m.tenant AND d.event_id = m.event_id)",
-        )
-        .bind(odt(cutoff))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(deleted)
+        purge(&self.pool, older_than).await
     }
 
-    /// How the queue stands.
+    /// How the queue stands, read off the partial indexes of pending and held deliveries
+    /// (finished rows, however many, are not read).
     pub async fn stats(&self) -> Result<QueueStats, StoreError> {
         let row = sqlx::query(
             "SELECT
-               count(*) FILTER (WHERE state = 'pending') AS pending,
-               count(*) FILTER (WHERE state = 'held') AS held,
-               count(*) FILTER (WHERE state = 'pending' AND lease_until > now()) AS leased,
-               coalesce(extract(epoch FROM now() - min(next_due) FILTER
-                 (WHERE state = 'pending' AND next_due <= now()))::bigint, 0) AS oldest
-             FROM lmsw_deliveries WHERE state IN ('pending', 'held')",
+               (SELECT count(*) FROM lmsw_deliveries WHERE state = 'pending') AS pending,
+               (SELECT count(*) FROM lmsw_deliveries WHERE state = 'held') AS held,
+               (SELECT count(*) FROM lmsw_deliveries
+                WHERE state = 'pending' AND lease_until > now()) AS leased,
+               coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM lmsw_deliveries
+                 WHERE state = 'pending' AND next_due <= now()))::bigint, 0) AS oldest",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -571,6 +559,49 @@ impl Outbox {
             key: new,
         })
     }
+}
+
+/// [`Outbox::purge`] with only a pool: deleting finished rows needs no master key.
+pub async fn purge(pool: &PgPool, older_than: Duration) -> Result<u64, StoreError> {
+    let cutoff = Timestamp::now()
+        .checked_sub(older_than)
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM lmsw_deliveries WHERE id IN (
+               SELECT id FROM lmsw_deliveries
+               WHERE finished_at IS NOT NULL AND finished_at < $1
+               ORDER BY finished_at LIMIT $2)",
+        )
+        .bind(odt(cutoff))
+        .bind(PURGE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        deleted += n;
+        if n < PURGE_BATCH as u64 {
+            break;
+        }
+    }
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM lmsw_messages WHERE (tenant, event_id) IN (
+               SELECT m.tenant, m.event_id FROM lmsw_messages m
+               WHERE m.created_at < $1 AND NOT EXISTS (SELECT 1 FROM lmsw_deliveries d
+                 WHERE d.tenant = m.tenant AND d.event_id = m.event_id)
+               ORDER BY m.created_at LIMIT $2)",
+        )
+        .bind(odt(cutoff))
+        .bind(PURGE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if n < PURGE_BATCH as u64 {
+            break;
+        }
+    }
+    Ok(deleted)
 }
 
 pub(crate) fn status_name(status: EndpointStatus) -> &'static str {

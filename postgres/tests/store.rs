@@ -253,3 +253,50 @@ async fn publish_needs_no_key_and_does_not_wait_for_an_edit_of_an_active_endpoin
         1
     );
 }
+
+/// The purge deletes in batches ([`PURGE_BATCH`] rows a statement, each its own transaction)
+/// until nothing older is left: finished deliveries (their attempts and operations with them)
+/// and the messages no delivery refers to; pending ones and their messages stay.
+#[tokio::test]
+async fn purge_deletes_in_batches_until_nothing_older_is_left() {
+    use lms_webhooks_postgres::PURGE_BATCH;
+
+    let pg = Pg::start();
+    let db = pg.fresh_database().await;
+    let (pool, outbox) = outbox_on(&db, 5).await;
+    let n = PURGE_BATCH * 2 + 500;
+    sqlx::query(
+        "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body, created_at)
+         SELECT 't', 'evt_' || g, 'webhook.test', now(), '{}', now() - interval '2 days'
+         FROM generate_series(1, $1) g",
+    )
+    .bind(n + 1)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, finished_at)
+         SELECT 't', 'evt_' || g, 'ep', 'done', now() - interval '2 days'
+         FROM generate_series(1, $1) g",
+    )
+    .bind(n)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due)
+         VALUES ('t', 'evt_' || ($1::bigint + 1), 'ep', 'pending', now())",
+    )
+    .bind(n)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let deleted = outbox.purge(Duration::from_secs(86_400)).await.unwrap();
+    assert_eq!(deleted, n as u64);
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM lmsw_deliveries").await,
+        1
+    );
+    assert_eq!(count(&pool, "SELECT count(*) FROM lmsw_messages").await, 1);
+    assert_eq!(outbox.stats().await.unwrap().pending, 1);
+}
