@@ -1,0 +1,376 @@
+//! One leased delivery's attempt: the request built from the endpoint as it is now, sent
+//! under a heartbeat, and the outcome, the attempt and the endpoint's health recorded; or
+//! the delivery parked when it cannot be attempted.
+
+use std::sync::atomic::Ordering;
+
+use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError};
+use lms_webhooks::endpoint::{HealthChange, HealthEffect, HealthNotice};
+use lms_webhooks::transport::Transport;
+use lms_webhooks::{Endpoint, Timestamp};
+use sqlx::Row;
+
+use crate::record::{record_attempt, Recorder, Written};
+use crate::rows::store as store_delivery;
+use crate::StoreError;
+
+use super::{Claimed, Counters, Leased, Notice, Slot, Worker};
+
+impl Worker {
+    /// One leased delivery, attempted; one that cannot be (its row unreadable, its endpoint
+    /// not unsealable) is parked with the reason and the worker goes on. A database error is
+    /// returned: the lease then expires and the delivery is attempted again.
+    pub(super) async fn attempt(
+        &self,
+        claim: Claimed,
+        slot: Slot,
+        counters: &Counters,
+        recorder: &Recorder,
+    ) -> Result<(), StoreError> {
+        let (id, lease) = (claim.id, claim.lease.clone());
+        let (tenant, endpoint) = (claim.tenant.clone(), claim.endpoint_id.clone());
+        match self.attempt_leased(claim, slot, counters, recorder).await {
+            Err(StoreError::Database(e)) => Err(StoreError::Database(e)),
+            Err(e) => {
+                let reason = e.to_string();
+                sqlx::query(
+                    "UPDATE lmsw_deliveries SET state = 'parked', parked_reason = $3,
+                       lease_owner = NULL, lease_until = NULL, finished_at = now()
+                     WHERE id = $1 AND lease_owner = $2",
+                )
+                .bind(id)
+                .bind(&lease)
+                .bind(&reason)
+                .execute(&self.pool)
+                .await?;
+                counters.parked.fetch_add(1, Ordering::Relaxed);
+                self.notify(Notice::DeliveryParked {
+                    tenant,
+                    endpoint,
+                    reason,
+                });
+                Ok(())
+            }
+            ok => ok,
+        }
+    }
+
+    /// One leased delivery: its request built from the endpoint as it is now, sent outside
+    /// any transaction, its outcome recorded.
+    async fn attempt_leased(
+        &self,
+        claim: Claimed,
+        mut slot: Slot,
+        counters: &Counters,
+        recorder: &Recorder,
+    ) -> Result<(), StoreError> {
+        let pool = &self.pool;
+        let Claimed {
+            id,
+            lease,
+            tenant,
+            endpoint_id,
+            delivery,
+            sealed,
+            rate,
+            health,
+        } = claim;
+        let (tenant, endpoint_id, lease) = (tenant.as_str(), endpoint_id.as_str(), lease.as_str());
+        let mut delivery = delivery?;
+        let now = Timestamp::now();
+        // The endpoint as it is now came with the claim, in the same round trip.
+        let endpoint = match sealed {
+            Some(sealed) => {
+                let mut endpoint = self.unseal(tenant, endpoint_id, sealed)?;
+                if let Some(health) = health {
+                    endpoint.set_health(health);
+                }
+                endpoint
+            }
+            None => {
+                delivery.end_for_deleted_endpoint(now);
+                let mut conn = pool.acquire().await?;
+                store_delivery(&mut conn, id, &delivery, Some(lease)).await?;
+                counters.gave_up.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+        };
+        if let Some(rate) = rate {
+            if !self
+                .take_token(id, lease, tenant, endpoint_id, rate)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        let target = endpoint.target(now);
+        let request = match delivery.next_request(now, &target) {
+            Ok(request) => request,
+            Err(RequestError::Held { .. }) => {
+                self.hold(id, lease, tenant, endpoint_id).await?;
+                counters.held.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(RequestError::Ended { .. }) => {
+                let mut conn = pool.acquire().await?;
+                store_delivery(&mut conn, id, &delivery, Some(lease)).await?;
+                counters.gave_up.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(StoreError::Corrupt {
+                    what: format!("delivery {id}"),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        // The request goes out with no transaction open; the lease is extended while it is
+        // on the wire, however long that takes.
+        let outcome = self.send_leased(id, lease, request).await;
+        // The next request may go out while this outcome is written.
+        slot.sent();
+        counters.attempts.fetch_add(1, Ordering::Relaxed);
+        // A lost connection here leaves the lease to expire: the delivery is sent again.
+        let next = self
+            .record(
+                Leased {
+                    id,
+                    lease,
+                    tenant,
+                    endpoint: &endpoint,
+                },
+                &mut delivery,
+                &target,
+                outcome,
+                recorder,
+            )
+            .await?;
+        match next {
+            Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
+            Some(Next::GaveUp(reason)) => {
+                self.notify(Notice::DeliveryGaveUp {
+                    tenant: tenant.to_owned(),
+                    event: delivery.event_id().to_owned(),
+                    endpoint: endpoint_id.to_owned(),
+                    reason,
+                });
+                counters.gave_up.fetch_add(1, Ordering::Relaxed)
+            }
+            None => counters.lost_leases.fetch_add(1, Ordering::Relaxed),
+            _ => 0,
+        };
+        Ok(())
+    }
+
+    /// Sends `request` while extending the delivery's lease every third of it, so that an
+    /// attempt longer than the lease is not claimed (and sent) a second time meanwhile. A
+    /// heartbeat that finds the lease gone (the worker stalled past it, and another claim took
+    /// the delivery) stops; the outcome is then not written.
+    async fn send_leased(
+        &self,
+        id: i64,
+        lease: &str,
+        request: http::Request<bytes::Bytes>,
+    ) -> Outcome {
+        let send = self.transport.send(request);
+        let mut send = std::pin::pin!(send);
+        let every = self.lease / 3;
+        let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut held = true;
+        loop {
+            tokio::select! {
+                outcome = &mut send => return outcome,
+                _ = beat.tick(), if held => {
+                    let extended = sqlx::query(
+                        "UPDATE lmsw_deliveries
+                         SET lease_until = now() + make_interval(secs => $3)
+                         WHERE id = $1 AND lease_owner = $2",
+                    )
+                    .bind(id)
+                    .bind(lease)
+                    .bind(self.lease.as_secs_f64())
+                    .execute(&self.pool)
+                    .await;
+                    // A lost connection: try again at the next beat.
+                    held = !matches!(extended, Ok(done) if done.rows_affected() == 0);
+                }
+            }
+        }
+    }
+
+    fn unseal(&self, tenant: &str, id: &str, sealed: Vec<u8>) -> Result<Endpoint, StoreError> {
+        let key = (tenant.to_owned(), id.to_owned());
+        let mut cache = self
+            .unsealed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((bytes, endpoint)) = cache.get(&key) {
+            if *bytes == sealed {
+                return Ok(endpoint.clone());
+            }
+        }
+        let endpoint = self.outbox.unseal(tenant, id, &sealed)?;
+        if cache.len() >= 10_000 {
+            cache.clear();
+        }
+        cache.insert(key, (sealed, endpoint.clone()));
+        Ok(endpoint)
+    }
+
+    /// Takes one token from the endpoint's bucket; without one, puts the delivery back due when
+    /// the next token comes, and returns false.
+    async fn take_token(
+        &self,
+        id: i64,
+        lease: &str,
+        tenant: &str,
+        endpoint_id: &str,
+        rate: f64,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.pool;
+        let took = sqlx::query(
+            "UPDATE lmsw_endpoints SET
+               rate_tokens = least(greatest(rate_per_second, 1),
+                 rate_tokens + rate_per_second * extract(epoch FROM clock_timestamp() - rate_at)) - 1,
+               rate_at = clock_timestamp()
+             WHERE tenant = $1 AND id = $2 AND rate_per_second IS NOT NULL
+               AND least(greatest(rate_per_second, 1),
+                 rate_tokens + rate_per_second * extract(epoch FROM clock_timestamp() - rate_at)) >= 1",
+        )
+        .bind(tenant)
+        .bind(endpoint_id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+            == 1;
+        if !took {
+            sqlx::query(
+                "UPDATE lmsw_deliveries SET lease_owner = NULL, lease_until = NULL,
+                   next_due = clock_timestamp() + make_interval(secs => $3)
+                 WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(lease)
+            .bind(1.0 / rate.max(0.001))
+            .execute(pool)
+            .await?;
+        }
+        Ok(took)
+    }
+
+    /// Parks a delivery whose endpoint is paused or failed, under a share lock on the
+    /// endpoint row: an edit that makes the endpoint active again (and releases what it held)
+    /// either runs before, and the delivery is not parked but claimed again, or after, and it
+    /// releases this one too. Nothing stays held behind an active endpoint.
+    async fn hold(
+        &self,
+        id: i64,
+        lease: &str,
+        tenant: &str,
+        endpoint_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> = sqlx::query(
+            "SELECT status FROM lmsw_endpoints WHERE tenant = $1 AND id = $2 FOR SHARE",
+        )
+        .bind(tenant)
+        .bind(endpoint_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| row.try_get("status"))
+        .transpose()?;
+        let still_held = matches!(status.as_deref(), Some("paused" | "failed"));
+        sqlx::query(
+            "UPDATE lmsw_deliveries
+             SET state = CASE WHEN $3 THEN 'held' ELSE 'pending' END,
+                 lease_owner = NULL, lease_until = NULL
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(lease)
+        .bind(still_held)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The outcome, the attempt row and the endpoint's status, in one transaction (one
+    /// statement when the endpoint's status bookkeeping does not change, the usual case: no
+    /// lock on the endpoint row then). `None` when the lease was lost meanwhile (another worker
+    /// has the delivery: nothing is written).
+    async fn record(
+        &self,
+        leased: Leased<'_>,
+        delivery: &mut Delivery,
+        target: &lms_webhooks::Target,
+        outcome: Outcome,
+        recorder: &Recorder,
+    ) -> Result<Option<Next>, StoreError> {
+        let Leased {
+            id,
+            lease,
+            tenant,
+            endpoint,
+        } = leased;
+        let now = Timestamp::now();
+        let corrupt = |e: lms_webhooks::delivery::RecordError| StoreError::Corrupt {
+            what: format!("delivery {id}"),
+            reason: e.to_string(),
+        };
+        let next = delivery.record(now, target, outcome).map_err(corrupt)?;
+        let started = delivery.attempts().last().map_or(now, |a| a.started_at);
+        let change = HealthChange::of(started, next);
+        let due = match next {
+            Next::RetryAt(due) if self.speedup > 1 => {
+                now.saturating_add(due.duration_since(now).unwrap_or_default() / self.speedup)
+            }
+            Next::RetryAt(due) => due,
+            _ => now,
+        };
+        let healthy = endpoint.health();
+        if change.effect == HealthEffect::Delivered
+            && healthy.consecutive_failures == 0
+            && healthy.failing_since.is_none()
+        {
+            // The usual case: one statement, atomic by itself, shared with the other outcomes
+            // that arrive meanwhile; it also moves "Last Triggered" (to the second) and resets
+            // a failure count that a concurrent attempt may have raised since the claim.
+            let written = match Written::new(id, lease, tenant, endpoint.id(), delivery, due) {
+                Some(row) => recorder.write(row).await?,
+                None => {
+                    let mut conn = self.pool.acquire().await?;
+                    store_delivery(&mut conn, id, delivery, Some(lease)).await?
+                }
+            };
+            return Ok(written.then_some(next));
+        }
+        // The health changes (a failure counted, Failed, 410 → Disabled, a delivery after
+        // failures): under the endpoint row's lock, with the core crate's rules, in one
+        // transaction with the attempt. The sealed settings are not touched.
+        let mut tx = self.pool.begin().await?;
+        let applied = crate::health::apply(&mut tx, tenant, endpoint.id(), now, change).await?;
+        if !record_attempt(&mut tx, id, tenant, endpoint.id(), delivery, due, lease).await? {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        tx.commit().await?;
+        let (tenant, endpoint) = (tenant.to_owned(), endpoint.id().to_owned());
+        match applied.and_then(|a| a.notice) {
+            Some(HealthNotice::Failed) => self.notify(Notice::EndpointFailed { tenant, endpoint }),
+            Some(HealthNotice::Disabled) => {
+                self.notify(Notice::EndpointDisabled { tenant, endpoint })
+            }
+            Some(HealthNotice::Recovered { after_failures }) => {
+                self.notify(Notice::EndpointRecovered {
+                    tenant,
+                    endpoint,
+                    after_failures,
+                })
+            }
+            _ => {}
+        }
+        Ok(Some(next))
+    }
+}

@@ -1,0 +1,457 @@
+//! Workers: claim due deliveries with `FOR UPDATE SKIP LOCKED` under a lease, send outside any
+//! transaction, and write the outcome, the attempt and the endpoint's status in one.
+
+mod attempt;
+mod notice;
+mod slots;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lms_webhooks::delivery::Delivery;
+use lms_webhooks::endpoint::Health;
+use lms_webhooks::transport::ReqwestTransport;
+use lms_webhooks::Endpoint;
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::{PgPool, Row};
+use tokio::sync::{watch, Notify};
+
+use crate::outbox::CHANNEL;
+use crate::record::Recorder;
+use crate::{Outbox, StoreError};
+
+use notice::Counters;
+pub use notice::{Hook, Notice, WorkerStats};
+use slots::{Slot, Slots};
+
+/// A worker: any number of them, in any number of processes, share one outbox.
+///
+/// It claims due deliveries with a lease (one statement, `FOR UPDATE SKIP LOCKED`, as many
+/// rows as it has free slots), builds each request from the endpoint as it is now, sends it
+/// outside any transaction, then writes the outcome, the attempt row and the next due time in
+/// one statement, and the endpoint's status with them in one transaction when it changes. At
+/// most `concurrency` requests are on the wire at once; while outcomes are being written (in
+/// groups: the outcomes that arrive during one write go in the next), the next requests go
+/// out. A worker that dies mid-attempt loses nothing: when its lease expires another worker
+/// takes the delivery (at least once; the event id is the receivers' deduplication key).
+/// Workers wake on `NOTIFY` from a publish, and poll as a fallback.
+#[derive(Clone)]
+pub struct Worker {
+    outbox: Outbox,
+    /// The worker's own connections (see [`Worker::new`]).
+    pool: PgPool,
+    transport: Arc<ReqwestTransport>,
+    owner: String,
+    concurrency: usize,
+    lease: Duration,
+    poll: Duration,
+    outage: Duration,
+    speedup: u32,
+    /// Endpoints unsealed lately, by tenant and id, with the sealed bytes they came from: a
+    /// claim that brings the same bytes reuses the endpoint (and its built target) instead of
+    /// decrypting it again. Any edit changes the bytes (a fresh IV), so nothing stale is used.
+    unsealed: Arc<std::sync::Mutex<Unsealed>>,
+    hook: Option<Hook>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("owner", &self.owner)
+            .field("concurrency", &self.concurrency)
+            .field("lease", &self.lease)
+            .field("poll", &self.poll)
+            .field("speedup", &self.speedup)
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Endpoints by (tenant, id), with the sealed bytes each was opened from.
+type Unsealed = HashMap<(String, String), (Vec<u8>, Endpoint)>;
+
+/// The worker's own pool, lazily connected: see [`Worker::new`].
+fn worker_pool(outbox: &Outbox, concurrency: usize) -> PgPool {
+    let options = (*outbox.pool().connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(u32::try_from(concurrency * 2 + 4).unwrap_or(u32::MAX))
+        .connect_lazy_with(options)
+}
+
+/// A leased delivery, as the claim returned it.
+struct Claimed {
+    id: i64,
+    /// The claim's lease token (in `lease_owner`): every write about this delivery is fenced
+    /// by it, so a claim whose lease ran out and was taken over writes nothing.
+    lease: String,
+    tenant: String,
+    endpoint_id: String,
+    /// The delivery, or why its row could not be read (it is then parked).
+    delivery: Result<Delivery, StoreError>,
+    /// The endpoint's sealed bytes; `None` when it was deleted.
+    sealed: Option<Vec<u8>>,
+    rate: Option<f64>,
+    /// The endpoint's health columns as the claim read them.
+    health: Option<Health>,
+}
+
+/// A delivery this worker holds the lease of, and its endpoint as it was for the attempt.
+#[derive(Clone, Copy)]
+struct Leased<'a> {
+    id: i64,
+    lease: &'a str,
+    tenant: &'a str,
+    endpoint: &'a Endpoint,
+}
+
+/// An attempt task's result: a panic is carried on, an error returned (the attempt parks what
+/// it cannot attempt, so only its own writes' errors come here), except a lost connection or a
+/// busy database: the delivery's lease expires and it is attempted again (the claims time
+/// such outages and stop the worker when the database stays away too long).
+fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Result<(), StoreError> {
+    match done {
+        Ok(Err(StoreError::Database(_))) => Ok(()),
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Ok(()),
+    }
+}
+
+static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
+
+/// Numbers the claims of this process: with the worker's name, each claim's lease token.
+static NEXT_CLAIM: AtomicU64 = AtomicU64::new(0);
+
+impl Worker {
+    /// A worker on `outbox`, sending with `transport`: 8 attempts at once, 60 s leases, a poll
+    /// every second when no notification comes.
+    ///
+    /// The worker opens its own connections (lazily, at most twice its concurrency plus four)
+    /// with the connect options of the outbox's pool, and with `plan_cache_mode` set to
+    /// `force_generic_plan`: its few statements run thousands of times with parameters that
+    /// do not change their best plan, and PostgreSQL would otherwise plan the claim and the
+    /// grouped write again at every execution. The host's pool is left as it is. Settings a
+    /// host applies in an `after_connect` hook are not carried over; put them in the connect
+    /// options.
+    pub fn new(outbox: Outbox, transport: ReqwestTransport) -> Worker {
+        let n = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
+        Worker {
+            pool: worker_pool(&outbox, 8),
+            outbox,
+            transport: Arc::new(transport),
+            owner: format!("worker-{}-{n}", std::process::id()),
+            concurrency: 8,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            outage: Duration::from_secs(60),
+            speedup: 1,
+            unsealed: Arc::default(),
+            hook: None,
+        }
+    }
+
+    /// Attempts at once in this worker.
+    #[must_use]
+    pub fn with_concurrency(mut self, n: usize) -> Worker {
+        self.concurrency = n.max(1);
+        self.pool = worker_pool(&self.outbox, self.concurrency);
+        self
+    }
+
+    /// How long a claimed delivery is this worker's without news (60 s unless set). An
+    /// attempt that takes longer extends its lease (a heartbeat every third of it) instead of
+    /// letting another worker claim the delivery again; a worker that stalls past it loses
+    /// the delivery, and its late outcome is not written over the new claim's.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Worker {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
+    }
+
+    /// How often to look for due deliveries when no notification comes.
+    #[must_use]
+    pub fn with_poll_interval(mut self, poll: Duration) -> Worker {
+        self.poll = poll.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long the database may stay away before the worker gives up and returns its error
+    /// (60 s unless set). Meanwhile it retries, backing off; leased deliveries are safe (their
+    /// leases expire and they are attempted again). Nothing else stops a worker: a delivery
+    /// that cannot be attempted is parked ([`Notice::DeliveryParked`]).
+    #[must_use]
+    pub fn with_outage_limit(mut self, limit: Duration) -> Worker {
+        self.outage = limit;
+        self
+    }
+
+    /// Divides every retry delay by `factor` (tests and demos only).
+    #[must_use]
+    pub fn with_speedup(mut self, factor: u32) -> Worker {
+        self.speedup = factor.max(1);
+        self
+    }
+
+    /// Calls `hook` with operational [`Notice`]s: an endpoint failed, was disabled or
+    /// recovered, a delivery gave up.
+    #[must_use]
+    pub fn with_hook(mut self, hook: impl Fn(Notice) + Send + Sync + 'static) -> Worker {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    fn notify(&self, notice: Notice) {
+        if let Some(hook) = &self.hook {
+            hook(notice);
+        }
+    }
+
+    /// The name this worker's leases carry.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Runs until `shutdown` completes, then lets the attempts in flight finish.
+    pub async fn run(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<WorkerStats, StoreError> {
+        self.run_loops(Some(shutdown), false).await
+    }
+
+    /// Runs until no delivery is pending or leased (held ones do not count), then returns.
+    pub async fn run_until_idle(&self) -> Result<WorkerStats, StoreError> {
+        self.run_loops(None::<std::future::Pending<()>>, true).await
+    }
+
+    async fn run_loops(
+        &self,
+        shutdown: Option<impl std::future::Future<Output = ()>>,
+        until_idle: bool,
+    ) -> Result<WorkerStats, StoreError> {
+        let wake = Arc::new(Notify::new());
+        let counters = Arc::new(Counters::default());
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        let waker = {
+            let wake = Arc::clone(&wake);
+            tokio::spawn(async move {
+                while listener.recv().await.is_ok() {
+                    wake.notify_waiters();
+                }
+            })
+        };
+        let shutdown = async move {
+            match shutdown {
+                Some(shutdown) => shutdown.await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut shutdown = std::pin::pin!(shutdown);
+        let (stop, _) = watch::channel(false);
+        let recorder = Recorder::start(self.pool.clone());
+        let slots = Slots::new(self.concurrency);
+        // Two claimers share the slots, so that one's claim is under way while the other's
+        // deliveries start: a claim is a round trip, and attempts end one by one.
+        let claimers = async {
+            let (a, b) = tokio::join!(
+                self.dispatch(&slots, &wake, &stop, &counters, &recorder, until_idle),
+                self.dispatch(&slots, &wake, &stop, &counters, &recorder, until_idle),
+            );
+            a.and(b)
+        };
+        let mut claimers = std::pin::pin!(claimers);
+        let result = loop {
+            tokio::select! {
+                () = &mut shutdown, if !*stop.borrow() => {
+                    let _ = stop.send(true);
+                }
+                result = &mut claimers => break result,
+            }
+        };
+        waker.abort();
+        result?;
+        Ok(WorkerStats {
+            attempts: counters.attempts.load(Ordering::Relaxed),
+            delivered: counters.delivered.load(Ordering::Relaxed),
+            gave_up: counters.gave_up.load(Ordering::Relaxed),
+            held: counters.held.load(Ordering::Relaxed),
+            lost_leases: counters.lost_leases.load(Ordering::Relaxed),
+            parked: counters.parked.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Claims as many due deliveries as there are free slots, in one statement, and runs each
+    /// as its own task. On shutdown, or when an attempt fails for good, stops claiming and lets
+    /// the attempts in flight finish.
+    async fn dispatch(
+        &self,
+        slots: &Slots,
+        wake: &Notify,
+        stop: &watch::Sender<bool>,
+        counters: &Arc<Counters>,
+        recorder: &Recorder,
+        until_idle: bool,
+    ) -> Result<(), StoreError> {
+        let mut stopped = stop.subscribe();
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        let mut failures = 0u32;
+        let mut outage_since = None;
+        'run: while !*stopped.borrow() {
+            while let Some(done) = in_flight.try_join_next() {
+                if let Err(e) = joined(done) {
+                    first_error.get_or_insert(e);
+                    break 'run;
+                }
+            }
+            let notified = wake.notified();
+            let freed = slots.freed.notified();
+            let mut drained = false;
+            // The slots are taken first, then filled: the other claimer cannot take them too.
+            let mut free = slots.take_free();
+            if !free.is_empty() {
+                match self.claim(free.len()).await {
+                    Ok(claimed) => {
+                        failures = 0;
+                        outage_since = None;
+                        drained = claimed.len() < free.len();
+                        for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
+                            let (me, counters, recorder) =
+                                (self.clone(), Arc::clone(counters), recorder.clone());
+                            in_flight.spawn(async move {
+                                me.attempt(claim, slot, &counters, &recorder).await
+                            });
+                        }
+                        // Slots left unfilled are given back as `free` drops.
+                    }
+                    // A lost connection or a busy database: the leases keep the deliveries
+                    // safe; back off and try again.
+                    Err(StoreError::Database(_))
+                        if outage_since
+                            .get_or_insert_with(std::time::Instant::now)
+                            .elapsed()
+                            < self.outage =>
+                    {
+                        failures = (failures + 1).min(10);
+                        tokio::select! {
+                            _ = stopped.wait_for(|s| *s) => break 'run,
+                            () = tokio::time::sleep(
+                                self.poll.min(Duration::from_millis(200)) * failures) => {}
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        first_error = Some(e);
+                        break 'run;
+                    }
+                }
+                if !drained {
+                    continue;
+                }
+            }
+            if drained && until_idle && in_flight.is_empty() && self.idle().await? {
+                break;
+            }
+            // Nothing more due for now, or not enough free slots: wait for an attempt to end,
+            // a notification, the next poll, or the shutdown.
+            let wait = match until_idle {
+                // Wake for the next due retry, however near.
+                true => self.poll.min(Duration::from_millis(100)),
+                false => self.poll,
+            };
+            tokio::select! {
+                _ = stopped.wait_for(|s| *s) => break,
+                () = freed, if !drained => {}
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    if let Err(e) = joined(done) {
+                        first_error = Some(e);
+                        break;
+                    }
+                }
+                _ = tokio::time::timeout(wait, notified), if drained || in_flight.is_empty() => {}
+            }
+        }
+        // Graceful: the attempts in flight finish and are recorded.
+        while let Some(done) = in_flight.join_next().await {
+            if let Err(e) = joined(done) {
+                first_error.get_or_insert(e);
+            }
+        }
+        if first_error.is_some() {
+            // The other claimer stops too.
+            let _ = stop.send(true);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn idle(&self) -> Result<bool, StoreError> {
+        let busy: bool = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM lmsw_deliveries WHERE state = 'pending') AS busy",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("busy")?;
+        Ok(!busy)
+    }
+
+    /// Leases up to `n` due deliveries in one statement, each with its endpoint as it is now,
+    /// under a lease token of this claim's own.
+    async fn claim(&self, n: usize) -> Result<Vec<Claimed>, StoreError> {
+        let lease = format!(
+            "{}#{}",
+            self.owner,
+            NEXT_CLAIM.fetch_add(1, Ordering::Relaxed)
+        );
+        let rows = sqlx::query(
+            "WITH due AS (
+               SELECT id FROM lmsw_deliveries
+               WHERE state = 'pending' AND next_due <= now()
+                 AND (lease_until IS NULL OR lease_until < now())
+               ORDER BY next_due LIMIT $3 FOR UPDATE SKIP LOCKED),
+             leased AS (
+               UPDATE lmsw_deliveries d SET lease_owner = $1,
+                      lease_until = now() + make_interval(secs => $2)
+               FROM due WHERE d.id = due.id
+               RETURNING d.id, d.tenant, d.event_id, d.endpoint_id, d.body, d.created_at,
+                 d.state, d.next_due, d.attempt_count, d.round_start, d.round_first_at, d.seed,
+                 d.gave_up_reason, d.gave_up_at)
+             SELECT leased.id, leased.tenant, leased.event_id, leased.endpoint_id,
+               coalesce(leased.body, m.body) AS body, leased.created_at, leased.state,
+               leased.next_due, leased.attempt_count, leased.round_start,
+               leased.round_first_at, leased.seed, leased.gave_up_reason, leased.gave_up_at,
+               e.sealed, e.rate_per_second AS rate, e.status, e.consecutive_failures,
+               e.failing_since, e.last_triggered_at
+             FROM leased
+             JOIN lmsw_messages m ON m.tenant = leased.tenant AND m.event_id = leased.event_id
+             LEFT JOIN lmsw_endpoints e
+               ON e.tenant = leased.tenant AND e.id = leased.endpoint_id",
+        )
+        .bind(&lease)
+        .bind(self.lease.as_secs_f64())
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Claimed {
+                    id: row.try_get("id")?,
+                    lease: lease.clone(),
+                    tenant: row.try_get("tenant")?,
+                    endpoint_id: row.try_get("endpoint_id")?,
+                    delivery: crate::rows::from_row(row),
+                    sealed: row.try_get("sealed")?,
+                    rate: row.try_get("rate")?,
+                    health: match row.try_get::<Option<String>, _>("status")? {
+                        Some(_) => Some(crate::health::read(row)?),
+                        None => None,
+                    },
+                })
+            })
+            .collect()
+    }
+}
