@@ -660,3 +660,121 @@ async fn a_worker_parks_what_it_cannot_attempt_and_keeps_working() {
         .count();
     assert_eq!(parked_notices, 4, "{notices:?}");
 }
+
+/// A transport that answers from a script, in order, and counts what it was given: the worker
+/// runs over any `Transport`, so a scenario needs no HTTP server.
+struct Scripted {
+    answers: Mutex<std::collections::VecDeque<lms_webhooks::delivery::Outcome>>,
+    sent: Mutex<u32>,
+}
+
+impl lms_webhooks::transport::Transport for Scripted {
+    async fn send(&self, _request: http::Request<bytes::Bytes>) -> lms_webhooks::delivery::Outcome {
+        *self.sent.lock().unwrap() += 1;
+        let next = self.answers.lock().unwrap().pop_front();
+        next.unwrap_or(lms_webhooks::delivery::Outcome::status(200))
+    }
+}
+
+/// The same scripted scenario (500, a timeout, 200; then 500 until the schedule gives up;
+/// then 410) through the in-memory registry and through the PostgreSQL worker over a scripted
+/// transport: the same decisions, and the same endpoint health (failures in a row, failing,
+/// disabled by the 410).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_and_the_postgres_worker_agree_on_a_scripted_scenario() {
+    use lms_webhooks::delivery::{Delivery, Next, Outcome};
+    use lms_webhooks::endpoint::Registry;
+
+    let script = || {
+        let mut s = vec![Outcome::status(500), Outcome::Timeout, Outcome::status(200)];
+        // The second event: 500 until the (short) schedule runs out.
+        s.extend(std::iter::repeat_n(Outcome::status(500), 3));
+        s.push(Outcome::status(410));
+        s
+    };
+    let schedule = RetrySchedule::fixed([Duration::from_secs(1); 2]);
+    let (endpoint, _) =
+        Endpoint::create(Timestamp::now(), "crm", "http://127.0.0.1:9/x", &loopback()).unwrap();
+    let endpoint = endpoint.with_delivery(schedule, SuccessRule::Any2xx);
+    let events: Vec<Envelope> = (0..3)
+        .map(|_| Envelope::new(Event::sample(EventType::CrmContactTagAdded)))
+        .collect();
+
+    // In memory: the registry, one event after the other.
+    let mut registry = Registry::new();
+    registry.add(endpoint.clone()).unwrap();
+    let mut answers = script().into_iter();
+    let mut decided = Vec::new();
+    let mut now = Timestamp::now();
+    for envelope in &events {
+        let body = envelope.to_vec().unwrap();
+        let mut d = Delivery::new(now, envelope.id().as_str(), "crm", body);
+        loop {
+            registry.request(now, &mut d).unwrap();
+            let next = registry
+                .record(now, &mut d, answers.next().unwrap())
+                .unwrap();
+            decided.push(next);
+            match next {
+                Next::RetryAt(at) => now = at,
+                _ => break,
+            }
+        }
+    }
+    let memory = registry.get("crm").unwrap().health();
+
+    // On PostgreSQL: the worker, over the scripted transport, one event after the other.
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    outbox.add_endpoint("t", &endpoint, None).await.unwrap();
+    let transport = Scripted {
+        answers: Mutex::new(script().into()),
+        sent: Mutex::new(0),
+    };
+    let worker = Worker::new(outbox.clone(), transport)
+        .with_poll_interval(Duration::from_millis(20))
+        .with_speedup(1_000);
+    for envelope in &events {
+        let mut tx = pool.begin().await.unwrap();
+        outbox.publish(&mut tx, "t", envelope).await.unwrap();
+        tx.commit().await.unwrap();
+        worker.run_until_idle().await.unwrap();
+    }
+    let results: Vec<String> = sqlx::query_scalar(
+        "SELECT a.result FROM lmsw_attempts a JOIN lmsw_deliveries d ON d.id = a.delivery_id
+         ORDER BY d.id, a.number",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<&str> = decided
+        .iter()
+        .map(|next| match next {
+            Next::Done => "delivered",
+            Next::RetryAt(_) => "retry",
+            Next::GaveUp(_) => "gave_up",
+        })
+        .collect();
+    assert_eq!(results, expected);
+    assert_eq!(
+        expected,
+        [
+            "retry",
+            "retry",
+            "delivered",
+            "retry",
+            "retry",
+            "gave_up",
+            "gave_up"
+        ]
+    );
+    let stored = outbox.endpoint("t", "crm").await.unwrap().health();
+    assert_eq!(stored.status, memory.status);
+    assert_eq!(stored.status, lms_webhooks::EndpointStatus::Disabled, "410");
+    assert_eq!(stored.consecutive_failures, memory.consecutive_failures);
+    assert_eq!(stored.consecutive_failures, 1, "the second event gave up");
+    assert_eq!(
+        stored.failing_since.is_some(),
+        memory.failing_since.is_some()
+    );
+}

@@ -16,7 +16,7 @@ use crate::StoreError;
 
 use super::{Claimed, Counters, Leased, Notice, Slot, Worker};
 
-impl Worker {
+impl<T: Transport + 'static> Worker<T> {
     /// One leased delivery, attempted; one that cannot be (its row unreadable, its endpoint
     /// not unsealable) is parked with the reason and the worker goes on. A database error is
     /// returned: the lease then expires and the delivery is attempted again.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use lms_webhooks::delivery::Delivery;
 use lms_webhooks::endpoint::Health;
-use lms_webhooks::transport::ReqwestTransport;
+use lms_webhooks::transport::{ReqwestTransport, Transport};
 use lms_webhooks::Endpoint;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -37,12 +37,14 @@ use slots::{Slot, Slots};
 /// out. A worker that dies mid-attempt loses nothing: when its lease expires another worker
 /// takes the delivery (at least once; the event id is the receivers' deduplication key).
 /// Workers wake on `NOTIFY` from a publish, and poll as a fallback.
-#[derive(Clone)]
-pub struct Worker {
+///
+/// It sends with any [`Transport`]: [`ReqwestTransport`] (the URL policy enforced at connect
+/// time) in production, a fake one in tests.
+pub struct Worker<T = ReqwestTransport> {
     outbox: Outbox,
     /// The worker's own connections (see [`Worker::new`]).
     pool: PgPool,
-    transport: Arc<ReqwestTransport>,
+    transport: Arc<T>,
     owner: String,
     concurrency: usize,
     lease: Duration,
@@ -56,7 +58,25 @@ pub struct Worker {
     hook: Option<Hook>,
 }
 
-impl std::fmt::Debug for Worker {
+impl<T> Clone for Worker<T> {
+    fn clone(&self) -> Worker<T> {
+        Worker {
+            outbox: self.outbox.clone(),
+            pool: self.pool.clone(),
+            transport: Arc::clone(&self.transport),
+            owner: self.owner.clone(),
+            concurrency: self.concurrency,
+            lease: self.lease,
+            poll: self.poll,
+            outage: self.outage,
+            speedup: self.speedup,
+            unsealed: Arc::clone(&self.unsealed),
+            hook: self.hook.clone(),
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Worker<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
             .field("owner", &self.owner)
@@ -126,7 +146,7 @@ static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
 /// Numbers the claims of this process: with the worker's name, each claim's lease token.
 static NEXT_CLAIM: AtomicU64 = AtomicU64::new(0);
 
-impl Worker {
+impl<T: Transport + 'static> Worker<T> {
     /// A worker on `outbox`, sending with `transport`: 8 attempts at once, 60 s leases, a poll
     /// every second when no notification comes.
     ///
@@ -137,7 +157,7 @@ impl Worker {
     /// grouped write again at every execution. The host's pool is left as it is. Settings a
     /// host applies in an `after_connect` hook are not carried over; put them in the connect
     /// options.
-    pub fn new(outbox: Outbox, transport: ReqwestTransport) -> Worker {
+    pub fn new(outbox: Outbox, transport: T) -> Worker<T> {
         let n = NEXT_OWNER.fetch_add(1, Ordering::Relaxed);
         Worker {
             pool: worker_pool(&outbox, 8),
@@ -156,7 +176,7 @@ impl Worker {
 
     /// Attempts at once in this worker.
     #[must_use]
-    pub fn with_concurrency(mut self, n: usize) -> Worker {
+    pub fn with_concurrency(mut self, n: usize) -> Worker<T> {
         self.concurrency = n.max(1);
         self.pool = worker_pool(&self.outbox, self.concurrency);
         self
@@ -167,14 +187,14 @@ impl Worker {
     /// letting another worker claim the delivery again; a worker that stalls past it loses
     /// the delivery, and its late outcome is not written over the new claim's.
     #[must_use]
-    pub fn with_lease(mut self, lease: Duration) -> Worker {
+    pub fn with_lease(mut self, lease: Duration) -> Worker<T> {
         self.lease = lease.max(Duration::from_secs(1));
         self
     }
 
     /// How often to look for due deliveries when no notification comes.
     #[must_use]
-    pub fn with_poll_interval(mut self, poll: Duration) -> Worker {
+    pub fn with_poll_interval(mut self, poll: Duration) -> Worker<T> {
         self.poll = poll.max(Duration::from_millis(10));
         self
     }
@@ -184,14 +204,14 @@ impl Worker {
     /// leases expire and they are attempted again). Nothing else stops a worker: a delivery
     /// that cannot be attempted is parked ([`Notice::DeliveryParked`]).
     #[must_use]
-    pub fn with_outage_limit(mut self, limit: Duration) -> Worker {
+    pub fn with_outage_limit(mut self, limit: Duration) -> Worker<T> {
         self.outage = limit;
         self
     }
 
     /// Divides every retry delay by `factor` (tests and demos only).
     #[must_use]
-    pub fn with_speedup(mut self, factor: u32) -> Worker {
+    pub fn with_speedup(mut self, factor: u32) -> Worker<T> {
         self.speedup = factor.max(1);
         self
     }
@@ -199,7 +219,7 @@ impl Worker {
     /// Calls `hook` with operational [`Notice`]s: an endpoint failed, was disabled or
     /// recovered, a delivery gave up.
     #[must_use]
-    pub fn with_hook(mut self, hook: impl Fn(Notice) + Send + Sync + 'static) -> Worker {
+    pub fn with_hook(mut self, hook: impl Fn(Notice) + Send + Sync + 'static) -> Worker<T> {
         self.hook = Some(Arc::new(hook));
         self
     }
