@@ -1,0 +1,508 @@
+//! The page's handlers: the list and its add form, edit, delete, status changes, rotation,
+//! the Test button, and the Delivery Log with Resend and Recover.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lms_webhooks::delivery::Next;
+use lms_webhooks::endpoint::{EndpointError, EventFilter};
+use lms_webhooks::{Endpoint, Secret, Timestamp};
+use zeroize::Zeroizing;
+
+use super::form::{self, Fields};
+use super::{csrf_refused, failure, page, Ctx, Inner, WebhookId};
+use crate::StoreError;
+
+#[derive(serde::Deserialize)]
+pub(super) struct ListQuery {
+    notice: Option<String>,
+    /// The page of the table: the webhooks after this id.
+    after: Option<String>,
+    /// `v1a`: the form offers a key pair (Standard Webhooks profiles only).
+    signing: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let key_pair = state.key_pairs() && query.signing.as_deref() == Some("v1a");
+    let fresh = match key_pair {
+        true => Secret::generate_ed25519().map(|s| s.expose_text()),
+        false => state.fresh_secret(),
+    };
+    let secret = match fresh {
+        Ok(secret) => secret,
+        Err(e) => {
+            return failure(StoreError::Corrupt {
+                what: "random generator".to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let form = page::AddForm {
+        url: String::new(),
+        events: Vec::new(),
+        all: false,
+        secret,
+        error: None,
+    };
+    let after = query.after.as_deref();
+    render_list(&state, &ctx, form, query.notice.as_deref(), after).await
+}
+
+/// Webhooks per page of the table.
+const LIST_PAGE: u32 = 50;
+
+pub(super) async fn render_list(
+    state: &Inner,
+    ctx: &Ctx,
+    form: page::AddForm,
+    notice: Option<&str>,
+    after: Option<&str>,
+) -> Response {
+    let after = after.filter(|id| form::plausible_id(id));
+    let outbox = &state.outbox;
+    let (used, mut endpoints) = match tokio::try_join!(
+        outbox.endpoint_count(ctx.tenant()),
+        outbox.endpoints_after(ctx.tenant(), after, LIST_PAGE + 1),
+    ) {
+        Ok(found) => found,
+        Err(e) => return failure(e),
+    };
+    let more = endpoints.len() > LIST_PAGE as usize;
+    endpoints.truncate(LIST_PAGE as usize);
+    let next = endpoints.last().filter(|_| more).map(Endpoint::id);
+    let listed = page::Listed {
+        endpoints: &endpoints,
+        used: usize::try_from(used).unwrap_or(usize::MAX),
+        next,
+        first: after.is_none(),
+    };
+    page::list(ctx, &listed, &form, notice, state.key_pairs()).into_response()
+}
+
+/// The events chosen in a form: every one with `all`, else the checked ones.
+fn chosen(fields: &Fields) -> Result<EventFilter, String> {
+    if fields.get("all").is_some() {
+        return Ok(EventFilter::all());
+    }
+    let events = fields.all("events");
+    if events.is_empty() {
+        return Err("Choose at least one event.".to_owned());
+    }
+    EventFilter::parse(events).map_err(|e| e.to_string())
+}
+
+pub(super) async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    let url = fields.get("url").unwrap_or_default().trim().to_owned();
+    let secret_text = Zeroizing::new(fields.get("secret").unwrap_or_default().to_owned());
+    let mut form = page::AddForm {
+        url: url.clone(),
+        events: fields
+            .all("events")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        all: fields.get("all").is_some(),
+        secret: secret_text.clone(),
+        error: None,
+    };
+    let filter = match chosen(&fields) {
+        Ok(filter) => filter,
+        Err(e) => {
+            form.error = Some(page::FieldError::Events(e));
+            return render_list(&state, &ctx, form, None, None).await;
+        }
+    };
+    let secret = match Secret::try_from(secret_text.as_str()).map_err(|e| e.to_string()) {
+        Ok(secret) => match form::strong_enough(&secret) {
+            Ok(()) => secret,
+            Err(e) => {
+                form.error = Some(page::FieldError::Secret(e));
+                return render_list(&state, &ctx, form, None, None).await;
+            }
+        },
+        Err(e) => {
+            form.error = Some(page::FieldError::Secret(e));
+            return render_list(&state, &ctx, form, None, None).await;
+        }
+    };
+    let id = match Secret::generate_alphanumeric() {
+        Ok(s) => format!("wh_{}", &s.expose_text()[..12]).to_ascii_lowercase(),
+        Err(e) => {
+            return failure(StoreError::Corrupt {
+                what: "random generator".to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    };
+    let endpoint = match Endpoint::create(Timestamp::now(), id, &url, &state.policy) {
+        Ok((endpoint, _generated)) => endpoint
+            .with_profile(&state.profile)
+            .with_signing(state.profile.scheme().clone(), secret)
+            .with_filter(filter),
+        Err(e) => {
+            form.error = Some(page::FieldError::Url(e.to_string()));
+            return render_list(&state, &ctx, form, None, None).await;
+        }
+    };
+    match state
+        .outbox
+        .add_endpoint(ctx.tenant(), &endpoint, ctx.access.plan.limit)
+        .await
+    {
+        Ok(()) => ctx.to_list("added"),
+        Err(StoreError::Endpoint(EndpointError::LimitReached { .. })) => ctx.to_list("limit"),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn edit_form(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+) -> Response {
+    match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => {
+            let form = page::EditForm::of(&endpoint);
+            page::edit(&ctx, &endpoint, &form).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn edit(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return failure(e),
+    };
+    let url = fields.get("url").unwrap_or_default().trim().to_owned();
+    let mut form = page::EditForm {
+        url: url.clone(),
+        events: fields
+            .all("events")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        all: fields.get("all").is_some(),
+        error: None,
+    };
+    let filter = match chosen(&fields) {
+        Ok(filter) => filter,
+        Err(e) => {
+            form.error = Some(page::FieldError::Events(e));
+            return page::edit(&ctx, &endpoint, &form).into_response();
+        }
+    };
+    let policy = state.policy.clone();
+    let edited = state
+        .outbox
+        .edit_endpoint(ctx.tenant(), &id, |e| {
+            let now = Timestamp::now();
+            // The secret is kept: only the URL and the events change.
+            e.set_url(now, &url, &policy)?;
+            e.set_filter(now, filter);
+            Ok(())
+        })
+        .await;
+    match edited {
+        Ok(()) => ctx.to_list("saved"),
+        Err(StoreError::Url(e)) => {
+            form.error = Some(page::FieldError::Url(e.to_string()));
+            page::edit(&ctx, &endpoint, &form).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn delete_form(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+) -> Response {
+    match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => page::confirm_delete(&ctx, &endpoint).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn delete(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    if ctx.fields(&state, &body).is_none() {
+        return csrf_refused();
+    }
+    match state.outbox.delete_endpoint(ctx.tenant(), &id).await {
+        Ok(()) => ctx.to_list("deleted"),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn set_status(
+    state: &Inner,
+    ctx: &Ctx,
+    id: &str,
+    body: &Bytes,
+    change: fn(&mut Endpoint, Timestamp),
+    notice: &str,
+) -> Response {
+    if ctx.fields(state, body).is_none() {
+        return csrf_refused();
+    }
+    let edited = state
+        .outbox
+        .edit_endpoint(ctx.tenant(), id, |e| {
+            change(e, Timestamp::now());
+            Ok(())
+        })
+        .await;
+    match edited {
+        Ok(()) => ctx.to_list(notice),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn pause(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    set_status(&state, &ctx, &id, &body, Endpoint::pause, "paused").await
+}
+
+/// Resume a paused webhook, or reactivate a failed or disabled one.
+pub(super) async fn resume(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    set_status(&state, &ctx, &id, &body, Endpoint::reactivate, "resumed").await
+}
+
+pub(super) async fn rotate(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    let hours: u64 = fields
+        .get("grace_hours")
+        .and_then(|h| h.trim().parse().ok())
+        .unwrap_or(24)
+        .min(24 * 30);
+    let rotated = state
+        .outbox
+        .edit_endpoint(ctx.tenant(), &id, |e| {
+            e.rotate_secret(Timestamp::now(), Duration::from_secs(hours * 3600))
+                .map_err(|e| StoreError::Corrupt {
+                    what: "new secret".to_owned(),
+                    reason: e.to_string(),
+                })
+        })
+        .await;
+    match rotated {
+        Ok(secret) => page::rotated(&ctx, &id, &secret, hours).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn test(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    if ctx.fields(&state, &body).is_none() {
+        return csrf_refused();
+    }
+    let next = match state
+        .outbox
+        .test_ping(ctx.tenant(), &id, &state.transport)
+        .await
+    {
+        Ok(next) => next,
+        Err(e) => return failure(e),
+    };
+    // The answer's status code, from the attempt the ping just logged (none: no response).
+    let status = match state.outbox.log(ctx.tenant(), None, Some(&id), 1, 0).await {
+        Ok(entries) => entries.first().and_then(|e| e.status),
+        Err(e) => return failure(e),
+    };
+    let outcome = if next == Next::Done {
+        "delivered"
+    } else {
+        "failed"
+    };
+    match status {
+        Some(code) => ctx.to_list(&format!("test-{outcome}-{code}")),
+        None => ctx.to_list(&format!("test-{outcome}")),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct LogQuery {
+    /// A number that does not fit is refused (400) by the query's parse.
+    page: Option<u32>,
+    notice: Option<String>,
+}
+
+/// The last Delivery Log page one may ask for (5 million attempts back).
+const LAST_LOG_PAGE: u32 = 100_000;
+
+/// Attempts per Delivery Log page.
+const LOG_PAGE: i64 = 50;
+
+pub(super) async fn log(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    Query(query): Query<LogQuery>,
+) -> Response {
+    let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return failure(e),
+    };
+    if !ctx.access.plan.delivery_log {
+        return page::log_unavailable(&ctx, &endpoint).into_response();
+    }
+    let page_number = query.page.unwrap_or(0);
+    if page_number > LAST_LOG_PAGE {
+        return (StatusCode::BAD_REQUEST, "page: too far back").into_response();
+    }
+    let page_number = i64::from(page_number);
+    match state
+        .outbox
+        .log(
+            ctx.tenant(),
+            None,
+            Some(&id),
+            LOG_PAGE + 1,
+            page_number * LOG_PAGE,
+        )
+        .await
+    {
+        Ok(mut entries) => {
+            let more = entries.len() as i64 > LOG_PAGE;
+            entries.truncate(LOG_PAGE as usize);
+            page::log(
+                &ctx,
+                &endpoint,
+                &entries,
+                page_number,
+                more,
+                query.notice.as_deref(),
+            )
+            .into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn resend(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    if let Some(refused) = ctx.without_log() {
+        return refused;
+    }
+    let event = fields.get("event").unwrap_or_default();
+    let notice = match state
+        .outbox
+        .resend(ctx.tenant(), event, &id, "admin page", "Resend")
+        .await
+    {
+        Ok(true) => "resent",
+        Ok(false) => "resend-busy",
+        Err(e) => return failure(e),
+    };
+    ctx.to_log(&id, notice)
+}
+
+pub(super) async fn recover(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    body: Bytes,
+) -> Response {
+    let Some(fields) = ctx.fields(&state, &body) else {
+        return csrf_refused();
+    };
+    if let Some(refused) = ctx.without_log() {
+        return refused;
+    }
+    // `datetime-local` sends `YYYY-MM-DDTHH:MM` (or with seconds); the page says it is UTC.
+    let since = fields.get("since").unwrap_or_default().trim();
+    let text = match since.len() {
+        16 => format!("{since}:00Z"),
+        _ => format!("{since}Z"),
+    };
+    let Ok(since) = Timestamp::parse_rfc3339(&text) else {
+        return (StatusCode::BAD_REQUEST, "since: expected a date and time").into_response();
+    };
+    match state
+        .outbox
+        .recover(
+            ctx.tenant(),
+            &id,
+            since,
+            "admin page",
+            "Recover failed since",
+        )
+        .await
+    {
+        Ok(n) => ctx.to_log(&id, &format!("recovered-{n}")),
+        Err(e) => failure(e),
+    }
+}
+
+pub(super) async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        page::SCRIPT,
+    )
+        .into_response()
+}
+
+pub(super) async fn style() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        page::STYLE,
+    )
+        .into_response()
+}
