@@ -56,6 +56,7 @@ mod dedupe;
 mod error;
 mod health;
 mod listing;
+mod log;
 mod migrate;
 mod outbox;
 mod publish;
@@ -66,8 +67,9 @@ mod worker;
 
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
+pub use log::{log_page, LogEntry};
 pub use migrate::{latest as latest_migration, migrate, migrate_to};
-pub use outbox::{log_page, purge, LogEntry, Outbox, Published, QueueStats, PURGE_BATCH};
+pub use outbox::{purge, Outbox, Published, QueueStats, PURGE_BATCH};
 pub use publish::publish;
 pub use sealed::MasterKey;
 pub use worker::{Hook, Notice, Worker, WorkerStats};
