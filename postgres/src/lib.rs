@@ -67,7 +67,7 @@ mod worker;
 
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
-pub use log::{log_page, LogEntry};
+pub use log::{log_before, log_page, BadCursor, LogEntry};
 pub use migrate::{latest as latest_migration, migrate, migrate_to};
 pub use outbox::{purge, Outbox, Published, QueueStats, PURGE_BATCH};
 pub use publish::publish;

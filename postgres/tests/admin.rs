@@ -845,6 +845,7 @@ async fn bad_ids_and_numbers_are_refused_without_internals() {
         "?page=-1",
         "?page=abc",
         "?page=4294967295",
+        "?before=not-a-position",
     ] {
         let page = get(&app, "school", "pro", &format!("/{id}/log{path}")).await;
         assert_eq!(

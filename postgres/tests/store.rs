@@ -300,3 +300,61 @@ async fn purge_deletes_in_batches_until_nothing_older_is_left() {
     assert_eq!(count(&pool, "SELECT count(*) FROM lmsw_messages").await, 1);
     assert_eq!(outbox.stats().await.unwrap().pending, 1);
 }
+
+/// The delivery log pages by position (keyset): every entry exactly once across pages, even
+/// when many started at the same instant, and a position that is not one is refused.
+#[tokio::test]
+async fn the_log_pages_by_position_without_gaps_or_repeats() {
+    let pg = Pg::start();
+    let db = pg.fresh_database().await;
+    let (pool, _outbox) = outbox_on(&db, 5).await;
+    sqlx::query(
+        "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
+         SELECT 't', 'evt_' || g, 'webhook.test', now(), '{}' FROM generate_series(1, 3) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due)
+         SELECT 't', 'evt_' || g, 'ep', 'pending', now() FROM generate_series(1, 3) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    // 120 attempts over 3 deliveries, in 12 distinct instants: many ties to break.
+    sqlx::query(
+        "INSERT INTO lmsw_attempts (delivery_id, number, tenant, event_id, endpoint_id,
+           started_at, duration_ms, status, result)
+         SELECT d.id, n, 't', d.event_id, 'ep',
+           timestamptz '2026-12-01 00:00:00+00' + (n % 12) * interval '1.5 microseconds',
+           1, 500, 'retry'
+         FROM lmsw_deliveries d, generate_series(1, 40) n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let mut before: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page =
+            lms_webhooks_postgres::log_before(&pool, "t", None, Some("ep"), before.as_deref(), 50)
+                .await
+                .unwrap()
+                .unwrap();
+        pages += 1;
+        for e in &page {
+            assert!(seen.insert((e.event.clone(), e.attempt)), "repeated: {e:?}");
+        }
+        match page.last() {
+            Some(last) if page.len() == 50 => before = Some(last.cursor.clone()),
+            _ => break,
+        }
+    }
+    assert_eq!((seen.len(), pages), (120, 3));
+    let bad = lms_webhooks_postgres::log_before(&pool, "t", None, None, Some("x.y"), 10)
+        .await
+        .unwrap();
+    assert_eq!(bad, Err(lms_webhooks_postgres::BadCursor("x.y".to_owned())));
+}

@@ -366,7 +366,10 @@ pub(super) async fn test(
 
 #[derive(serde::Deserialize)]
 pub(super) struct LogQuery {
-    /// A number that does not fit is refused (400) by the query's parse.
+    /// The entries older than this position (a log cursor); the newest without it.
+    before: Option<String>,
+    /// The page by number, for links made before positions (offset paging; a number that does
+    /// not fit is refused, 400, by the query's parse).
     page: Option<u32>,
     notice: Option<String>,
 }
@@ -390,34 +393,42 @@ pub(super) async fn log(
     if !ctx.access.plan.delivery_log {
         return page::log_unavailable(&ctx, &endpoint).into_response();
     }
-    let page_number = query.page.unwrap_or(0);
-    if page_number > LAST_LOG_PAGE {
-        return (StatusCode::BAD_REQUEST, "page: too far back").into_response();
-    }
-    let page_number = i64::from(page_number);
-    match state
-        .outbox
-        .log(
-            ctx.tenant(),
-            None,
-            Some(&id),
-            LOG_PAGE + 1,
-            page_number * LOG_PAGE,
-        )
-        .await
-    {
+    let entries = match (&query.before, query.page) {
+        // Keyset: a deep page costs what the first does.
+        (Some(before), _) => {
+            let found = crate::log_before(
+                state.outbox.pool(),
+                ctx.tenant(),
+                None,
+                Some(&id),
+                Some(before),
+                LOG_PAGE + 1,
+            )
+            .await;
+            match found {
+                Ok(Ok(entries)) => Ok(entries),
+                Ok(Err(e)) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+                Err(e) => Err(e),
+            }
+        }
+        (None, Some(page)) if page > LAST_LOG_PAGE => {
+            return (StatusCode::BAD_REQUEST, "page: too far back").into_response();
+        }
+        (None, page) => {
+            let offset = i64::from(page.unwrap_or(0)) * LOG_PAGE;
+            let outbox = &state.outbox;
+            outbox
+                .log(ctx.tenant(), None, Some(&id), LOG_PAGE + 1, offset)
+                .await
+        }
+    };
+    match entries {
         Ok(mut entries) => {
             let more = entries.len() as i64 > LOG_PAGE;
             entries.truncate(LOG_PAGE as usize);
-            page::log(
-                &ctx,
-                &endpoint,
-                &entries,
-                page_number,
-                more,
-                query.notice.as_deref(),
-            )
-            .into_response()
+            let first = query.before.is_none() && query.page.unwrap_or(0) == 0;
+            let notice = query.notice.as_deref();
+            page::log(&ctx, &endpoint, &entries, first, more, notice).into_response()
         }
         Err(e) => failure(e),
     }

@@ -478,7 +478,7 @@ pub(super) fn log(
     ctx: &Ctx,
     endpoint: &Endpoint,
     entries: &[LogEntry],
-    page: i64,
+    first: bool,
     more: bool,
     notice: Option<&str>,
 ) -> Html<String> {
@@ -533,8 +533,10 @@ pub(super) fn log(
                     }
                 }
                 p {
-                    @if page > 0 { a href={ (base) "/" (id) "/log?page=" (page - 1) } { "← Newer" } " " }
-                    @if more { a href={ (base) "/" (id) "/log?page=" (page + 1) } { "Older →" } }
+                    @if !first { a href={ (base) "/" (id) "/log" } { "← Newest" } " " }
+                    @if let (true, Some(last)) = (more, entries.last()) {
+                        a href={ (base) "/" (id) "/log?before=" (path_segment(&last.cursor)) } { "Older →" }
+                    }
                 }
             }
         },
