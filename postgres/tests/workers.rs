@@ -677,11 +677,11 @@ impl lms_webhooks::transport::Transport for Scripted {
 }
 
 /// The same scripted scenario (500, a timeout, 200; then 500 until the schedule gives up;
-/// then 410) through the in-memory registry and through the PostgreSQL worker over a scripted
-/// transport: the same decisions, and the same endpoint health (failures in a row, failing,
-/// disabled by the 410).
+/// then 410) through the in-memory registry, the transport driver (on a fake clock) and the
+/// PostgreSQL worker over a scripted transport: the same decisions, and the same endpoint
+/// health (failures in a row, failing, disabled by the 410).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_registry_and_the_postgres_worker_agree_on_a_scripted_scenario() {
+async fn the_registry_the_driver_and_the_postgres_worker_agree_on_a_scripted_scenario() {
     use lms_webhooks::delivery::{Delivery, Next, Outcome};
     use lms_webhooks::endpoint::Registry;
 
@@ -705,7 +705,8 @@ async fn the_registry_and_the_postgres_worker_agree_on_a_scripted_scenario() {
     registry.add(endpoint.clone()).unwrap();
     let mut answers = script().into_iter();
     let mut decided = Vec::new();
-    let mut now = Timestamp::now();
+    let t0 = Timestamp::now();
+    let mut now = t0;
     for envelope in &events {
         let body = envelope.to_vec().unwrap();
         let mut d = Delivery::new(now, envelope.id().as_str(), "crm", body);
@@ -722,6 +723,40 @@ async fn the_registry_and_the_postgres_worker_agree_on_a_scripted_scenario() {
         }
     }
     let memory = registry.get("crm").unwrap().health();
+
+    // The transport driver, on a fake clock that its sleeps advance.
+    struct Blocking(Mutex<std::vec::IntoIter<Outcome>>);
+    impl lms_webhooks::transport::BlockingTransport for Blocking {
+        fn send(&self, _request: http::Request<bytes::Bytes>) -> Outcome {
+            self.0.lock().unwrap().next().unwrap()
+        }
+    }
+    let driven = Mutex::new(Registry::new());
+    driven.lock().unwrap().add(endpoint.clone()).unwrap();
+    let answers = Blocking(Mutex::new(script().into_iter()));
+    let clock = std::cell::Cell::new(t0);
+    let now_of = || clock.get();
+    let driver = lms_webhooks::transport::BlockingDriver::new(&driven, &answers, &now_of);
+    let mut by_driver = Vec::new();
+    for envelope in &events {
+        let body = envelope.to_vec().unwrap();
+        let mut d = Delivery::new(clock.get(), envelope.id().as_str(), "crm", body);
+        driver
+            .run(
+                &mut d,
+                |wait| clock.set(clock.get().saturating_add(wait)),
+                |_, next| by_driver.push(next),
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        by_driver, decided,
+        "the driver decides as the registry does"
+    );
+    assert_eq!(
+        driven.lock().unwrap().get("crm").unwrap().health().status,
+        memory.status
+    );
 
     // On PostgreSQL: the worker, over the scripted transport, one event after the other.
     let pg = Pg::start();
