@@ -66,6 +66,30 @@ pub async fn log_before(
         Some(Ok(p)) => Some(p),
         None => None,
     };
+    let filter = Filter {
+        tenant,
+        event,
+        endpoint,
+    };
+    entries(pool, filter, position, limit, 0).await.map(Ok)
+}
+
+/// Which entries: a tenant's, maybe of one event, maybe to one endpoint.
+#[derive(Clone, Copy)]
+struct Filter<'a> {
+    tenant: &'a str,
+    event: Option<&'a str>,
+    endpoint: Option<&'a str>,
+}
+
+/// Up to `limit` entries of `filter`, newest first, after `position` and `offset` ones.
+async fn entries(
+    pool: &PgPool,
+    filter: Filter<'_>,
+    position: Option<(i64, i64, i32)>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<LogEntry>, StoreError> {
     let rows = sqlx::query(
         "SELECT delivery_id, event_id, endpoint_id, number, status, error, result, started_at,
                 duration_ms, excerpt,
@@ -77,18 +101,19 @@ pub async fn log_before(
            AND ($3::text IS NULL OR endpoint_id = $3)
            AND ($5::bigint IS NULL OR (started_at, delivery_id, number)
                 < (timestamptz 'epoch' + $5::bigint * interval '1 microsecond', $6, $7))
-         ORDER BY started_at DESC, delivery_id DESC, number DESC LIMIT $4",
+         ORDER BY started_at DESC, delivery_id DESC, number DESC LIMIT $4 OFFSET $8",
     )
-    .bind(tenant)
-    .bind(event)
-    .bind(endpoint)
+    .bind(filter.tenant)
+    .bind(filter.event)
+    .bind(filter.endpoint)
     .bind(limit)
     .bind(position.map(|p| p.0))
     .bind(position.map(|p| p.1))
     .bind(position.map(|p| p.2))
+    .bind(offset)
     .fetch_all(pool)
     .await?;
-    Ok(Ok(rows.iter().map(entry).collect::<Result<_, _>>()?))
+    rows.iter().map(entry).collect()
 }
 
 fn entry(row: &sqlx::postgres::PgRow) -> Result<LogEntry, StoreError> {
@@ -123,23 +148,10 @@ pub async fn log_page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<LogEntry>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT delivery_id, event_id, endpoint_id, number, status, error, result, started_at,
-                duration_ms, excerpt,
-                (extract(epoch FROM started_at) * 1000000)::bigint AS micros
-         FROM lmsw_attempts
-         WHERE tenant = $1
-           AND ($2::text IS NULL OR delivery_id IN
-             (SELECT id FROM lmsw_deliveries WHERE tenant = $1 AND event_id = $2))
-           AND ($3::text IS NULL OR endpoint_id = $3)
-         ORDER BY started_at DESC, delivery_id DESC, number DESC LIMIT $4 OFFSET $5",
-    )
-    .bind(tenant)
-    .bind(event)
-    .bind(endpoint)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(pool)
-    .await?;
-    rows.iter().map(entry).collect()
+    let filter = Filter {
+        tenant,
+        event,
+        endpoint,
+    };
+    entries(pool, filter, None, limit, offset).await
 }
