@@ -959,3 +959,38 @@ async fn weak_posted_secrets_are_refused() {
     .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
 }
+
+/// A setter on an `Admin` that was cloned before (say, a router already built) applies to the
+/// one it is called on: it used to do nothing, silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setters_apply_even_after_the_admin_was_cloned() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 5).await;
+    let transport = ReqwestTransport::new(Duration::from_secs(1), Duration::from_secs(1)).unwrap();
+    let admin = Admin::new(outbox, transport, |req: &http::request::Parts| {
+        let tenant = req.headers.get("x-tenant")?.to_str().ok()?.to_owned();
+        Some(Access::new(tenant, Plan::pro()))
+    })
+    .unwrap();
+    let before = admin.clone();
+    let admin = admin.with_session_lifetime(Duration::from_secs(60));
+    let cookie_of = |admin: &Admin| {
+        let router = Router::new().nest("/w", admin.router());
+        async move {
+            let req = Request::get("/w")
+                .header("x-tenant", "s")
+                .body(Body::empty())
+                .unwrap();
+            let response = router.oneshot(req).await.unwrap();
+            response.headers()[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert!(cookie_of(&admin).await.contains("Max-Age=60"));
+    assert!(
+        cookie_of(&before).await.contains("Max-Age=43200"),
+        "the clone kept its own"
+    );
+}

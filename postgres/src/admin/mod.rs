@@ -145,12 +145,13 @@ pub struct Admin {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     outbox: Outbox,
     transport: ReqwestTransport,
     policy: UrlPolicy,
     profile: Profile,
-    access: Box<AccessFn>,
+    access: Arc<AccessFn>,
     csrf_key: Zeroizing<Vec<u8>>,
     /// The page's origin as the host configured it (`https://lms.example`).
     origin: Option<String>,
@@ -183,7 +184,7 @@ impl Admin {
                 transport,
                 policy: UrlPolicy::new(),
                 profile: Profile::standard(),
-                access: Box::new(access),
+                access: Arc::new(access),
                 csrf_key: Zeroizing::new(key.expose_bytes().to_vec()),
                 origin: None,
                 session_lifetime: session::DEFAULT_LIFETIME,
@@ -191,10 +192,11 @@ impl Admin {
         })
     }
 
+    /// Applies `f` to this `Admin`'s settings. A clone made before (a router already built
+    /// from it) keeps the settings it had: this one gets its own copy, so a setter never
+    /// silently does nothing.
     fn edit(mut self, f: impl FnOnce(&mut Inner)) -> Admin {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            f(inner);
-        }
+        f(Arc::make_mut(&mut self.inner));
         self
     }
 
