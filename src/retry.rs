@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::Outcome;
+use crate::outcome::Outcome;
 use crate::Timestamp;
 
 /// Everything a policy may look at to decide.

@@ -6,7 +6,7 @@ use lms_webhooks::dedupe::{AsyncDeduplicator, Claim, ClaimToken, DedupeError, De
 use lms_webhooks::Timestamp;
 use sqlx::{PgPool, Row};
 
-use crate::outbox::odt;
+use crate::sql::odt;
 use crate::StoreError;
 
 /// Claims, commits and releases event ids per scope (a profile, an endpoint) in the

@@ -12,8 +12,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
 
-use crate::outbox::{odt, status_name};
 use crate::sealed::MasterKey;
+use crate::sql::{odt, status_name};
 use crate::StoreError;
 
 /// The status stored under `name`.

@@ -63,13 +63,14 @@ mod publish;
 mod record;
 mod rows;
 mod sealed;
+mod sql;
 mod worker;
 
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
 pub use log::{log_before, log_page, BadCursor, LogEntry};
 pub use migrate::{latest as latest_migration, migrate, migrate_to};
-pub use outbox::{purge, Outbox, Published, QueueStats, PURGE_BATCH};
-pub use publish::publish;
+pub use outbox::{purge, Outbox, QueueStats, PURGE_BATCH};
+pub use publish::{publish, Published};
 pub use sealed::MasterKey;
 pub use worker::{Hook, Notice, Worker, WorkerStats};

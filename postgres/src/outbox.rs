@@ -3,20 +3,19 @@
 
 use std::time::Duration;
 
-use lms_webhooks::delivery::{Next, State};
+use lms_webhooks::delivery::Next;
 use lms_webhooks::endpoint::{EndpointError, EndpointStatus, HealthChange};
 use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Envelope, Timestamp};
 use sqlx::{PgConnection, PgPool, Row};
-use time::OffsetDateTime;
 
 use crate::log::{log_page, LogEntry};
+use crate::publish::Published;
 use crate::sealed::MasterKey;
+use crate::sql::{odt, status_name, CHANNEL};
 use crate::StoreError;
 
 /// The channel workers LISTEN on; a publish NOTIFYs it when it commits.
-pub(crate) const CHANNEL: &str = "lmsw_deliveries";
-
 /// The most rows one statement of [`Outbox::purge`] deletes.
 pub const PURGE_BATCH: i64 = 1_000;
 
@@ -28,18 +27,6 @@ pub const PURGE_BATCH: i64 = 1_000;
 pub struct Outbox {
     pool: PgPool,
     key: MasterKey,
-}
-
-/// What [`Outbox::publish`] wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct Published {
-    /// Deliveries queued (subscribed endpoints that are not disabled), held ones included.
-    pub deliveries: usize,
-    /// Of which held, for paused or failed endpoints.
-    pub held: usize,
-    /// The event id was published before: nothing was written.
-    pub duplicate: bool,
 }
 
 /// How the queue stands.
@@ -54,19 +41,6 @@ pub struct QueueStats {
     pub leased: i64,
     /// How long the oldest due delivery has waited, in seconds.
     pub oldest_due_secs: i64,
-}
-
-pub(crate) fn odt(t: Timestamp) -> OffsetDateTime {
-    t.as_offset_date_time()
-}
-
-/// The state column for a delivery.
-pub(crate) fn state_name(state: State) -> &'static str {
-    match state {
-        State::Done => "done",
-        State::GaveUp { .. } => "gave_up",
-        _ => "pending",
-    }
 }
 
 impl Outbox {
@@ -579,16 +553,6 @@ pub async fn purge(pool: &PgPool, older_than: Duration) -> Result<u64, StoreErro
         }
     }
     Ok(deleted)
-}
-
-pub(crate) fn status_name(status: EndpointStatus) -> &'static str {
-    match status {
-        EndpointStatus::Active => "active",
-        EndpointStatus::Paused => "paused",
-        EndpointStatus::Disabled => "disabled",
-        EndpointStatus::Failed => "failed",
-        _ => "unknown",
-    }
 }
 
 /// Held deliveries of an endpoint that is active again (or deleted: they then end) are due now.

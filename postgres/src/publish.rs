@@ -6,8 +6,20 @@ use lms_webhooks::{Envelope, Timestamp};
 use sqlx::{PgConnection, Row};
 
 use crate::health::status_of;
-use crate::outbox::{odt, CHANNEL};
-use crate::{Published, StoreError};
+use crate::sql::{odt, CHANNEL};
+use crate::StoreError;
+
+/// What a publish wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Published {
+    /// Deliveries queued (subscribed endpoints that are not disabled), held ones included.
+    pub deliveries: usize,
+    /// Of which held, for paused or failed endpoints.
+    pub held: usize,
+    /// The event id was published before: nothing was written.
+    pub duplicate: bool,
+}
 
 /// Publishes `envelope` for `tenant` inside the host's own transaction (pass `&mut *tx`): the
 /// message and one delivery per subscribed endpoint are written there, so they commit with the

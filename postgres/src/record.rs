@@ -8,8 +8,8 @@ use sqlx::{PgConnection, PgPool, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::outbox::odt;
 use crate::rows::StateColumns;
+use crate::sql::odt;
 use crate::StoreError;
 
 /// One attempt's outcome as it is written: the delivery's row and the attempt's, and the

@@ -10,7 +10,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use time::OffsetDateTime;
 
-use crate::outbox::odt;
+use crate::sql::odt;
 use crate::StoreError;
 
 /// The columns [`from_row`] reads, from `lmsw_deliveries d` joined with `lmsw_messages m`.
@@ -115,7 +115,7 @@ impl StateColumns {
             _ => (None, None),
         };
         StateColumns {
-            state: crate::outbox::state_name(delivery.state()),
+            state: crate::sql::state_name(delivery.state()),
             next_due: delivery.next_due().map(odt),
             gave_up_reason,
             gave_up_at,

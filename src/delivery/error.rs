@@ -4,8 +4,8 @@
 
 use super::{GiveUpReason, State};
 use crate::encryption::EncryptError;
-use crate::endpoint::EndpointStatus;
 use crate::signature::SignError;
+use crate::status::EndpointStatus;
 
 /// Why no request was built for the next attempt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

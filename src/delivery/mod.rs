@@ -78,7 +78,6 @@
 //! ```
 
 mod error;
-mod outcome;
 mod state;
 mod stored;
 mod target;
@@ -89,14 +88,14 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, USER_AGENT as USER_AGENT_HEADER};
 use http::{Method, Request};
 
-use crate::endpoint::EndpointStatus;
 use crate::retry::{RetryContext, RetryDecision, RetryPolicy};
 use crate::signature::Message;
+use crate::status::EndpointStatus;
 use crate::text::clip;
 use crate::Timestamp;
 
+pub use crate::outcome::{parse_retry_after, Outcome, SuccessRule};
 pub use error::{LoadError, OperationError, RecordError, RequestError};
-pub use outcome::{parse_retry_after, Outcome, SuccessRule};
 pub use state::{Action, Attempt, DeliveryParts, GiveUpReason, Next, Operation, State};
 pub use stored::FORMAT_VERSION;
 pub use target::{Target, DEFAULT_MAX_RETRY_AFTER};

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use super::SuccessRule;
 use crate::encryption::EncryptionKey;
-use crate::endpoint::{DeliveryUrl, EndpointStatus};
 use crate::retry::RetrySchedule;
+use crate::status::EndpointStatus;
+use crate::url_policy::DeliveryUrl;
 use crate::{Scheme, Secret};
 
 /// The longest `Retry-After` honoured by default: one hour.

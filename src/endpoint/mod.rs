@@ -26,7 +26,6 @@ mod fan_out;
 mod filter;
 mod health;
 mod registry;
-mod url_policy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,27 +44,13 @@ use crate::retry::RetrySchedule;
 use crate::secret::SecretForm;
 use crate::{Envelope, Event, EventId, Scheme, Secret, SecretError, Timestamp, WebhookEvent};
 
+pub use crate::status::EndpointStatus;
+pub use crate::url_policy::{classify, AddressClass, DeliveryUrl, UrlError, UrlPolicy};
 pub use error::EndpointError;
 pub use fan_out::{fan_out, fan_out_to, FanOut, Skipped, Subscriber, Subscription};
 pub use filter::EventFilter;
 pub use health::{Health, HealthChange, HealthEffect, HealthNotice};
 pub use registry::Registry;
-pub use url_policy::{classify, AddressClass, DeliveryUrl, UrlError, UrlPolicy};
-
-/// Where an endpoint stands. See the [module docs](self) for the rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum EndpointStatus {
-    /// Receives events.
-    Active,
-    /// Paused by an admin: events are held, not dropped.
-    Paused,
-    /// Turned off (by an admin, or by a 410 Gone answer): events are skipped.
-    Disabled,
-    /// Set after repeated delivery failures: events are held until reactivation.
-    Failed,
-}
 
 /// A secret kept for a grace period after a rotation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,9 +18,9 @@ mod platform;
 use bytes::Bytes;
 
 use crate::delivery::{SuccessRule, Target};
-use crate::endpoint::DeliveryUrl;
 use crate::retry::RetrySchedule;
 use crate::signature::{BodyHmacHex, PresharedToken, StandardWebhooks};
+use crate::url_policy::DeliveryUrl;
 use crate::{Envelope, EnvelopeError, Scheme, Timestamp};
 
 pub use layout::Layout;

@@ -18,8 +18,8 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify};
 
-use crate::outbox::CHANNEL;
 use crate::record::Recorder;
+use crate::sql::CHANNEL;
 use crate::{Outbox, StoreError};
 
 use notice::Counters;
