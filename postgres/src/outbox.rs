@@ -126,8 +126,7 @@ impl Outbox {
 
     /// Every endpoint of `tenant`, by id.
     pub async fn endpoints(&self, tenant: &str) -> Result<Vec<Endpoint>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        self.load_all(&mut conn, tenant, false).await
+        self.endpoints_after(tenant, None, u32::MAX).await
     }
 
     /// An endpoint from a row holding its `id`, `sealed` settings and health columns.
@@ -179,23 +178,6 @@ impl Outbox {
         let mut endpoint = self.key.open_endpoint(tenant, id, &sealed)?;
         endpoint.set_health(crate::health::read(&row)?);
         Ok(endpoint)
-    }
-
-    async fn load_all(
-        &self,
-        conn: &mut PgConnection,
-        tenant: &str,
-        for_share: bool,
-    ) -> Result<Vec<Endpoint>, StoreError> {
-        let sql = if for_share {
-            "SELECT id, sealed, status, consecutive_failures, failing_since, last_triggered_at
-             FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id FOR SHARE"
-        } else {
-            "SELECT id, sealed, status, consecutive_failures, failing_since, last_triggered_at
-             FROM lmsw_endpoints WHERE tenant = $1 ORDER BY id"
-        };
-        let rows = sqlx::query(sql).bind(tenant).fetch_all(&mut *conn).await?;
-        rows.iter().map(|row| self.open_row(tenant, row)).collect()
     }
 
     pub(crate) async fn save(
