@@ -46,6 +46,9 @@ pub enum StoreError {
     /// The operating system's random source failed (a claim token could not be drawn).
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    /// An endpoint's cap on deliveries in flight is outside 1..=10,000.
+    #[error("max in flight: {0} is not between 1 and {max}", max = crate::MAX_IN_FLIGHT)]
+    MaxInFlight(u32),
     /// No such endpoint for this tenant.
     #[error("no endpoint `{id}` for tenant `{tenant}`")]
     NotFound {

@@ -6,9 +6,12 @@
 //!   host's [`MasterKey`]: a `pg_dump` holds no secret. [`Outbox::publish`] writes an event and
 //!   one delivery per subscribed endpoint **inside the host's own transaction**, so the event
 //!   and the business write commit together or not at all.
-//! - [`Worker`]s claim due deliveries with `FOR UPDATE SKIP LOCKED` under a lease, send each
-//!   request outside any transaction with the endpoint as it is now (its URL, secrets and
-//!   status), and write the outcome, the attempt and the endpoint's status in one transaction.
+//! - [`Worker`]s claim due deliveries under a lease, **fairly**: each endpoint is a lane with a
+//!   cap on its deliveries in flight across all workers ([`Outbox::set_max_in_flight`],
+//!   default 4), and claims serve the endpoints least recently served first, so a slow or
+//!   noisy endpoint or tenant never delays the others. They send each request outside any
+//!   transaction with the endpoint as it is now (its URL, secrets and status), and write the
+//!   outcome, the attempt and the endpoint's status in one transaction.
 //!   A worker that dies mid-attempt loses nothing: its lease expires and another worker sends
 //!   again (at least once; receivers deduplicate on the event id).
 //! - [`PgDeduplicator`] is that deduplication, shared by receivers on several machines.
@@ -74,3 +77,15 @@ pub use outbox::{purge, Outbox, QueueStats, PURGE_BATCH};
 pub use publish::{publish, Published};
 pub use sealed::MasterKey;
 pub use worker::{Hook, Notice, Worker, WorkerStats};
+
+/// The claim's two statements, for the test that checks their plans with `EXPLAIN` (not a
+/// stable API).
+#[doc(hidden)]
+pub const CLAIM_STATEMENTS: [&str; 2] = [worker::PICK, worker::TAKE];
+
+/// The cap on an endpoint's deliveries in flight that a new endpoint gets
+/// ([`Outbox::set_max_in_flight`] changes it).
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 4;
+
+/// The highest cap [`Outbox::set_max_in_flight`] takes.
+pub const MAX_IN_FLIGHT: u32 = 10_000;

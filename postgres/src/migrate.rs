@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../migrations/0007_parked_deliveries.sql")),
     (8, include_str!("../migrations/0008_delivery_columns.sql")),
     (9, include_str!("../migrations/0009_subscriptions.sql")),
+    (10, include_str!("../migrations/0010_fair_claims.sql")),
 ];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.

@@ -250,6 +250,58 @@ impl Outbox {
         Ok(())
     }
 
+    /// Caps the endpoint's deliveries in flight (leased, across every worker and machine) at
+    /// `n`, 1 to [`MAX_IN_FLIGHT`](crate::MAX_IN_FLIGHT); new endpoints have
+    /// [`DEFAULT_MAX_IN_FLIGHT`](crate::DEFAULT_MAX_IN_FLIGHT). Whatever its backlog, an
+    /// endpoint never takes more of the workers' slots than that: a slow one keeps the others
+    /// waiting for nothing. Attempts already in flight finish; a lower cap holds the next ones.
+    pub async fn set_max_in_flight(
+        &self,
+        tenant: &str,
+        id: &str,
+        n: u32,
+    ) -> Result<(), StoreError> {
+        if n == 0 || n > crate::MAX_IN_FLIGHT {
+            return Err(StoreError::MaxInFlight(n));
+        }
+        let updated = sqlx::query(
+            "UPDATE lmsw_endpoints SET max_in_flight = $3 WHERE tenant = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(i32::try_from(n).unwrap_or(i32::MAX))
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                tenant: tenant.to_owned(),
+                id: id.to_owned(),
+            });
+        }
+        // Deliveries waiting for room may have it now.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANNEL)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The endpoint's cap on deliveries in flight ([`Outbox::set_max_in_flight`]).
+    pub async fn max_in_flight(&self, tenant: &str, id: &str) -> Result<u32, StoreError> {
+        let row =
+            sqlx::query("SELECT max_in_flight FROM lmsw_endpoints WHERE tenant = $1 AND id = $2")
+                .bind(tenant)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::NotFound {
+                    tenant: tenant.to_owned(),
+                    id: id.to_owned(),
+                })?;
+        let n: i32 = row.try_get("max_in_flight")?;
+        Ok(u32::try_from(n).unwrap_or(1))
+    }
+
     /// The Test button: sends a `webhook.test` event to the endpoint now, whatever its status
     /// and subscriptions, with no retry; the attempt goes to the delivery log, and a delivered
     /// ping reactivates a `Failed` endpoint. Returns what the attempt came to.
@@ -306,8 +358,9 @@ impl Outbox {
         Ok(next)
     }
 
-    /// Deletes an endpoint. Its queued deliveries end at their next claim
-    /// ([`GiveUpReason::EndpointDeleted`](lms_webhooks::delivery::GiveUpReason)), logged.
+    /// Deletes an endpoint. Its queued and held deliveries end with it
+    /// ([`GiveUpReason::EndpointDeleted`](lms_webhooks::delivery::GiveUpReason)), logged; one
+    /// in flight is not written when its attempt ends.
     pub async fn delete_endpoint(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let deleted = sqlx::query("DELETE FROM lmsw_endpoints WHERE tenant = $1 AND id = $2")
@@ -321,7 +374,23 @@ impl Outbox {
                 id: id.to_owned(),
             });
         }
-        release_held(&mut tx, tenant, id).await?;
+        // Its deliveries not yet finished end here (those in flight too: their late outcome
+        // is not written). A publish that raced the deletion leaves a few more: a claim that
+        // finds them ends them the same way.
+        sqlx::query(
+            "WITH ended AS (
+               UPDATE lmsw_deliveries SET state = 'gave_up', gave_up_reason = 'endpoint_deleted',
+                 gave_up_at = now(), finished_at = now(), lease_owner = NULL, lease_until = NULL
+               WHERE tenant = $1 AND endpoint_id = $2 AND state IN ('pending', 'held')
+               RETURNING id)
+             INSERT INTO lmsw_operations (delivery_id, at, action, by_whom, reason)
+             SELECT id, now(), 'endpoint_deleted', 'endpoint', 'the endpoint was deleted'
+             FROM ended",
+        )
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -443,13 +512,27 @@ impl Outbox {
     /// (finished rows, however many, are not read).
     pub async fn stats(&self) -> Result<QueueStats, StoreError> {
         let row = sqlx::query(
-            "SELECT
-               (SELECT count(*) FROM lmsw_deliveries WHERE state = 'pending') AS pending,
+            "WITH RECURSIVE heads AS (
+               (SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
+                WHERE state = 'pending' AND lease_owner IS NULL
+                ORDER BY tenant, endpoint_id, next_due LIMIT 1)
+               UNION ALL
+               SELECT n.tenant, n.endpoint_id, n.next_due FROM heads h CROSS JOIN LATERAL (
+                 SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
+                 WHERE state = 'pending' AND lease_owner IS NULL
+                   AND (tenant, endpoint_id) > (h.tenant, h.endpoint_id)
+                 ORDER BY tenant, endpoint_id, next_due LIMIT 1) n)
+             SELECT
+               (SELECT count(*) FROM lmsw_deliveries
+                WHERE state = 'pending' AND lease_owner IS NULL)
+               + (SELECT count(*) FROM lmsw_deliveries
+                  WHERE lease_owner IS NOT NULL AND state = 'pending') AS pending,
                (SELECT count(*) FROM lmsw_deliveries WHERE state = 'held') AS held,
                (SELECT count(*) FROM lmsw_deliveries
-                WHERE state = 'pending' AND lease_until > now()) AS leased,
-               coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM lmsw_deliveries
-                 WHERE state = 'pending' AND next_due <= now()))::bigint, 0) AS oldest",
+                WHERE lease_owner IS NOT NULL AND state = 'pending'
+                  AND lease_until > now()) AS leased,
+               coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM heads
+                 WHERE next_due <= now()))::bigint, 0) AS oldest",
         )
         .fetch_one(&self.pool)
         .await?;

@@ -2,6 +2,7 @@
 //! transaction, and write the outcome, the attempt and the endpoint's status in one.
 
 mod attempt;
+mod claim;
 mod notice;
 mod slots;
 
@@ -22,6 +23,7 @@ use crate::record::Recorder;
 use crate::sql::CHANNEL;
 use crate::{Outbox, StoreError};
 
+pub(crate) use claim::{PICK, TAKE};
 use notice::Counters;
 pub use notice::{Hook, Notice, WorkerStats};
 use slots::{Slot, Slots};
@@ -411,67 +413,14 @@ impl<T: Transport + 'static> Worker<T> {
 
     async fn idle(&self) -> Result<bool, StoreError> {
         let busy: bool = sqlx::query(
-            "SELECT EXISTS (SELECT 1 FROM lmsw_deliveries WHERE state = 'pending') AS busy",
+            "SELECT EXISTS (SELECT 1 FROM lmsw_deliveries
+                            WHERE state = 'pending' AND lease_owner IS NULL)
+                 OR EXISTS (SELECT 1 FROM lmsw_deliveries
+                            WHERE lease_owner IS NOT NULL AND state = 'pending') AS busy",
         )
         .fetch_one(&self.pool)
         .await?
         .try_get("busy")?;
         Ok(!busy)
-    }
-
-    /// Leases up to `n` due deliveries in one statement, each with its endpoint as it is now,
-    /// under a lease token of this claim's own.
-    async fn claim(&self, n: usize) -> Result<Vec<Claimed>, StoreError> {
-        let lease = format!(
-            "{}#{}",
-            self.owner,
-            NEXT_CLAIM.fetch_add(1, Ordering::Relaxed)
-        );
-        let rows = sqlx::query(
-            "WITH due AS (
-               SELECT id FROM lmsw_deliveries
-               WHERE state = 'pending' AND next_due <= now()
-                 AND (lease_until IS NULL OR lease_until < now())
-               ORDER BY next_due LIMIT $3 FOR UPDATE SKIP LOCKED),
-             leased AS (
-               UPDATE lmsw_deliveries d SET lease_owner = $1,
-                      lease_until = now() + make_interval(secs => $2)
-               FROM due WHERE d.id = due.id
-               RETURNING d.id, d.tenant, d.event_id, d.endpoint_id, d.body, d.created_at,
-                 d.state, d.next_due, d.attempt_count, d.round_start, d.round_first_at, d.seed,
-                 d.gave_up_reason, d.gave_up_at)
-             SELECT leased.id, leased.tenant, leased.event_id, leased.endpoint_id,
-               coalesce(leased.body, m.body) AS body, leased.created_at, leased.state,
-               leased.next_due, leased.attempt_count, leased.round_start,
-               leased.round_first_at, leased.seed, leased.gave_up_reason, leased.gave_up_at,
-               e.sealed, e.rate_per_second AS rate, e.status, e.consecutive_failures,
-               e.failing_since, e.last_triggered_at
-             FROM leased
-             JOIN lmsw_messages m ON m.tenant = leased.tenant AND m.event_id = leased.event_id
-             LEFT JOIN lmsw_endpoints e
-               ON e.tenant = leased.tenant AND e.id = leased.endpoint_id",
-        )
-        .bind(&lease)
-        .bind(self.lease.as_secs_f64())
-        .bind(i64::try_from(n).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(Claimed {
-                    id: row.try_get("id")?,
-                    lease: lease.clone(),
-                    tenant: row.try_get("tenant")?,
-                    endpoint_id: row.try_get("endpoint_id")?,
-                    delivery: crate::rows::from_row(row),
-                    sealed: row.try_get("sealed")?,
-                    rate: row.try_get("rate")?,
-                    health: match row.try_get::<Option<String>, _>("status")? {
-                        Some(_) => Some(crate::health::read(row)?),
-                        None => None,
-                    },
-                })
-            })
-            .collect()
     }
 }

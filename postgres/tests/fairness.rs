@@ -1,0 +1,348 @@
+//! Fair claims on a real PostgreSQL, over a transport that holds each endpoint's requests until
+//! the test lets them go (no HTTP, no sleeps to wait out): an endpoint never has more attempts
+//! in flight than its cap, across workers; a claim serves endpoints round-robin; a stuck
+//! endpoint with a backlog does not hold up another endpoint, of another tenant or the same;
+//! and the claim's plans read only the partial indexes, whatever the plan cache does.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lms_webhooks::delivery::Outcome;
+use lms_webhooks::transport::Transport;
+use lms_webhooks::{Endpoint, Envelope, Event, EventType, Timestamp};
+use lms_webhooks_postgres::{Outbox, StoreError, Worker, CLAIM_STATEMENTS};
+use sqlx::{PgPool, Row};
+use support::pg::Pg;
+use support::store::{fresh_outbox, loopback};
+use tokio::sync::watch;
+
+/// What the gated transport saw, per endpoint (the URL's path).
+#[derive(Default)]
+struct Seen {
+    in_flight: HashMap<String, usize>,
+    most: HashMap<String, usize>,
+    done: HashMap<String, usize>,
+    /// Endpoints in the order their requests went out.
+    order: Vec<String>,
+}
+
+/// Holds each request until its endpoint's gate opens; answers 200.
+#[derive(Clone)]
+struct Gated {
+    seen: Arc<Mutex<Seen>>,
+    gates: Arc<Mutex<HashMap<String, watch::Receiver<bool>>>>,
+}
+
+impl Gated {
+    /// A transport with a closed gate for each of `paths`; the senders open them.
+    fn new(paths: &[&str]) -> (Gated, HashMap<String, watch::Sender<bool>>) {
+        let mut gates = HashMap::new();
+        let mut openers = HashMap::new();
+        for path in paths {
+            let (tx, rx) = watch::channel(false);
+            gates.insert((*path).to_owned(), rx);
+            openers.insert((*path).to_owned(), tx);
+        }
+        let gated = Gated {
+            seen: Arc::default(),
+            gates: Arc::new(Mutex::new(gates)),
+        };
+        (gated, openers)
+    }
+
+    fn in_flight(&self, path: &str) -> usize {
+        let seen = self.seen.lock().unwrap();
+        seen.in_flight.get(path).copied().unwrap_or(0)
+    }
+
+    fn done(&self, path: &str) -> usize {
+        let seen = self.seen.lock().unwrap();
+        seen.done.get(path).copied().unwrap_or(0)
+    }
+
+    fn most(&self, path: &str) -> usize {
+        let seen = self.seen.lock().unwrap();
+        seen.most.get(path).copied().unwrap_or(0)
+    }
+}
+
+impl Transport for Gated {
+    async fn send(&self, request: http::Request<bytes::Bytes>) -> Outcome {
+        let path = request.uri().path().to_owned();
+        {
+            let mut seen = self.seen.lock().unwrap();
+            let n = seen.in_flight.entry(path.clone()).or_default();
+            *n += 1;
+            let n = *n;
+            let most = seen.most.entry(path.clone()).or_default();
+            *most = (*most).max(n);
+            seen.order.push(path.clone());
+        }
+        let gate = self.gates.lock().unwrap().get(&path).cloned();
+        if let Some(mut gate) = gate {
+            let _ = gate.wait_for(|open| *open).await;
+        }
+        let mut seen = self.seen.lock().unwrap();
+        *seen.in_flight.entry(path.clone()).or_default() -= 1;
+        *seen.done.entry(path).or_default() += 1;
+        Outcome::status(200)
+    }
+}
+
+async fn add(outbox: &Outbox, tenant: &str, id: &str, cap: Option<u32>) {
+    let url = format!("http://127.0.0.1:9/{id}");
+    let (e, _) = Endpoint::create(Timestamp::now(), id, &url, &loopback()).unwrap();
+    outbox.add_endpoint(tenant, &e, None).await.unwrap();
+    if let Some(cap) = cap {
+        outbox.set_max_in_flight(tenant, id, cap).await.unwrap();
+    }
+}
+
+async fn publish(pool: &PgPool, outbox: &Outbox, tenant: &str, n: usize) {
+    let mut tx = pool.begin().await.unwrap();
+    for _ in 0..n {
+        let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
+        outbox.publish(&mut tx, tenant, &envelope).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// Waits (at most 30 s) until `ready` holds.
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Runs `workers` workers of `concurrency` slots each until `stop` is sent.
+fn run_workers(
+    outbox: &Outbox,
+    transport: &Gated,
+    workers: usize,
+    concurrency: usize,
+    stop: &watch::Sender<bool>,
+) -> Vec<tokio::task::JoinHandle<Result<lms_webhooks_postgres::WorkerStats, StoreError>>> {
+    (0..workers)
+        .map(|_| {
+            let worker = Worker::new(outbox.clone(), transport.clone())
+                .with_concurrency(concurrency)
+                .with_poll_interval(Duration::from_millis(20));
+            let mut stop = stop.subscribe();
+            tokio::spawn(async move {
+                worker
+                    .run(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_never_has_more_in_flight_than_its_cap_across_workers() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 40).await;
+    add(&outbox, "t", "capped", Some(3)).await;
+    add(&outbox, "t", "default", None).await;
+    assert_eq!(outbox.max_in_flight("t", "capped").await.unwrap(), 3);
+    assert_eq!(
+        outbox.max_in_flight("t", "default").await.unwrap(),
+        lms_webhooks_postgres::DEFAULT_MAX_IN_FLIGHT
+    );
+    assert!(matches!(
+        outbox.set_max_in_flight("t", "capped", 0).await,
+        Err(StoreError::MaxInFlight(0))
+    ));
+    publish(&pool, &outbox, "t", 40).await;
+
+    let (transport, openers) = Gated::new(&["/capped", "/default"]);
+    let (stop, _) = watch::channel(false);
+    // Three workers with 8 slots each: 24 slots for 80 due deliveries.
+    let handles = run_workers(&outbox, &transport, 3, 8, &stop);
+    until("both endpoints full", || {
+        transport.in_flight("/capped") == 3 && transport.in_flight("/default") == 4
+    })
+    .await;
+    // The other 17 slots stay free while both endpoints are full: give the workers time to
+    // take more, if they would (polls every 20 ms, and a NOTIFY).
+    publish(&pool, &outbox, "t", 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(transport.in_flight("/capped"), 3);
+    assert_eq!(transport.in_flight("/default"), 4);
+    let stats = outbox.stats().await.unwrap();
+    assert_eq!(stats.leased, 7, "{stats:?}");
+
+    for opener in openers.values() {
+        opener.send(true).unwrap();
+    }
+    until("all delivered", || {
+        transport.done("/capped") == 41 && transport.done("/default") == 41
+    })
+    .await;
+    stop.send(true).unwrap();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    assert_eq!(transport.most("/capped"), 3);
+    assert_eq!(transport.most("/default"), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_serves_endpoints_round_robin() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 20).await;
+    add(&outbox, "t", "first", Some(100)).await;
+    add(&outbox, "t", "second", Some(100)).await;
+    add(&outbox, "u", "third", Some(100)).await;
+    // Every delivery of "t" is older than those of "u".
+    publish(&pool, &outbox, "t", 50).await;
+    publish(&pool, &outbox, "u", 50).await;
+
+    let (transport, openers) = Gated::new(&["/first", "/second", "/third"]);
+    let (stop, _) = watch::channel(false);
+    // One worker, 6 slots, one claim for all of them: two from each endpoint, not the six
+    // oldest (which would all be the first tenant's).
+    let handles = run_workers(&outbox, &transport, 1, 6, &stop);
+    until("six in flight", || {
+        transport.seen.lock().unwrap().order.len() == 6
+    })
+    .await;
+    for path in ["/first", "/second", "/third"] {
+        assert_eq!(transport.in_flight(path), 2, "{path}");
+    }
+    for opener in openers.values() {
+        opener.send(true).unwrap();
+    }
+    until("all delivered", || {
+        transport.done("/first") == 50 && transport.done("/third") == 50
+    })
+    .await;
+    stop.send(true).unwrap();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+}
+
+/// A stuck endpoint with a backlog keeps its cap of slots and no more: another endpoint's
+/// deliveries, published after the backlog, all arrive while it is stuck; whether the other
+/// endpoint is another tenant's, or the same tenant's, subscribed to the same events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stuck_endpoint_does_not_hold_up_the_others() {
+    for same_tenant in [false, true] {
+        let pg = Pg::start();
+        let (pool, outbox) = fresh_outbox(&pg, 40).await;
+        let other = if same_tenant {
+            "slow_school"
+        } else {
+            "fast_school"
+        };
+        add(&outbox, "slow_school", "slow", None).await;
+        if !same_tenant {
+            publish(&pool, &outbox, "slow_school", 200).await;
+        }
+        add(&outbox, other, "fast", None).await;
+        if same_tenant {
+            // Both subscribed to everything: each event goes to both, the slow one's first.
+            publish(&pool, &outbox, "slow_school", 200).await;
+        }
+        let (transport, openers) = Gated::new(&["/slow"]);
+        let (stop, _) = watch::channel(false);
+        let handles = run_workers(&outbox, &transport, 2, 8, &stop);
+        until("the slow endpoint full", || {
+            transport.in_flight("/slow") == 4
+        })
+        .await;
+        if !same_tenant {
+            publish(&pool, &outbox, other, 20).await;
+        }
+        let fast = if same_tenant { 200 } else { 20 };
+        until("the fast endpoint served", || {
+            transport.done("/fast") == fast
+        })
+        .await;
+        assert_eq!(transport.done("/slow"), 0, "the slow one is still stuck");
+        assert_eq!(transport.most("/slow"), 4);
+        openers["/slow"].send(true).unwrap();
+        until("the backlog drained", || transport.done("/slow") == 200).await;
+        stop.send(true).unwrap();
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        assert_eq!(transport.most("/slow"), 4);
+    }
+}
+
+/// The claim's two statements, planned generically (as the worker's connections do, and as
+/// any plan cache may), read `lmsw_deliveries` through indexes only: a table of finished rows,
+/// however large, is never scanned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claim_reads_only_the_indexes() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 4).await;
+    for id in ["a", "b", "c"] {
+        add(&outbox, "t", id, None).await;
+    }
+    publish(&pool, &outbox, "t", 20_000).await;
+    sqlx::query(
+        "UPDATE lmsw_deliveries SET state = 'done', finished_at = now() WHERE id % 100 <> 0",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE").execute(&pool).await.unwrap();
+
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let [pick, take] = CLAIM_STATEMENTS;
+    let plans = [
+        (
+            "pick",
+            format!("PREPARE pick(bigint) AS {pick}"),
+            "EXECUTE pick(8)",
+        ),
+        (
+            "take",
+            format!("PREPARE take(text[], text[], int[], text, bigint, float8) AS {take}"),
+            "EXECUTE take('{t,t}', '{a,b}', '{4,4}', 'w#1', 8, 60)",
+        ),
+    ];
+    for (name, prepare, execute) in plans {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(prepare))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let lines: Vec<String> = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("EXPLAIN {execute}")))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect();
+        let plan = lines.join("\n");
+        eprintln!("{name}, planned generically:\n{plan}\n");
+        assert!(
+            !plan.contains("Seq Scan on lmsw_deliveries"),
+            "{name} scans the table:\n{plan}"
+        );
+        assert!(plan.contains("lmsw_deliveries_queue"), "{name}:\n{plan}");
+    }
+    // And the generic plans do their work: the claim leases from the queue.
+    let picked = sqlx::query(pick)
+        .bind(8_i64)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(picked.len(), 3);
+}
