@@ -29,7 +29,9 @@ outbox: the PostgreSQL webhook outbox from the command line
 USAGE (every subcommand takes --database-url URL; those marked * also --master-key K):
   outbox migrate
   outbox endpoint add *    --tenant T --id ID --url U [--profile standard|learnybox|learnworlds|learnink|learnomy]
-                           [--secret S] [--key K] [--events P1,P2] [--allow-http] [--allow-private]
+                           [--secret S] [--key K] [--events P1,P2] [--max-in-flight N]
+                           [--allow-http] [--allow-private]
+  outbox endpoint edit *   --tenant T --id ID --max-in-flight N
   outbox endpoint list *   --tenant T
   outbox endpoint rotate * --tenant T --id ID --secret S --grace SECS
   outbox endpoint pause|resume|disable|delete * --tenant T --id ID
@@ -44,7 +46,9 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
 
   endpoint add prints the signing secret (the one given, or a generated one).
   endpoint list prints one JSON line per endpoint {id, url, status, consecutive_failures,
-  last_triggered_at, failing_since} (times RFC 3339 or null).
+  last_triggered_at, failing_since, max_in_flight} (times RFC 3339 or null).
+  --max-in-flight caps the endpoint's deliveries in flight across every worker (1 to 10000;
+  new endpoints: 4).
   log prints one JSON line per attempt {event, endpoint, attempt, status, error, result, at}.
   worker --exit-when-idle exits 0 once no delivery is pending or leased (held ones do not
   count); --speedup divides every retry delay. K is 32 bytes: 32 characters, or base64: and
@@ -97,7 +101,8 @@ async fn run(args: &[String]) -> Result<(), String> {
         "endpoint" => {
             let Some((action, rest)) = rest.split_first() else {
                 return Err(
-                    "endpoint: add, list, rotate, pause, resume, disable or delete".to_owned(),
+                    "endpoint: add, edit, list, rotate, pause, resume, disable or delete"
+                        .to_owned(),
                 );
             };
             endpoint(action, &Flags::parse(rest)?).await
@@ -149,7 +154,14 @@ async fn endpoint(action: &str, flags: &Flags) -> Result<(), String> {
     let now = Timestamp::now();
     match action {
         "add" => {
-            flags.only(&[&common[..], &["url", "profile", "secret", "key", "events"]].concat())?;
+            flags.only(
+                &[
+                    &common[..],
+                    &["url", "profile", "secret", "key", "events", "max-in-flight"],
+                ]
+                .concat(),
+            )?;
+            let cap = max_in_flight(flags)?;
             let profile = profile(flags.get("profile").unwrap_or("standard"))?;
             let (mut endpoint, generated) =
                 Endpoint::create(now, id, flags.require("url")?, &flags.policy())
@@ -172,12 +184,31 @@ async fn endpoint(action: &str, flags: &Flags) -> Result<(), String> {
                     .map_err(|e| format!("--events: {e}"))?;
                 endpoint = endpoint.with_filter(filter);
             }
-            outbox()
-                .await?
+            let outbox = outbox().await?;
+            outbox
                 .add_endpoint(tenant, &endpoint, profile.endpoint_limit())
                 .await
                 .map_err(explain)?;
+            if let Some(cap) = cap {
+                outbox
+                    .set_max_in_flight(tenant, id, cap)
+                    .await
+                    .map_err(explain)?;
+            }
             println!("{shown}");
+            Ok(())
+        }
+        "edit" => {
+            flags.only(&[&common[..], &["max-in-flight"]].concat())?;
+            let Some(cap) = max_in_flight(flags)? else {
+                return Err("endpoint edit: nothing to change (--max-in-flight N)".to_owned());
+            };
+            outbox()
+                .await?
+                .set_max_in_flight(tenant, id, cap)
+                .await
+                .map_err(explain)?;
+            println!("ok");
             Ok(())
         }
         "rotate" => {
@@ -229,9 +260,24 @@ async fn endpoint(action: &str, flags: &Flags) -> Result<(), String> {
             Ok(())
         }
         other => Err(format!(
-            "endpoint {other}: expected add, list, rotate, pause, resume, disable or delete"
+            "endpoint {other}: expected add, edit, list, rotate, pause, resume, disable or delete"
         )),
     }
+}
+
+/// `--max-in-flight N`, if given: 1 to 10,000.
+fn max_in_flight(flags: &Flags) -> Result<Option<u32>, String> {
+    if flags.get("max-in-flight").is_none() {
+        return Ok(None);
+    }
+    let n: u32 = flags.number("max-in-flight", 0)?;
+    if n == 0 || n > lms_webhooks_postgres::MAX_IN_FLIGHT {
+        return Err(format!(
+            "--max-in-flight {n}: expected 1 to {}",
+            lms_webhooks_postgres::MAX_IN_FLIGHT
+        ));
+    }
+    Ok(Some(n))
 }
 
 /// One JSON line per endpoint of `tenant`, with its health.
@@ -239,6 +285,10 @@ async fn list(outbox: &Outbox, tenant: &str) -> Result<(), String> {
     let rfc3339 = |t: Option<Timestamp>| t.map(Timestamp::to_rfc3339);
     for e in outbox.endpoints(tenant).await.map_err(explain)? {
         let health = e.health();
+        let cap = outbox
+            .max_in_flight(tenant, e.id())
+            .await
+            .map_err(explain)?;
         let line = serde_json::json!({
             "id": e.id(),
             "url": e.url().as_str(),
@@ -246,6 +296,7 @@ async fn list(outbox: &Outbox, tenant: &str) -> Result<(), String> {
             "consecutive_failures": health.consecutive_failures,
             "last_triggered_at": rfc3339(health.last_triggered_at),
             "failing_since": rfc3339(health.failing_since),
+            "max_in_flight": cap,
         });
         println!("{line}");
     }

@@ -171,11 +171,12 @@ pub(super) async fn edit_form(
     ctx: Ctx,
     WebhookId(id): WebhookId,
 ) -> Response {
-    match state.outbox.endpoint(ctx.tenant(), &id).await {
-        Ok(endpoint) => {
-            let form = page::EditForm::of(&endpoint);
-            page::edit(&ctx, &endpoint, &form).into_response()
-        }
+    let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return failure(e),
+    };
+    match state.outbox.max_in_flight(ctx.tenant(), &id).await {
+        Ok(cap) => page::edit(&ctx, &endpoint, &page::EditForm::of(&endpoint, cap)).into_response(),
         Err(e) => failure(e),
     }
 }
@@ -202,12 +203,27 @@ pub(super) async fn edit(
             .map(str::to_owned)
             .collect(),
         all: fields.get("all").is_some(),
+        max_in_flight: fields
+            .get("max_in_flight")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
         error: None,
     };
     let filter = match chosen(&fields) {
         Ok(filter) => filter,
         Err(e) => {
             form.error = Some(page::FieldError::Events(e));
+            return page::edit(&ctx, &endpoint, &form).into_response();
+        }
+    };
+    let cap = match form.max_in_flight.parse::<u32>() {
+        Ok(n) if (1..=crate::MAX_IN_FLIGHT).contains(&n) => n,
+        _ => {
+            form.error = Some(page::FieldError::MaxInFlight(format!(
+                "Enter a whole number from 1 to {}.",
+                crate::MAX_IN_FLIGHT
+            )));
             return page::edit(&ctx, &endpoint, &form).into_response();
         }
     };
@@ -222,6 +238,10 @@ pub(super) async fn edit(
             Ok(())
         })
         .await;
+    let edited = match edited {
+        Ok(()) => state.outbox.set_max_in_flight(ctx.tenant(), &id, cap).await,
+        Err(e) => Err(e),
+    };
     match edited {
         Ok(()) => ctx.to_list("saved"),
         Err(StoreError::Url(e)) => {

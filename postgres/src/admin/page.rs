@@ -56,6 +56,7 @@ pub(super) enum FieldError {
     Url(String),
     Events(String),
     Secret(String),
+    MaxInFlight(String),
 }
 
 /// The Add New Webhook form as last submitted (or fresh).
@@ -72,11 +73,13 @@ pub(super) struct EditForm {
     pub(super) url: String,
     pub(super) events: Vec<String>,
     pub(super) all: bool,
+    /// The cap on deliveries in flight, as typed.
+    pub(super) max_in_flight: String,
     pub(super) error: Option<FieldError>,
 }
 
 impl EditForm {
-    pub(super) fn of(endpoint: &Endpoint) -> EditForm {
+    pub(super) fn of(endpoint: &Endpoint, max_in_flight: u32) -> EditForm {
         let patterns = endpoint.filter().patterns();
         EditForm {
             url: endpoint.url().as_str().to_owned(),
@@ -86,6 +89,7 @@ impl EditForm {
                 .map(|t| t.as_str().to_owned())
                 .collect(),
             all: patterns.iter().any(|p| p == "*"),
+            max_in_flight: max_in_flight.to_string(),
             error: None,
         }
     }
@@ -204,6 +208,13 @@ fn field_error(error: &Option<FieldError>, which: fn(&FieldError) -> Option<&str
 fn url_error(e: &FieldError) -> Option<&str> {
     match e {
         FieldError::Url(m) => Some(m),
+        _ => None,
+    }
+}
+
+fn max_in_flight_error(e: &FieldError) -> Option<&str> {
+    match e {
+        FieldError::MaxInFlight(m) => Some(m),
         _ => None,
     }
 }
@@ -385,6 +396,11 @@ pub(super) fn edit(ctx: &Ctx, endpoint: &Endpoint, form: &EditForm) -> Html<Stri
                 label.field { "Events to Send" }
                 (events_fieldsets(&form.events, form.all))
                 (field_error(&form.error, events_error))
+                label.field for="max_in_flight" { "Deliveries in flight at most" }
+                input #max_in_flight type="number" name="max_in_flight" min="1" max="10000"
+                    value=(form.max_in_flight) required;
+                (field_error(&form.error, max_in_flight_error))
+                p.usage { "However many deliveries wait for this endpoint, at most this many are sent at once, across all workers; the others' deliveries are not held up by it." }
                 p.usage { "The secret key is kept: editing does not change it." }
                 p { button type="submit" { "Save Webhook" } }
             }
