@@ -367,10 +367,30 @@ async fn a_hostile_response_is_shown_as_text_and_secrets_appear_once() {
             ("csrf", &input_value(&edit.body, "csrf")),
             ("url", &new_url),
             ("events", "sales.transaction.completed"),
+            ("max_in_flight", "2"),
         ],
     )
     .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(outbox.max_in_flight("school", &id).await.unwrap(), 2);
+    let edit = get(&app, "school", "pro", &format!("/{id}/edit")).await;
+    assert_eq!(input_value(&edit.body, "max_in_flight"), "2");
+    let refused = post(
+        &app,
+        "school",
+        "pro",
+        &format!("/{id}/edit"),
+        &[
+            ("csrf", &input_value(&edit.body, "csrf")),
+            ("url", &new_url),
+            ("events", "sales.transaction.completed"),
+            ("max_in_flight", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert!(refused.body.contains("from 1 to 10000"), "{}", refused.body);
+    assert_eq!(outbox.max_in_flight("school", &id).await.unwrap(), 2);
     let endpoint = outbox.endpoint("school", &id).await.unwrap();
     assert_eq!(endpoint.url().as_str(), new_url);
     assert!(!endpoint.subscribes_to("course.member.completed"));

@@ -177,6 +177,50 @@ async fn the_whole_flow_from_the_command_line() {
         .as_str()
         .expect("set by the worker");
     assert!(Timestamp::parse_rfc3339(last).is_ok(), "{last}");
+    assert_eq!(listed["max_in_flight"], 4, "the default cap");
+
+    // The cap on deliveries in flight: set, shown, and refused out of range.
+    let edit = |cap: &str| {
+        let mut args = vec!["endpoint", "edit"];
+        args.extend_from_slice(&base);
+        args.extend_from_slice(&["--id", "crm", "--max-in-flight", cap]);
+        run(&args, b"")
+    };
+    assert_eq!(out(&edit("2")), "ok");
+    let listed: serde_json::Value = serde_json::from_str(&out(&run(&list, b""))).unwrap();
+    assert_eq!(listed["max_in_flight"], 2);
+    for bad in ["0", "10001", "many"] {
+        let o = edit(bad);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {o:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--max-in-flight"),
+            "{o:?}"
+        );
+    }
+    let o = add(&[
+        "--id",
+        "capped",
+        "--url",
+        &url,
+        "--allow-http",
+        "--allow-private",
+        "--max-in-flight",
+        "7",
+        "--events",
+        "nothing.*",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let lines = out(&run(&list, b""));
+    let capped = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["id"] == "capped")
+        .expect("listed");
+    assert_eq!(capped["max_in_flight"], 7);
+    let mut delete = vec!["endpoint", "delete"];
+    delete.extend_from_slice(&base);
+    delete.extend_from_slice(&["--id", "capped"]);
+    assert_eq!(run(&delete, b"").status.code(), Some(0));
 
     // Paused: the event is held, and the idle worker exits without sending it.
     let mut pause = vec!["endpoint", "pause"];

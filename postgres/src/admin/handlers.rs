@@ -217,8 +217,11 @@ pub(super) async fn edit(
             return page::edit(&ctx, &endpoint, &form).into_response();
         }
     };
+    // A form without the field (an older page, a script) keeps the cap as it is.
+    let sent = fields.get("max_in_flight").is_some();
     let cap = match form.max_in_flight.parse::<u32>() {
-        Ok(n) if (1..=crate::MAX_IN_FLIGHT).contains(&n) => n,
+        _ if !sent => None,
+        Ok(n) if (1..=crate::MAX_IN_FLIGHT).contains(&n) => Some(n),
         _ => {
             form.error = Some(page::FieldError::MaxInFlight(format!(
                 "Enter a whole number from 1 to {}.",
@@ -239,7 +242,10 @@ pub(super) async fn edit(
         })
         .await;
     let edited = match edited {
-        Ok(()) => state.outbox.set_max_in_flight(ctx.tenant(), &id, cap).await,
+        Ok(()) => match cap {
+            Some(cap) => state.outbox.set_max_in_flight(ctx.tenant(), &id, cap).await,
+            None => Ok(()),
+        },
         Err(e) => Err(e),
     };
     match edited {
