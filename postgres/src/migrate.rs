@@ -15,7 +15,38 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../migrations/0007_parked_deliveries.sql")),
     (8, include_str!("../migrations/0008_delivery_columns.sql")),
     (9, include_str!("../migrations/0009_subscriptions.sql")),
-    (10, include_str!("../migrations/0010_fair_claims.sql")),
+    (
+        10,
+        concat!(
+            include_str!("../migrations/0010_fair_claims.sql"),
+            // The claim in one round trip: both statements run in the database, the second
+            // with a fresh snapshot (a volatile PL/pgSQL function takes one per statement).
+            // A later change to the claim replaces the function in a migration of its own.
+            "CREATE FUNCTION lmsw_claim(
+               p_tenants text[], p_ids text[], p_caps integer[], p_owner text,
+               p_limit bigint, p_lease_secs double precision)
+             RETURNS TABLE (id bigint, tenant text, event_id text, endpoint_id text,
+               body bytea, created_at timestamptz, state text, next_due timestamptz,
+               attempt_count integer, round_start integer, round_first_at timestamptz,
+               seed bigint, gave_up_reason text, gave_up_at timestamptz, sealed bytea,
+               rate double precision, status text, consecutive_failures integer,
+               failing_since timestamptz, last_triggered_at timestamptz)
+             LANGUAGE plpgsql VOLATILE AS $claim$
+             #variable_conflict use_column
+             BEGIN
+               ",
+            include_str!("../migrations/claim/pick.sql"),
+            " INTO p_tenants, p_ids, p_caps;
+               IF p_tenants IS NULL THEN
+                 RETURN;
+               END IF;
+               RETURN QUERY ",
+            include_str!("../migrations/claim/take.sql"),
+            ";
+             END
+             $claim$;\n"
+        ),
+    ),
 ];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.

@@ -309,8 +309,8 @@ async fn the_claim_reads_only_the_indexes() {
     let plans = [
         (
             "pick",
-            format!("PREPARE pick(bigint) AS {pick}"),
-            "EXECUTE pick(8)",
+            format!("PREPARE pick(text[], text[], int[], text, bigint) AS {pick}"),
+            "EXECUTE pick(NULL, NULL, NULL, NULL, 8)",
         ),
         (
             "take",
@@ -338,11 +338,22 @@ async fn the_claim_reads_only_the_indexes() {
         );
         assert!(plan.contains("lmsw_deliveries_queue"), "{name}:\n{plan}");
     }
-    // And the generic plans do their work: the claim leases from the queue.
-    let picked = sqlx::query(pick)
-        .bind(8_i64)
+    // And, planned generically, the claim does its work in one call: 8 deliveries leased,
+    // round-robin over the three endpoints (3, 3, 2), none past an endpoint's cap of 4.
+    let claimed = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60)")
         .fetch_all(&mut *conn)
         .await
         .unwrap();
-    assert_eq!(picked.len(), 3);
+    let mut per_endpoint = HashMap::<String, usize>::new();
+    for row in &claimed {
+        *per_endpoint.entry(row.get("endpoint_id")).or_default() += 1;
+    }
+    let mut counts: Vec<usize> = per_endpoint.values().copied().collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [2, 3, 3], "{per_endpoint:?}");
+    let again = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#2', 8, 60)")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 4, "the caps left room for 1 + 1 + 2");
 }
