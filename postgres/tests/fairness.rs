@@ -209,16 +209,28 @@ async fn a_claim_serves_endpoints_round_robin() {
 
     let (transport, openers) = Gated::new(&["/first", "/second", "/third"]);
     let (stop, _) = watch::channel(false);
-    // One worker, 6 slots, one claim for all of them: two from each endpoint, not the six
-    // oldest (which would all be the first tenant's).
+    // One worker, 6 send slots and 12 leases (it leases ahead), one claim for all of them:
+    // four from each endpoint, not the twelve oldest (which would all be the first tenant's).
     let handles = run_workers(&outbox, &transport, 1, 6, &stop);
     until("six in flight", || {
         transport.seen.lock().unwrap().order.len() == 6
     })
     .await;
-    for path in ["/first", "/second", "/third"] {
-        assert_eq!(transport.in_flight(path), 2, "{path}");
-    }
+    let leased: Vec<(String, i64)> = sqlx::query(
+        "SELECT endpoint_id, count(*) AS n FROM lmsw_deliveries
+         WHERE lease_owner IS NOT NULL GROUP BY endpoint_id ORDER BY endpoint_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get("endpoint_id"), row.get("n")))
+    .collect();
+    let expected: Vec<(String, i64)> = ["first", "second", "third"]
+        .iter()
+        .map(|e| ((*e).to_owned(), 4))
+        .collect();
+    assert_eq!(leased, expected);
     for opener in openers.values() {
         opener.send(true).unwrap();
     }

@@ -103,6 +103,10 @@ impl<T: Transport + 'static> Worker<T> {
                 return Ok(());
             }
         }
+        // A send slot first (the worker leases ahead of its free slots), under the lease's
+        // heartbeat; the request is built and signed once it can go out.
+        self.under_lease(id, lease, slot.send_slot()).await;
+        let now = Timestamp::now();
         let target = endpoint.target(now);
         let request = match delivery.next_request(now, &target) {
             Ok(request) => request,
@@ -126,7 +130,9 @@ impl<T: Transport + 'static> Worker<T> {
         };
         // The request goes out with no transaction open; the lease is extended while it is
         // on the wire, however long that takes.
-        let outcome = self.send_leased(id, lease, request).await;
+        let outcome = self
+            .under_lease(id, lease, self.transport.send(request))
+            .await;
         // The next request may go out while this outcome is written.
         slot.sent();
         counters.attempts.fetch_add(1, Ordering::Relaxed);
@@ -162,17 +168,18 @@ impl<T: Transport + 'static> Worker<T> {
         Ok(())
     }
 
-    /// Sends `request` while extending the delivery's lease every third of it, so that an
-    /// attempt longer than the lease is not claimed (and sent) a second time meanwhile. A
-    /// heartbeat that finds the lease gone (the worker stalled past it, and another claim took
-    /// the delivery) stops; the outcome is then not written.
-    async fn send_leased(
+    /// Runs `work` (a request on the wire, a wait for a send slot) while extending the
+    /// delivery's lease every third of it, so that an attempt longer than the lease is not
+    /// claimed (and sent) a second time meanwhile. A heartbeat that finds the lease gone (the
+    /// worker stalled past it, and another claim took the delivery) stops; the outcome is then
+    /// not written.
+    async fn under_lease<F: std::future::Future>(
         &self,
         id: i64,
         lease: &str,
-        request: http::Request<bytes::Bytes>,
-    ) -> Outcome {
-        let send = self.transport.send(request);
+        work: F,
+    ) -> F::Output {
+        let send = work;
         let mut send = std::pin::pin!(send);
         let every = self.lease / 3;
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
