@@ -209,8 +209,8 @@ async fn a_claim_serves_endpoints_round_robin() {
 
     let (transport, openers) = Gated::new(&["/first", "/second", "/third"]);
     let (stop, _) = watch::channel(false);
-    // One worker, 6 send slots and 12 leases (it leases ahead), one claim for all of them:
-    // four from each endpoint, not the twelve oldest (which would all be the first tenant's).
+    // One worker, 6 send slots and 24 leases (it leases ahead), one claim for all of them:
+    // eight from each endpoint, not the 24 oldest (which would all be the first tenant's).
     let handles = run_workers(&outbox, &transport, 1, 6, &stop);
     until("six in flight", || {
         transport.seen.lock().unwrap().order.len() == 6
@@ -228,7 +228,7 @@ async fn a_claim_serves_endpoints_round_robin() {
     .collect();
     let expected: Vec<(String, i64)> = ["first", "second", "third"]
         .iter()
-        .map(|e| ((*e).to_owned(), 4))
+        .map(|e| ((*e).to_owned(), 8))
         .collect();
     assert_eq!(leased, expected);
     for opener in openers.values() {
@@ -368,4 +368,64 @@ async fn the_claim_reads_only_the_indexes() {
         .await
         .unwrap();
     assert_eq!(again.len(), 4, "the caps left room for 1 + 1 + 2");
+}
+
+/// A delivery whose endpoint is gone (a publish that raced the endpoint's deletion) is never
+/// claimed: a worker whose queue runs dry ends it, logged as a deletion logs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_left_by_a_deleted_endpoint_ends() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 8).await;
+    add(&outbox, "t", "kept", None).await;
+    add(&outbox, "t", "gone", None).await;
+    publish(&pool, &outbox, "t", 3).await;
+    outbox.delete_endpoint("t", "gone").await.unwrap();
+    // As if a publish had read the endpoint just before it was deleted.
+    sqlx::query(
+        "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due)
+         SELECT tenant, event_id, 'gone', 'pending', now() FROM lmsw_messages
+         ON CONFLICT DO NOTHING",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE lmsw_deliveries SET state = 'pending', gave_up_reason = NULL, gave_up_at = NULL,
+           finished_at = NULL, next_due = now() WHERE endpoint_id = 'gone'",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (transport, _openers) = Gated::new(&[]);
+    let stats = Worker::new(outbox.clone(), transport.clone())
+        .with_poll_interval(Duration::from_millis(20))
+        .run_until_idle()
+        .await
+        .unwrap();
+    assert_eq!(stats.delivered, 3);
+    assert_eq!(transport.done("/gone"), 0);
+    let ended: Vec<(String, Option<String>)> =
+        sqlx::query("SELECT state, gave_up_reason FROM lmsw_deliveries WHERE endpoint_id = 'gone'")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get("state"), row.get("gave_up_reason")))
+            .collect();
+    assert_eq!(ended.len(), 3);
+    for (state, reason) in ended {
+        assert_eq!(
+            (state.as_str(), reason.as_deref()),
+            ("gave_up", Some("endpoint_deleted"))
+        );
+    }
+    let noted: i64 = sqlx::query(
+        "SELECT count(*) AS n FROM lmsw_operations o JOIN lmsw_deliveries d ON d.id = o.delivery_id
+         WHERE d.endpoint_id = 'gone' AND o.action = 'endpoint_deleted'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap()
+    .get("n");
+    assert!(noted >= 3, "{noted}");
 }

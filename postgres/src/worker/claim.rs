@@ -27,6 +27,9 @@ pub(crate) const PICK: &str = include_str!("../../migrations/claim/pick.sql");
 /// The claim's second statement (see `migrations/claim/take.sql`).
 pub(crate) const TAKE: &str = include_str!("../../migrations/claim/take.sql");
 
+/// Ends the due deliveries whose endpoint is gone (see `migrations/claim/sweep.sql`).
+const SWEEP: &str = include_str!("../../migrations/claim/sweep.sql");
+
 impl<T: Transport + 'static> Worker<T> {
     /// Leases up to `n` due deliveries, fairly (see the module's documentation), each with its
     /// endpoint as it is now, under a lease token of this claim's own: one round trip, whatever
@@ -60,5 +63,23 @@ impl<T: Transport + 'static> Worker<T> {
                 })
             })
             .collect()
+    }
+
+    /// Ends the due deliveries whose endpoint is gone (a publish raced its deletion), at most
+    /// once a second: a claim never takes them (it locks the endpoint first), so a worker
+    /// whose queue runs dry looks for them.
+    pub(super) async fn sweep(&self) -> Result<(), StoreError> {
+        {
+            let mut last = self
+                .swept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) {
+                return Ok(());
+            }
+            *last = Some(std::time::Instant::now());
+        }
+        sqlx::query(SWEEP).execute(&self.pool).await?;
+        Ok(())
     }
 }

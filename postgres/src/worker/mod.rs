@@ -58,6 +58,8 @@ pub struct Worker<T = ReqwestTransport> {
     /// decrypting it again. Any edit changes the bytes (a fresh IV), so nothing stale is used.
     unsealed: Arc<std::sync::Mutex<Unsealed>>,
     hook: Option<Hook>,
+    /// When deliveries of deleted endpoints were last looked for.
+    swept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl<T> Clone for Worker<T> {
@@ -74,6 +76,7 @@ impl<T> Clone for Worker<T> {
             speedup: self.speedup,
             unsealed: Arc::clone(&self.unsealed),
             hook: self.hook.clone(),
+            swept: Arc::clone(&self.swept),
         }
     }
 }
@@ -173,6 +176,7 @@ impl<T: Transport + 'static> Worker<T> {
             speedup: 1,
             unsealed: Arc::default(),
             hook: None,
+            swept: Arc::default(),
         }
     }
 
@@ -375,6 +379,10 @@ impl<T: Transport + 'static> Worker<T> {
                 if !drained {
                     continue;
                 }
+            }
+            if drained {
+                // A lost connection here is the claims' business: they time outages.
+                let _ = self.sweep().await;
             }
             if drained && until_idle && in_flight.is_empty() && self.idle().await? {
                 break;

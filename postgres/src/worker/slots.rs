@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-/// A worker's slots: `n` requests on the wire at most, and `2 n` leased deliveries between the
+/// A worker's slots: `n` requests on the wire at most, and `4 n` leased deliveries between the
 /// claim and their written outcome. A worker leases ahead: the deliveries beyond the `n` on the
 /// wire wait in the worker for a send slot (under their lease's heartbeat), so that a request
-/// goes out as soon as another ends, and claims come in batches instead of one delivery at a
-/// time.
+/// goes out as soon as another ends, and claims come in batches of `2 n` or more while the
+/// wire is busy, instead of one delivery at a time.
 pub(super) struct Slots {
     sending: Arc<Semaphore>,
     leased: Arc<Semaphore>,
@@ -25,15 +25,15 @@ impl Slots {
     pub(super) fn new(n: usize) -> Slots {
         Slots {
             sending: Arc::new(Semaphore::new(n)),
-            leased: Arc::new(Semaphore::new(n * 2)),
+            leased: Arc::new(Semaphore::new(n * 4)),
             waiting: Arc::default(),
-            batch: n,
+            batch: n * 2,
             freed: Arc::new(Notify::new()),
         }
     }
 
     /// Every free place, taken, when a claim is worth it: when no leased delivery waits for a
-    /// send slot (a request could go out now), or when at least `n` places are free. Otherwise
+    /// send slot (a request could go out now), or when at least `2 n` places are free. Otherwise
     /// none: the deliveries already leased keep the wire busy meanwhile.
     pub(super) fn take_free(&self) -> Vec<Slot> {
         let free = self.leased.available_permits();
