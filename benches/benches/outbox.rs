@@ -1,7 +1,7 @@
 //! The PostgreSQL outbox against a minimal hand-written `SKIP LOCKED` loop (claim → sign →
 //! POST → update), with the same HTTP client, database and receiver, in one run, the outbox's
 //! deliveries spread over `OUTBOX_ENDPOINTS` endpoints (default 10, each with the default cap
-//! of 4 in flight); the latency from a
+//! of 4 in flight, or `OUTBOX_CAP`); the latency from a
 //! publish's commit to the first attempt, with `NOTIFY`; and the claim with a million finished
 //! rows in the table.
 //!
@@ -65,6 +65,15 @@ async fn outbox_with_endpoints(pool: &PgPool, url: &str, endpoints: usize) -> Ou
         let (e, _) = Endpoint::create(Timestamp::now(), format!("ep{n}"), url, &policy).unwrap();
         let e = e.with_delivery(RetrySchedule::standard_webhooks(), SuccessRule::Any2xx);
         outbox.add_endpoint("t", &e, None).await.unwrap();
+        if let Some(cap) = std::env::var("OUTBOX_CAP")
+            .ok()
+            .and_then(|c| c.parse().ok())
+        {
+            outbox
+                .set_max_in_flight("t", &format!("ep{n}"), cap)
+                .await
+                .unwrap();
+        }
     }
     outbox
 }

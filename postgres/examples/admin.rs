@@ -96,7 +96,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     let admin = admin
         .with_origin(&origin)
         .map_err(|e| format!("--origin: {e}"))?;
-    let app = axum::Router::new().nest("/webhooks", admin.router());
+    let app = admin.mount(axum::Router::new(), "/webhooks");
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -70,3 +70,59 @@ impl From<DecryptError> for StoreError {
         }
     }
 }
+
+/// A handler of the host's may return a `StoreError` as it is: what the client did wrong is a
+/// 4xx that says so (404 for a webhook that is not there, 422 for a rule broken), the
+/// database away a 503, anything else a 500; a 5xx body says nothing of the internals (the
+/// error goes to `tracing`).
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+impl axum::response::IntoResponse for StoreError {
+    fn into_response(self) -> axum::response::Response {
+        use http::StatusCode;
+        let status = match &self {
+            StoreError::NotFound { .. } => StatusCode::NOT_FOUND,
+            StoreError::MaxInFlight(_)
+            | StoreError::Endpoint(_)
+            | StoreError::Url(_)
+            | StoreError::Envelope(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            StoreError::Database(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, "lms-webhooks-postgres");
+            let text = status.canonical_reason().unwrap_or("error");
+            return (status, text).into_response();
+        }
+        (status, self.to_string()).into_response()
+    }
+}
+
+#[cfg(all(test, feature = "admin"))]
+mod tests {
+    use axum::response::IntoResponse;
+
+    use super::StoreError;
+
+    #[tokio::test]
+    async fn store_errors_answer_with_a_status_and_no_internals() {
+        let not_found = StoreError::NotFound {
+            tenant: "t".into(),
+            id: "crm".into(),
+        };
+        assert_eq!(not_found.into_response().status(), 404);
+        assert_eq!(StoreError::MaxInFlight(0).into_response().status(), 422);
+        let corrupt = StoreError::Corrupt {
+            what: "delivery 7".into(),
+            reason: "secret detail".into(),
+        };
+        let response = corrupt.into_response();
+        assert_eq!(response.status(), 500);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"Internal Server Error");
+        let db = StoreError::Database(sqlx::Error::PoolTimedOut);
+        assert_eq!(db.into_response().status(), 503);
+    }
+}

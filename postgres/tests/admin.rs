@@ -49,7 +49,7 @@ fn router(outbox: &Outbox) -> Router {
     })
     .unwrap()
     .with_url_policy(loopback());
-    Router::new().nest("/settings/webhooks", admin.router())
+    admin.mount(Router::new(), "/settings/webhooks")
 }
 
 struct Page {
@@ -1013,4 +1013,69 @@ async fn setters_apply_even_after_the_admin_was_cloned() {
         cookie_of(&before).await.contains("Max-Age=43200"),
         "the clone kept its own"
     );
+}
+
+/// The list answers at the mount point with and without a trailing slash, and the router
+/// nests in a host's router that has a state of its own (no `.with_state(())` needed).
+#[tokio::test]
+async fn the_list_answers_with_a_trailing_slash_and_nests_under_any_state() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 4).await;
+    let app = app(&outbox);
+    let request = |path: &str| {
+        Request::get(path)
+            .header("x-tenant", "school")
+            .header("x-plan", "pro")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let page = call(&app, request("/settings/webhooks")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Add New Webhook"));
+    // With the slash: sent to the list, the query kept.
+    let page = call(&app, request("/settings/webhooks/?page=1")).await;
+    assert_eq!(page.status, StatusCode::PERMANENT_REDIRECT, "{}", page.body);
+    assert_eq!(page.location.as_deref(), Some("/settings/webhooks?page=1"));
+    let page = call(&app, request("/settings/webhooks/nothing/here")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+
+    #[derive(Clone)]
+    struct HostState {
+        name: &'static str,
+    }
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5)).unwrap();
+    let admin = Admin::new(outbox.clone(), transport, |_: &http::request::Parts| {
+        Some(Access::new("school", Plan::pro()))
+    })
+    .unwrap();
+    let host: Router<HostState> = Router::new()
+        .route(
+            "/",
+            axum::routing::get(
+                |axum::extract::State(s): axum::extract::State<HostState>| async move { s.name },
+            ),
+        )
+        .nest("/webhooks", admin.router());
+    let host: Router = host.with_state(HostState { name: "lms" });
+    for (path, expected) in [("/", "lms"), ("/webhooks", "Add New Webhook")] {
+        let response = host
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains(expected), "{path}");
+    }
+
+    assert!(Admin::new(
+        outbox.clone(),
+        ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5)).unwrap(),
+        |_: &http::request::Parts| None
+    )
+    .unwrap()
+    .with_csrf_key(b"too short")
+    .is_err());
 }

@@ -209,8 +209,9 @@ async fn a_claim_serves_endpoints_round_robin() {
 
     let (transport, openers) = Gated::new(&["/first", "/second", "/third"]);
     let (stop, _) = watch::channel(false);
-    // One worker, 6 send slots and 24 leases (it leases ahead), one claim for all of them:
-    // eight from each endpoint, not the 24 oldest (which would all be the first tenant's).
+    // One worker, 6 send slots (it leases ahead: 12 deliveries before it has timed a request),
+    // one claim for all of them: as many from each endpoint, not the oldest (which would all
+    // be the first tenant's).
     let handles = run_workers(&outbox, &transport, 1, 6, &stop);
     until("six in flight", || {
         transport.seen.lock().unwrap().order.len() == 6
@@ -226,11 +227,11 @@ async fn a_claim_serves_endpoints_round_robin() {
     .iter()
     .map(|row| (row.get("endpoint_id"), row.get("n")))
     .collect();
-    let expected: Vec<(String, i64)> = ["first", "second", "third"]
-        .iter()
-        .map(|e| ((*e).to_owned(), 8))
-        .collect();
-    assert_eq!(leased, expected);
+    let names: Vec<&str> = leased.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(names, ["first", "second", "third"]);
+    let each = leased[0].1;
+    assert!(each >= 2, "{leased:?}");
+    assert!(leased.iter().all(|(_, n)| *n == each), "{leased:?}");
     for opener in openers.values() {
         opener.send(true).unwrap();
     }

@@ -48,7 +48,7 @@
 //!     let plan = if user.pro { Plan::pro() } else { Plan::free() };
 //!     Some(Access::new(user.school.clone(), plan))
 //! })?;
-//! let app: Router = Router::new().nest("/settings/webhooks", admin.router());
+//! let app: Router = admin.mount(Router::new(), "/settings/webhooks");
 //! // … layer the host's authentication over `app`, then serve it.
 //! # let _ = app; Ok(()) }
 //! ```
@@ -216,14 +216,15 @@ impl Admin {
 
     /// The key CSRF tokens are made with (at least 32 bytes). By default a random one per
     /// `Admin`; give every process the same key when several serve the page behind one load
-    /// balancer. Shorter keys are ignored.
-    #[must_use]
-    pub fn with_csrf_key(self, key: &[u8]) -> Admin {
-        self.edit(|inner| {
-            if key.len() >= 32 {
-                inner.csrf_key = Zeroizing::new(key.to_vec());
-            }
-        })
+    /// balancer. A shorter key is refused (the `Admin` is not changed by it, and says why).
+    pub fn with_csrf_key(self, key: &[u8]) -> Result<Admin, String> {
+        if key.len() < 32 {
+            return Err(format!(
+                "the CSRF key is {} bytes: at least 32 are needed",
+                key.len()
+            ));
+        }
+        Ok(self.edit(|inner| inner.csrf_key = Zeroizing::new(key.to_vec())))
     }
 
     /// The page's origin as browsers see it, scheme included (`https://lms.example`): a POST
@@ -243,9 +244,39 @@ impl Admin {
         self.edit(|inner| inner.session_lifetime = lifetime)
     }
 
+    /// Mounts the page at `path` in the host's `router` (any state): its routes nested there,
+    /// and `path/` (as browsers and users type it) sent to `path` with a permanent redirect.
+    /// With `router()` and the host's own `nest`, `path/` is the host's to route.
+    pub fn mount<S>(&self, router: Router<S>, path: &str) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        let path = path.trim_end_matches('/');
+        if path.is_empty() {
+            return router.merge(self.router::<S>());
+        }
+        let target = path.to_owned();
+        router.nest(path, self.router::<S>()).route(
+            &format!("{path}/"),
+            get(
+                move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+                    let target = match query {
+                        Some(query) => format!("{target}?{query}"),
+                        None => target.clone(),
+                    };
+                    async move { axum::response::Redirect::permanent(&target) }
+                },
+            ),
+        )
+    }
+
     /// The routes, relative to wherever the host nests them: the list at `/`, and
-    /// `/{id}/edit`, `/{id}/delete`, `/{id}/log` and the actions under each webhook.
-    pub fn router(&self) -> Router {
+    /// `/{id}/edit`, `/{id}/delete`, `/{id}/log` and the actions under each webhook. The
+    /// router carries its own state: it nests in a host's `Router<S>` whatever `S` is.
+    pub fn router<S>(&self) -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
         use axum::routing::post;
         use handlers::*;
         Router::new()
