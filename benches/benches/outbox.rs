@@ -352,6 +352,58 @@ async fn notify_latency(pg: &pg::Pg, url: &str, arrivals: Arc<Mutex<Vec<Instant>
     (at(0.5), at(0.99))
 }
 
+/// Publishing `events` events to `endpoints` endpoints in transactions of 100, in
+/// microseconds per event: through `publish`, and as bare INSERTs of the same rows (the
+/// message, then its deliveries in one multi-row INSERT) into the same tables.
+async fn publish_us(pg: &pg::Pg, url: &str, endpoints: usize, events: usize) -> (f64, f64) {
+    let envelopes: Vec<Envelope> = (0..events)
+        .map(|_| Envelope::new(Event::sample(EventType::SalesTransactionCompleted)))
+        .collect();
+    let (_, pool) = fresh(pg).await;
+    let outbox = outbox_with_endpoints(&pool, url, endpoints).await;
+    let started = Instant::now();
+    for chunk in envelopes.chunks(100) {
+        let mut tx = pool.begin().await.unwrap();
+        for e in chunk {
+            outbox.publish(&mut tx, "t", e).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let ours = started.elapsed().as_secs_f64() * 1e6 / events as f64;
+
+    let (_, pool) = fresh(pg).await;
+    let ids: Vec<String> = (0..endpoints).map(|n| format!("ep{n}")).collect();
+    let started = Instant::now();
+    for chunk in envelopes.chunks(100) {
+        let mut tx = pool.begin().await.unwrap();
+        for e in chunk {
+            let body = e.to_vec().unwrap();
+            sqlx::query(
+                "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
+                 VALUES ('t', $1, $2, now(), $3)",
+            )
+            .bind(e.id().as_str())
+            .bind(e.event().type_str())
+            .bind(&body)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due, seed)
+                 SELECT 't', $1, ep, 'pending', now(), 0 FROM unnest($2::text[]) AS ep",
+            )
+            .bind(e.id().as_str())
+            .bind(&ids)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let bare = started.elapsed().as_secs_f64() * 1e6 / events as f64;
+    (ours, bare)
+}
+
 /// The claim's mean time, in milliseconds, over 200 claims of 8 when nothing is due, planned
 /// as a worker's connections plan it.
 async fn claim_ms(pool: &PgPool) -> f64 {
@@ -440,6 +492,14 @@ fn main() {
         });
         let (p50, p99) = notify_latency(&pg, &noted, arrivals).await;
         println!("\npublish commit → first attempt (NOTIFY, idle workers): p50 {p50:.1} ms, p99 {p99:.1} ms");
+
+        for endpoints in [1, 10] {
+            let (ours, bare) = publish_us(&pg, &url, endpoints, 2_000).await;
+            println!(
+                "publish, {endpoints} endpoint(s), 2,000 events in transactions of 100: {ours:.0} µs per event, bare INSERTs of the same rows {bare:.0} µs ({:.2}×)",
+                ours / bare
+            );
+        }
 
         let (_, pool) = fresh(&pg).await;
         let empty = claim_ms(&pool).await;

@@ -6,7 +6,7 @@ use lms_webhooks::{Envelope, Timestamp};
 use sqlx::{PgConnection, Row};
 
 use crate::health::status_of;
-use crate::sql::{odt, CHANNEL};
+use crate::sql::odt;
 use crate::StoreError;
 
 /// What a publish wrote.
@@ -88,17 +88,11 @@ pub async fn publish(
             _ => {} // disabled or deleted meanwhile
         }
     }
-    for (delivery, state) in rows {
-        crate::rows::insert(conn, tenant, delivery, state, &body).await?;
-        published.deliveries += 1;
-        published.held += usize::from(state == "held");
-    }
-    if published.deliveries > published.held {
-        sqlx::query("SELECT pg_notify($1, '')")
-            .bind(CHANNEL)
-            .execute(&mut *conn)
-            .await?;
-    }
+    // One statement for all of them, the workers' wake-up with it.
+    let (inserted, held) =
+        crate::rows::insert_all(conn, tenant, envelope.id().as_str(), &rows, &body).await?;
+    published.deliveries = inserted;
+    published.held = held;
     Ok(published)
 }
 

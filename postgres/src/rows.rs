@@ -152,6 +152,65 @@ pub(crate) async fn insert(
     Ok(id)
 }
 
+/// Inserts a published event's deliveries (`(delivery, state)`) in one statement, and wakes
+/// the workers (at commit) when one of them is pending. Returns how many were inserted and
+/// how many of those are held.
+pub(crate) async fn insert_all(
+    conn: &mut PgConnection,
+    tenant: &str,
+    event_id: &str,
+    rows: &[(&Delivery, &str)],
+    message_body: &[u8],
+) -> Result<(usize, usize), StoreError> {
+    if rows.is_empty() {
+        return Ok((0, 0));
+    }
+    let mut endpoints = Vec::with_capacity(rows.len());
+    let mut states = Vec::with_capacity(rows.len());
+    let mut due = Vec::with_capacity(rows.len());
+    let mut seeds = Vec::with_capacity(rows.len());
+    let mut bodies = Vec::with_capacity(rows.len());
+    let mut created = Vec::with_capacity(rows.len());
+    for (delivery, state) in rows {
+        let parts = delivery.parts();
+        endpoints.push(delivery.endpoint_id());
+        states.push(*state);
+        due.push(delivery.next_due().map(odt));
+        seeds.push(parts.seed as i64);
+        bodies.push((parts.body.as_ref() != message_body).then(|| parts.body.to_vec()));
+        created.push(odt(parts.created_at));
+    }
+    let row = sqlx::query(
+        "WITH ins AS (
+           INSERT INTO lmsw_deliveries (tenant, event_id, endpoint_id, state, next_due,
+             attempt_count, round_start, seed, body, created_at)
+           SELECT $1, $2, r.endpoint_id, r.state, r.next_due, 0, 0, r.seed, r.body, r.created_at
+           FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::bytea[],
+             $8::timestamptz[]) AS r(endpoint_id, state, next_due, seed, body, created_at)
+           ON CONFLICT DO NOTHING RETURNING state)
+         SELECT count(*) AS inserted, count(*) FILTER (WHERE state = 'held') AS held,
+           (SELECT count(*) FROM (SELECT pg_notify($9, '') FROM ins
+                                  WHERE state = 'pending' LIMIT 1) w) AS woke
+         FROM ins",
+    )
+    .bind(tenant)
+    .bind(event_id)
+    .bind(&endpoints)
+    .bind(&states)
+    .bind(&due)
+    .bind(&seeds)
+    .bind(&bodies)
+    .bind(&created)
+    .bind(crate::sql::CHANNEL)
+    .fetch_one(&mut *conn)
+    .await?;
+    let count = |name: &str| -> Result<usize, StoreError> {
+        let n: i64 = row.try_get(name)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    Ok((count("inserted")?, count("held")?))
+}
+
 /// Writes a delivery's state back, clearing the lease, and appends the operations it logged
 /// since it was loaded; with `lease` (a claim's token), only if that claim still holds it
 /// (returns false otherwise: another claim took it over).
