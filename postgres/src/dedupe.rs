@@ -10,7 +10,9 @@ use crate::sql::odt;
 use crate::StoreError;
 
 /// Claims, commits and releases event ids per scope (a profile, an endpoint) in the
-/// `lmsw_seen` table ([`migrate`](crate::migrate) creates it), one statement per step, so that
+/// `lmsw_seen` table ([`migrate_dedupe`](crate::migrate_dedupe) creates it alone, for a
+/// receiver without an outbox; [`migrate`](crate::migrate) with the rest), one statement per
+/// step, so that
 /// of receivers given copies of one event at the same moment exactly one handles it, and a
 /// handler that fails lets the next copy through (see `lms_webhooks::dedupe` for the three
 /// steps). A handled id counts as forgotten `ttl` after it was committed, a claim at the end

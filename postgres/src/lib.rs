@@ -72,7 +72,7 @@ mod worker;
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
 pub use log::{log_before, log_page, BadCursor, LogEntry};
-pub use migrate::{latest as latest_migration, migrate, migrate_to};
+pub use migrate::{latest as latest_migration, migrate, migrate_dedupe, migrate_to};
 pub use outbox::{purge, Outbox, QueueStats, PURGE_BATCH};
 pub use publish::{publish, Published};
 pub use sealed::MasterKey;

@@ -64,6 +64,37 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
     migrate_to(pool, latest()).await
 }
 
+/// Creates only the receivers' deduplication table ([`PgDeduplicator`](crate::PgDeduplicator)'s
+/// `lmsw_seen`), for a receiver that has no outbox: none of the outbox's tables. Safe to run
+/// from several processes at once, again, and before or after [`migrate`] (which creates the
+/// same table the same way).
+pub async fn migrate_dedupe(pool: &PgPool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let result = async {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for &(_, sql) in MIGRATIONS.iter().filter(|m| DEDUPE.contains(&m.0)) {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await;
+    result?;
+    unlocked?;
+    Ok(())
+}
+
+/// The migrations of the deduplication table (idempotent, so that [`migrate_dedupe`] may run
+/// them outside the numbered sequence).
+const DEDUPE: [i32; 2] = [4, 5];
+
 /// [`migrate`], stopping after migration `version` (for staged upgrades, and the tests that
 /// fill an older schema and migrate it). A database already past it is left as it is.
 pub async fn migrate_to(pool: &PgPool, version: i32) -> Result<(), StoreError> {

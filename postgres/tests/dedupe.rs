@@ -333,3 +333,48 @@ async fn a_receiver_killed_mid_handler_loses_no_event() {
     );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
+
+/// A receiver without an outbox creates only its own table, as often as it likes, before or
+/// after the outbox's migrations on the same database; what it stored stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_migrates_only_its_own_table() {
+    let pg = Pg::start();
+    let url = pg.fresh_database().await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let tables = || async {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables
+             WHERE table_schema = 'public' ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        names
+    };
+    lms_webhooks_postgres::migrate_dedupe(&pool).await.unwrap();
+    lms_webhooks_postgres::migrate_dedupe(&pool).await.unwrap();
+    assert_eq!(tables().await, ["lmsw_seen"]);
+    let seen = PgDeduplicator::new(pool.clone(), Duration::from_secs(3_600));
+    let Claim::Claimed(token) = seen
+        .claim(at(1_800_000_000), "s", "evt_1", LEASE)
+        .await
+        .unwrap()
+    else {
+        panic!("new")
+    };
+    seen.commit(at(1_800_000_001), "s", "evt_1", token)
+        .await
+        .unwrap();
+
+    // The outbox's migrations afterwards: every table, the receiver's row kept.
+    lms_webhooks_postgres::migrate(&pool).await.unwrap();
+    lms_webhooks_postgres::migrate_dedupe(&pool).await.unwrap();
+    let all = tables().await;
+    assert!(all.contains(&"lmsw_deliveries".to_owned()), "{all:?}");
+    assert_eq!(
+        seen.claim(at(1_800_000_002), "s", "evt_1", LEASE)
+            .await
+            .unwrap(),
+        Claim::Done
+    );
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use lms_webhooks::delivery::Delivery;
 use lms_webhooks::endpoint::Health;
-use lms_webhooks::transport::{ReqwestTransport, Transport};
+use lms_webhooks::transport::Transport;
 use lms_webhooks::Endpoint;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
@@ -40,9 +40,10 @@ use slots::{Slot, Slots};
 /// takes the delivery (at least once; the event id is the receivers' deduplication key).
 /// Workers wake on `NOTIFY` from a publish, and poll as a fallback.
 ///
-/// It sends with any [`Transport`]: [`ReqwestTransport`] (the URL policy enforced at connect
-/// time) in production, a fake one in tests.
-pub struct Worker<T = ReqwestTransport> {
+/// It sends with any [`Transport`]: `lms_webhooks::transport::ReqwestTransport` (the URL
+/// policy enforced at connect time; the `reqwest` feature, on by default) in production, a
+/// fake one in tests.
+pub struct Worker<T> {
     outbox: Outbox,
     /// The worker's own connections (see [`Worker::new`]).
     pool: PgPool,
