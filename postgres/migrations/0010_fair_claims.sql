@@ -19,3 +19,19 @@ DROP INDEX lmsw_deliveries_due;
 -- A delivery that ended (done, gave up, parked, held) keeps no lease.
 UPDATE lmsw_deliveries SET lease_owner = NULL, lease_until = NULL
 WHERE state <> 'pending' AND lease_owner IS NOT NULL;
+
+-- Each endpoint's next queued delivery (`next_due`), one index entry read per endpoint: a
+-- walk that skips from one endpoint's range of the queue index to the next. Claims, the sweep
+-- of deleted endpoints' deliveries and the statistics read it.
+CREATE VIEW lmsw_queue_heads AS
+WITH RECURSIVE heads AS (
+  (SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
+   WHERE state = 'pending' AND lease_owner IS NULL
+   ORDER BY tenant, endpoint_id, next_due LIMIT 1)
+  UNION ALL
+  SELECT n.tenant, n.endpoint_id, n.next_due FROM heads h CROSS JOIN LATERAL (
+    SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
+    WHERE state = 'pending' AND lease_owner IS NULL
+      AND (tenant, endpoint_id) > (h.tenant, h.endpoint_id)
+    ORDER BY tenant, endpoint_id, next_due LIMIT 1) n)
+SELECT tenant, endpoint_id, next_due FROM heads;

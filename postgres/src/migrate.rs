@@ -70,18 +70,28 @@ pub async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
 /// same table the same way).
 pub async fn migrate_dedupe(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
+    locked(&mut conn, apply_dedupe).await
+}
+
+async fn apply_dedupe(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    for &(_, sql) in MIGRATIONS.iter().filter(|m| DEDUPE.contains(&m.0)) {
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs `work` on `conn` under the migrations' advisory lock, released whatever happens.
+async fn locked<F>(conn: &mut sqlx::PgConnection, work: F) -> Result<(), StoreError>
+where
+    F: AsyncFnOnce(&mut sqlx::PgConnection) -> Result<(), StoreError>,
+{
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(LOCK)
         .execute(&mut *conn)
         .await?;
-    let result = async {
-        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for &(_, sql) in MIGRATIONS.iter().filter(|m| DEDUPE.contains(&m.0)) {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        }
-        tx.commit().await
-    }
-    .await;
+    let result = work(&mut *conn).await;
     let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(LOCK)
         .execute(&mut *conn)
@@ -99,18 +109,7 @@ const DEDUPE: [i32; 2] = [4, 5];
 /// fill an older schema and migrate it). A database already past it is left as it is.
 pub async fn migrate_to(pool: &PgPool, version: i32) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(LOCK)
-        .execute(&mut *conn)
-        .await?;
-    let result = apply(&mut conn, version).await;
-    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(LOCK)
-        .execute(&mut *conn)
-        .await;
-    result?;
-    unlocked?;
-    Ok(())
+    locked(&mut conn, async |conn| apply(conn, version).await).await
 }
 
 async fn apply(conn: &mut sqlx::PgConnection, up_to: i32) -> Result<(), StoreError> {

@@ -241,12 +241,7 @@ impl Outbox {
         .bind(per_second)
         .execute(&self.pool)
         .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                tenant: tenant.to_owned(),
-                id: id.to_owned(),
-            });
-        }
+        found(updated.rows_affected(), tenant, id)?;
         Ok(())
     }
 
@@ -272,12 +267,7 @@ impl Outbox {
         .bind(i32::try_from(n).unwrap_or(i32::MAX))
         .execute(&self.pool)
         .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::NotFound {
-                tenant: tenant.to_owned(),
-                id: id.to_owned(),
-            });
-        }
+        found(updated.rows_affected(), tenant, id)?;
         // Deliveries waiting for room may have it now.
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(CHANNEL)
@@ -512,17 +502,7 @@ impl Outbox {
     /// (finished rows, however many, are not read).
     pub async fn stats(&self) -> Result<QueueStats, StoreError> {
         let row = sqlx::query(
-            "WITH RECURSIVE heads AS (
-               (SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
-                WHERE state = 'pending' AND lease_owner IS NULL
-                ORDER BY tenant, endpoint_id, next_due LIMIT 1)
-               UNION ALL
-               SELECT n.tenant, n.endpoint_id, n.next_due FROM heads h CROSS JOIN LATERAL (
-                 SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
-                 WHERE state = 'pending' AND lease_owner IS NULL
-                   AND (tenant, endpoint_id) > (h.tenant, h.endpoint_id)
-                 ORDER BY tenant, endpoint_id, next_due LIMIT 1) n)
-             SELECT
+            "SELECT
                (SELECT count(*) FROM lmsw_deliveries
                 WHERE state = 'pending' AND lease_owner IS NULL)
                + (SELECT count(*) FROM lmsw_deliveries
@@ -531,7 +511,7 @@ impl Outbox {
                (SELECT count(*) FROM lmsw_deliveries
                 WHERE lease_owner IS NOT NULL AND state = 'pending'
                   AND lease_until > now()) AS leased,
-               coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM heads
+               coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM lmsw_queue_heads
                  WHERE next_due <= now()))::bigint, 0) AS oldest",
         )
         .fetch_one(&self.pool)
@@ -637,4 +617,15 @@ async fn release_held(conn: &mut PgConnection, tenant: &str, id: &str) -> Result
             .await?;
     }
     Ok(())
+}
+
+/// `NotFound` when an update by `(tenant, id)` touched no endpoint.
+fn found(rows: u64, tenant: &str, id: &str) -> Result<(), StoreError> {
+    match rows {
+        0 => Err(StoreError::NotFound {
+            tenant: tenant.to_owned(),
+            id: id.to_owned(),
+        }),
+        _ => Ok(()),
+    }
 }

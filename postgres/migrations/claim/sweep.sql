@@ -1,17 +1,7 @@
 -- Deliveries whose endpoint is gone (a publish that raced the endpoint's deletion) end,
 -- logged as the deletion logs them. Workers run it when their queue runs dry.
-WITH RECURSIVE heads AS (
-  (SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
-   WHERE state = 'pending' AND lease_owner IS NULL
-   ORDER BY tenant, endpoint_id, next_due LIMIT 1)
-  UNION ALL
-  SELECT n.tenant, n.endpoint_id, n.next_due FROM heads h CROSS JOIN LATERAL (
-    SELECT tenant, endpoint_id, next_due FROM lmsw_deliveries
-    WHERE state = 'pending' AND lease_owner IS NULL
-      AND (tenant, endpoint_id) > (h.tenant, h.endpoint_id)
-    ORDER BY tenant, endpoint_id, next_due LIMIT 1) n),
-ready AS (
-  SELECT tenant, endpoint_id FROM heads WHERE next_due <= now()
+WITH ready AS (
+  SELECT tenant, endpoint_id FROM lmsw_queue_heads WHERE next_due <= now()
   UNION
   SELECT tenant, endpoint_id FROM lmsw_deliveries
   WHERE lease_owner IS NOT NULL AND lease_until < now() AND state = 'pending'),
