@@ -93,6 +93,14 @@ pub async fn publish(
         crate::rows::insert_all(conn, tenant, envelope.id().as_str(), &rows, &body).await?;
     published.deliveries = inserted;
     published.held = held;
+    tracing::debug!(
+        tenant = %tenant,
+        event = %envelope.id().as_str(),
+        event_type = %envelope.event().type_str(),
+        deliveries = inserted,
+        held = held,
+        "webhook event published"
+    );
     Ok(published)
 }
 

@@ -44,6 +44,13 @@ impl<T: Transport + 'static> Worker<T> {
                 .execute(&self.pool)
                 .await?;
                 counters.parked.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    tenant = %tenant,
+                    endpoint = %endpoint,
+                    delivery = id,
+                    reason = %reason,
+                    "webhook delivery parked"
+                );
                 self.notify(Notice::DeliveryParked {
                     tenant,
                     endpoint,
@@ -151,6 +158,7 @@ impl<T: Transport + 'static> Worker<T> {
                 recorder,
             )
             .await?;
+        trace_attempt(tenant, endpoint_id, &delivery, next);
         match next {
             Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
             Some(Next::GaveUp(reason)) => {
@@ -379,5 +387,46 @@ impl<T: Transport + 'static> Worker<T> {
             _ => {}
         }
         Ok(Some(next))
+    }
+}
+
+/// The attempt's outcome for the host's `tracing` subscriber: who, which event, which attempt,
+/// the status or the error, how long, and what was decided. Never a secret, a signature or a
+/// body: the response excerpt stays in the delivery log.
+fn trace_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Option<Next>) {
+    let Some(attempt) = delivery.attempts().last() else {
+        return;
+    };
+    let (status, error) = match &attempt.outcome {
+        Outcome::Response { status, .. } => (Some(*status), None),
+        Outcome::Timeout => (None, Some("timeout")),
+        Outcome::Error { .. } => (None, Some("connection")),
+        _ => (None, Some("other")),
+    };
+    let outcome = match next {
+        Some(Next::Done) => "delivered",
+        Some(Next::RetryAt(_)) => "retry",
+        Some(Next::GaveUp(_)) => "gave_up",
+        None => "lease_lost",
+    };
+    macro_rules! attempt_event {
+        ($level:ident) => {
+            tracing::$level!(
+                tenant = %tenant,
+                endpoint = %endpoint,
+                event = %delivery.event_id(),
+                attempt = attempt.number,
+                status = status,
+                error = error,
+                duration_ms = attempt.duration_ms,
+                outcome = outcome,
+                "webhook attempt"
+            )
+        };
+    }
+    match next {
+        Some(Next::Done) => attempt_event!(debug),
+        Some(Next::RetryAt(_)) => attempt_event!(info),
+        _ => attempt_event!(warn),
     }
 }

@@ -46,6 +46,7 @@ impl<T: Transport + 'static> Worker<T> {
             .bind(self.lease.as_secs_f64())
             .fetch_all(&self.pool)
             .await?;
+        tracing::trace!(owner = %self.owner, wanted = n, leased = rows.len(), "webhook claim");
         rows.iter()
             .map(|row| {
                 Ok(Claimed {

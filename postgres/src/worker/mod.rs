@@ -18,6 +18,7 @@ use lms_webhooks::Endpoint;
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify};
+use tracing::Instrument;
 
 use crate::record::Recorder;
 use crate::sql::CHANNEL;
@@ -350,9 +351,17 @@ impl<T: Transport + 'static> Worker<T> {
                         for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
                             let (me, counters, recorder) =
                                 (self.clone(), Arc::clone(counters), recorder.clone());
-                            in_flight.spawn(async move {
-                                me.attempt(claim, slot, &counters, &recorder).await
-                            });
+                            // What the attempt logs carries its delivery.
+                            let span = tracing::debug_span!(
+                                "webhook_delivery",
+                                tenant = %claim.tenant,
+                                endpoint = %claim.endpoint_id,
+                                delivery = claim.id,
+                            );
+                            in_flight.spawn(
+                                async move { me.attempt(claim, slot, &counters, &recorder).await }
+                                    .instrument(span),
+                            );
                         }
                         // Slots left unfilled are given back as `free` drops.
                     }
