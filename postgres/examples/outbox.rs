@@ -39,6 +39,7 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
   outbox publish           --tenant T [--master-key K]
                            (a canonical envelope on stdin; prints its event id; no key needed)
   outbox worker *          [--concurrency N] [--speedup N] [--lease SECS] [--exit-when-idle]
+                           [--metrics-addr IP:PORT] [--log-format json|pretty]
                            [--allow-http] [--allow-private]
   outbox log               --tenant T [--event ID] [--endpoint ID]
   outbox recover *         --tenant T --id ENDPOINT --since TS
@@ -51,7 +52,9 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
   new endpoints: 4).
   log prints one JSON line per attempt {event, endpoint, attempt, status, error, result, at}.
   worker --exit-when-idle exits 0 once no delivery is pending or leased (held ones do not
-  count); --speedup divides every retry delay. K is 32 bytes: 32 characters, or base64: and
+  count); --speedup divides every retry delay (a test aid); --metrics-addr serves the
+  metrics in Prometheus' text format at http://IP:PORT/metrics; --log-format writes the
+  worker's logs to stderr (RUST_LOG filters them, default info). K is 32 bytes: 32 characters, or base64: and
   the base64 of 32 bytes. TS are Unix seconds.
 ";
 
@@ -334,7 +337,20 @@ async fn worker(flags: &Flags) -> Result<(), String> {
         "concurrency",
         "speedup",
         "lease",
+        "metrics-addr",
+        "log-format",
     ])?;
+    logs(flags)?;
+    let metrics = match flags.get("metrics-addr") {
+        Some(addr) => {
+            let addr: std::net::SocketAddr = addr
+                .parse()
+                .map_err(|_| format!("--metrics-addr `{addr}`: expected IP:PORT"))?;
+            serve_metrics(addr)?;
+            true
+        }
+        None => false,
+    };
     let outbox = outbox(flags).await?;
     let transport = ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(15))
         .and_then(|t| t.with_policy(flags.policy()))
@@ -343,6 +359,10 @@ async fn worker(flags: &Flags) -> Result<(), String> {
         .with_concurrency(flags.number("concurrency", 8)?)
         .with_speedup(flags.number("speedup", 1)?)
         .with_lease(Duration::from_secs(flags.number("lease", 60)?));
+    let worker = match metrics {
+        true => worker.with_queue_gauges(Duration::from_secs(5)),
+        false => worker,
+    };
     let stats = if flags.has("--exit-when-idle") {
         worker.run_until_idle().await
     } else {
@@ -353,6 +373,56 @@ async fn worker(flags: &Flags) -> Result<(), String> {
         "worker: {} attempts, {} delivered, {} gave up, {} held, {} lost leases, {} parked",
         stats.attempts, stats.delivered, stats.gave_up, stats.held, stats.lost_leases, stats.parked
     );
+    Ok(())
+}
+
+/// `--log-format json|pretty` (or `RUST_LOG` alone, pretty): the worker's `tracing` events on
+/// stderr, filtered by `RUST_LOG` (default `info`). Neither: no logs, as before.
+fn logs(flags: &Flags) -> Result<(), String> {
+    let format = flags.get("log-format");
+    if format.is_none() && std::env::var_os("RUST_LOG").is_none() {
+        return Ok(());
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let installed = match format.unwrap_or("pretty") {
+        "json" => builder.json().with_current_span(true).try_init(),
+        "pretty" => builder.try_init(),
+        other => return Err(format!("--log-format `{other}`: expected json or pretty")),
+    };
+    installed.map_err(|e| format!("logs: {e}"))
+}
+
+/// Serves the metrics, in Prometheus' text format, at `http://ADDR/metrics`.
+fn serve_metrics(addr: std::net::SocketAddr) -> Result<(), String> {
+    use lms_webhooks_postgres::meter;
+    let seconds = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+    ];
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".to_owned()),
+            &seconds,
+        )
+        .and_then(|b| b.install())
+        .map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
+    // Every documented metric shows from the start, at zero until something happens.
+    for name in [
+        meter::EVENTS_PUBLISHED,
+        meter::DELIVERIES_PUBLISHED,
+        meter::RATE_LIMITED,
+        meter::HELD,
+        meter::PARKED,
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    for outcome in ["delivered", "retry", "gave_up", "lease_lost"] {
+        metrics::counter!(meter::ATTEMPTS, "outcome" => outcome).absolute(0);
+    }
     Ok(())
 }
 

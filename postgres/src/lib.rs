@@ -60,6 +60,7 @@ mod error;
 mod health;
 mod listing;
 mod log;
+pub mod meter;
 mod migrate;
 mod outbox;
 mod publish;

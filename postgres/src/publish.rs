@@ -93,6 +93,8 @@ pub async fn publish(
         crate::rows::insert_all(conn, tenant, envelope.id().as_str(), &rows, &body).await?;
     published.deliveries = inserted;
     published.held = held;
+    metrics::counter!(crate::meter::EVENTS_PUBLISHED).increment(1);
+    metrics::counter!(crate::meter::DELIVERIES_PUBLISHED).increment(inserted as u64);
     tracing::debug!(
         tenant = %tenant,
         event = %envelope.id().as_str(),

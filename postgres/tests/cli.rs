@@ -370,3 +370,171 @@ async fn a_stalled_worker_does_not_write_over_the_claim_that_took_over() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["status"], 200, "{lines:?}");
 }
+
+/// `GET /metrics` from `addr`, with a bare HTTP/1.0 request; `None` while nothing listens.
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The value of the sample `name` (with its labels, as exposed), if it is there.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `worker --metrics-addr` serves every documented metric with the values of a real run (a
+/// receiver that answers 500 once, then 200), and `--log-format json` writes the attempts'
+/// fields to stderr, without the secret, the signature or the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_its_metrics_and_json_logs() {
+    let pg = Pg::start();
+    let db = pg.fresh_database().await;
+    let db = db.as_str();
+    assert_eq!(
+        run(&["migrate", "--database-url", db], b"").status.code(),
+        Some(0)
+    );
+    let signatures = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
+    let seen = std::sync::Arc::clone(&signatures);
+    std::thread::spawn(move || {
+        for (n, request) in server.incoming_requests().enumerate() {
+            if let Some(h) = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("webhook-signature"))
+            {
+                seen.lock().unwrap().push(h.value.as_str().to_owned());
+            }
+            let status = if n == 0 { 500 } else { 200 };
+            let _ = request.respond(tiny_http::Response::empty(status));
+        }
+    });
+    let base = [
+        "--database-url",
+        db,
+        "--master-key",
+        KEY,
+        "--tenant",
+        "school",
+    ];
+    let mut add = vec!["endpoint", "add"];
+    add.extend_from_slice(&base);
+    add.extend_from_slice(&[
+        "--id",
+        "crm",
+        "--url",
+        &url,
+        "--allow-http",
+        "--allow-private",
+    ]);
+    let o = run(&add, b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let secret = out(&o);
+    let marker = "body-marker-6d6574726963";
+    let envelope = Envelope::new(
+        Event::custom("custom.note.added", serde_json::json!({ "note": marker })).unwrap(),
+    );
+    let publish = ["publish", "--database-url", db, "--tenant", "school"];
+    assert_eq!(
+        out(&run(&publish, &envelope.to_bytes().unwrap())),
+        envelope.id().as_str()
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(binary())
+        .args([
+            "worker",
+            "--database-url",
+            db,
+            "--master-key",
+            KEY,
+            "--allow-http",
+            "--allow-private",
+            "--speedup",
+            "100",
+            "--metrics-addr",
+            &addr,
+            "--log-format",
+            "json",
+        ])
+        .env("RUST_LOG", "lms_webhooks_postgres=debug")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Until the retry has been delivered and the gauges sampled once more.
+    let started = std::time::Instant::now();
+    let text = loop {
+        let text = scrape(&addr).unwrap_or_default();
+        if sample(&text, "lmsw_attempts_total{outcome=\"delivered\"}") == Some(1.0) {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    signal(&child, "-TERM");
+    let output = child.wait_with_output().unwrap();
+    let logs = String::from_utf8_lossy(&output.stderr).into_owned();
+
+    for (name, expected) in [
+        ("lmsw_attempts_total{outcome=\"retry\"}", 1.0),
+        ("lmsw_attempts_total{outcome=\"gave_up\"}", 0.0),
+        ("lmsw_attempts_total{outcome=\"lease_lost\"}", 0.0),
+        ("lmsw_attempt_duration_seconds_count", 2.0),
+        ("lmsw_publish_to_delivered_seconds_count", 1.0),
+        ("lmsw_rate_limited_total", 0.0),
+        ("lmsw_held_total", 0.0),
+        ("lmsw_parked_total", 0.0),
+        ("lmsw_events_published_total", 0.0),
+        ("lmsw_deliveries_published_total", 0.0),
+        ("lmsw_endpoints{status=\"active\"}", 1.0),
+        ("lmsw_endpoints{status=\"failed\"}", 0.0),
+    ] {
+        assert_eq!(sample(&text, name), Some(expected), "{name}\n{text}");
+    }
+    for gauge in [
+        "lmsw_queue_deliveries{state=\"pending\"}",
+        "lmsw_queue_deliveries{state=\"leased\"}",
+        "lmsw_queue_deliveries{state=\"held\"}",
+        "lmsw_queue_oldest_due_seconds",
+    ] {
+        assert!(
+            sample(&text, gauge).is_some_and(|v| v >= 0.0),
+            "{gauge}\n{text}"
+        );
+    }
+
+    let attempts: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "webhook attempt")
+        .collect();
+    assert_eq!(attempts.len(), 2, "{logs}");
+    assert_eq!(attempts[0]["fields"]["status"], 500);
+    assert_eq!(attempts[0]["fields"]["outcome"], "retry");
+    assert_eq!(attempts[1]["fields"]["status"], 200);
+    assert_eq!(attempts[1]["fields"]["event"], envelope.id().as_str());
+    assert_eq!(attempts[1]["fields"]["tenant"], "school");
+    let signatures = signatures.lock().unwrap().clone();
+    assert_eq!(signatures.len(), 2);
+    for forbidden in [secret.as_str(), secret.trim_start_matches("whsec_"), marker]
+        .into_iter()
+        .chain(signatures.iter().map(|s| s.trim_start_matches("v1,")))
+    {
+        assert!(!logs.contains(forbidden), "the log holds {forbidden:?}");
+    }
+}

@@ -44,6 +44,7 @@ impl<T: Transport + 'static> Worker<T> {
                 .execute(&self.pool)
                 .await?;
                 counters.parked.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(crate::meter::PARKED).increment(1);
                 tracing::warn!(
                     tenant = %tenant,
                     endpoint = %endpoint,
@@ -120,6 +121,7 @@ impl<T: Transport + 'static> Worker<T> {
             Err(RequestError::Held { .. }) => {
                 self.hold(id, lease, tenant, endpoint_id).await?;
                 counters.held.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(crate::meter::HELD).increment(1);
                 return Ok(());
             }
             Err(RequestError::Ended { .. }) => {
@@ -260,6 +262,7 @@ impl<T: Transport + 'static> Worker<T> {
         .rows_affected()
             == 1;
         if !took {
+            metrics::counter!(crate::meter::RATE_LIMITED).increment(1);
             sqlx::query(
                 "UPDATE lmsw_deliveries SET lease_owner = NULL, lease_until = NULL,
                    next_due = clock_timestamp() + make_interval(secs => $3)
@@ -403,6 +406,12 @@ fn trace_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Option
         Outcome::Error { .. } => (None, Some("connection")),
         _ => (None, Some("other")),
     };
+    let since_created = Timestamp::now().duration_since(delivery.parts().created_at);
+    crate::meter::attempt(
+        next,
+        std::time::Duration::from_millis(attempt.duration_ms),
+        since_created,
+    );
     let outcome = match next {
         Some(Next::Done) => "delivered",
         Some(Next::RetryAt(_)) => "retry",

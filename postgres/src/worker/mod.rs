@@ -62,6 +62,8 @@ pub struct Worker<T> {
     hook: Option<Hook>,
     /// When deliveries of deleted endpoints were last looked for.
     swept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// How often the queue and endpoint gauges are sampled, if they are.
+    gauges: Option<Duration>,
 }
 
 impl<T> Clone for Worker<T> {
@@ -79,6 +81,7 @@ impl<T> Clone for Worker<T> {
             unsealed: Arc::clone(&self.unsealed),
             hook: self.hook.clone(),
             swept: Arc::clone(&self.swept),
+            gauges: self.gauges,
         }
     }
 }
@@ -179,6 +182,7 @@ impl<T: Transport + 'static> Worker<T> {
             unsealed: Arc::default(),
             hook: None,
             swept: Arc::default(),
+            gauges: None,
         }
     }
 
@@ -221,6 +225,17 @@ impl<T: Transport + 'static> Worker<T> {
     #[must_use]
     pub fn with_speedup(mut self, factor: u32) -> Worker<T> {
         self.speedup = factor.max(1);
+        self
+    }
+
+    /// Samples the queue (deliveries by state, the oldest due one's wait) and the endpoints
+    /// (by status) into the [`meter`](crate::meter) gauges every `interval` while the worker
+    /// runs: two small queries each time, off the indexes. Off unless set: the counters and
+    /// histograms of attempts are recorded whatever this says (through the `metrics` facade,
+    /// to the recorder the host installed, if any).
+    #[must_use]
+    pub fn with_queue_gauges(mut self, interval: Duration) -> Worker<T> {
+        self.gauges = Some(interval.max(Duration::from_millis(100)));
         self
     }
 
@@ -273,6 +288,17 @@ impl<T: Transport + 'static> Worker<T> {
                 }
             })
         };
+        let sampler = self.gauges.map(|every| {
+            let pool = self.pool.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = crate::meter::sample(&pool).await {
+                        tracing::debug!(error = %e, "queue gauges not sampled");
+                    }
+                    tokio::time::sleep(every).await;
+                }
+            })
+        });
         let shutdown = async move {
             match shutdown {
                 Some(shutdown) => shutdown.await,
@@ -302,6 +328,9 @@ impl<T: Transport + 'static> Worker<T> {
             }
         };
         waker.abort();
+        if let Some(sampler) = sampler {
+            sampler.abort();
+        }
         result?;
         Ok(WorkerStats {
             attempts: counters.attempts.load(Ordering::Relaxed),
