@@ -187,6 +187,7 @@ const EXCERPT: usize = 1024;
 /// make the next group (about 7 a statement where two writers made 4, draining 10,000
 /// deliveries with 8 slots: a third less PostgreSQL time on writes, measured), and a worker
 /// leases ahead, so that a write's wait never idles the wire.
+const WRITERS: usize = 1;
 
 /// Largest group written in one statement.
 const GROUP: usize = 64;
