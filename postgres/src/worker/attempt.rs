@@ -160,7 +160,7 @@ impl<T: Transport + 'static> Worker<T> {
                 recorder,
             )
             .await?;
-        trace_attempt(tenant, endpoint_id, &delivery, next);
+        report_attempt(tenant, endpoint_id, &delivery, next);
         match next {
             Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
             Some(Next::GaveUp(reason)) => {
@@ -189,15 +189,14 @@ impl<T: Transport + 'static> Worker<T> {
         lease: &str,
         work: F,
     ) -> F::Output {
-        let send = work;
-        let mut send = std::pin::pin!(send);
+        let mut work = std::pin::pin!(work);
         let every = self.lease / 3;
         let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut held = true;
         loop {
             tokio::select! {
-                outcome = &mut send => return outcome,
+                done = &mut work => return done,
                 _ = beat.tick(), if held => {
                     let extended = sqlx::query(
                         "UPDATE lmsw_deliveries
@@ -393,10 +392,11 @@ impl<T: Transport + 'static> Worker<T> {
     }
 }
 
-/// The attempt's outcome for the host's `tracing` subscriber: who, which event, which attempt,
-/// the status or the error, how long, and what was decided. Never a secret, a signature or a
-/// body: the response excerpt stays in the delivery log.
-fn trace_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Option<Next>) {
+/// The attempt's outcome for the host's metrics recorder ([`meter`](crate::meter)) and its
+/// `tracing` subscriber: who, which event, which attempt, the status or the error, how long,
+/// and what was decided. Never a secret, a signature or a body: the response excerpt stays in
+/// the delivery log.
+fn report_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Option<Next>) {
     let Some(attempt) = delivery.attempts().last() else {
         return;
     };

@@ -1,5 +1,5 @@
-//! Workers: claim due deliveries with `FOR UPDATE SKIP LOCKED` under a lease, send outside any
-//! transaction, and write the outcome, the attempt and the endpoint's status in one.
+//! Workers: claim due deliveries fairly under a lease, send outside any transaction, and write
+//! the outcome, the attempt and the endpoint's status in one.
 
 mod attempt;
 mod claim;
@@ -31,8 +31,11 @@ use slots::{Slot, Slots};
 
 /// A worker: any number of them, in any number of processes, share one outbox.
 ///
-/// It claims due deliveries with a lease (one statement, `FOR UPDATE SKIP LOCKED`, as many
-/// rows as it has free slots), builds each request from the endpoint as it is now, sends it
+/// It claims due deliveries with a lease, fairly: one call (`lmsw_claim`) leases, round-robin
+/// across the endpoints least recently served, at most each endpoint's free share of its cap
+/// on deliveries in flight ([`Outbox::set_max_in_flight`]), as many as the worker has room
+/// for (it leases ahead of its send slots when requests are quick). It builds each request
+/// from the endpoint as it is now, when a send slot is free, sends it
 /// outside any transaction, then writes the outcome, the attempt row and the next due time in
 /// one statement, and the endpoint's status with them in one transaction when it changes. At
 /// most `concurrency` requests are on the wire at once; while outcomes are being written (in
