@@ -48,26 +48,14 @@ pub(crate) fn attempt(next: Option<Next>, took: Duration, since_created: Option<
 
 /// Samples the queue and the endpoints into the gauges.
 pub(crate) async fn sample(pool: &PgPool) -> Result<(), sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT
-           (SELECT count(*) FROM lmsw_deliveries
-            WHERE state = 'pending' AND lease_owner IS NULL)
-           + (SELECT count(*) FROM lmsw_deliveries
-              WHERE lease_owner IS NOT NULL AND state = 'pending') AS pending,
-           (SELECT count(*) FROM lmsw_deliveries
-            WHERE lease_owner IS NOT NULL AND state = 'pending'
-              AND lease_until > now()) AS leased,
-           (SELECT count(*) FROM lmsw_deliveries WHERE state = 'held') AS held,
-           coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM lmsw_queue_heads
-             WHERE next_due <= now())), 0)::float8 AS oldest",
-    )
-    .fetch_one(pool)
-    .await?;
-    for state in ["pending", "leased", "held"] {
-        let n: i64 = row.try_get(state)?;
+    let (stats, oldest) = crate::outbox::queue_stats(pool).await?;
+    for (state, n) in [
+        ("pending", stats.pending),
+        ("leased", stats.leased),
+        ("held", stats.held),
+    ] {
         metrics::gauge!(QUEUE_DEPTH, "state" => state).set(n as f64);
     }
-    let oldest: f64 = row.try_get("oldest")?;
     metrics::gauge!(OLDEST_DUE).set(oldest);
     let counts = sqlx::query("SELECT status, count(*) AS n FROM lmsw_endpoints GROUP BY status")
         .fetch_all(pool)

@@ -501,27 +501,7 @@ impl Outbox {
     /// How the queue stands, read off the partial indexes of pending and held deliveries
     /// (finished rows, however many, are not read).
     pub async fn stats(&self) -> Result<QueueStats, StoreError> {
-        let row = sqlx::query(
-            "SELECT
-               (SELECT count(*) FROM lmsw_deliveries
-                WHERE state = 'pending' AND lease_owner IS NULL)
-               + (SELECT count(*) FROM lmsw_deliveries
-                  WHERE lease_owner IS NOT NULL AND state = 'pending') AS pending,
-               (SELECT count(*) FROM lmsw_deliveries WHERE state = 'held') AS held,
-               (SELECT count(*) FROM lmsw_deliveries
-                WHERE lease_owner IS NOT NULL AND state = 'pending'
-                  AND lease_until > now()) AS leased,
-               coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM lmsw_queue_heads
-                 WHERE next_due <= now()))::bigint, 0) AS oldest",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(QueueStats {
-            pending: row.try_get("pending")?,
-            held: row.try_get("held")?,
-            leased: row.try_get("leased")?,
-            oldest_due_secs: row.try_get("oldest")?,
-        })
+        Ok(queue_stats(&self.pool).await?.0)
     }
 
     /// Re-seals every endpoint under `new` in one transaction, and returns the outbox on the
@@ -628,4 +608,33 @@ fn found(rows: u64, tenant: &str, id: &str) -> Result<(), StoreError> {
         }),
         _ => Ok(()),
     }
+}
+
+/// How the queue stands (see [`Outbox::stats`]), and the oldest due delivery's wait in
+/// fractional seconds (for the [`meter`](crate::meter) gauge).
+pub(crate) async fn queue_stats(pool: &PgPool) -> Result<(QueueStats, f64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT
+           (SELECT count(*) FROM lmsw_deliveries
+            WHERE state = 'pending' AND lease_owner IS NULL)
+           + (SELECT count(*) FROM lmsw_deliveries
+              WHERE lease_owner IS NOT NULL AND state = 'pending') AS pending,
+           (SELECT count(*) FROM lmsw_deliveries WHERE state = 'held') AS held,
+           (SELECT count(*) FROM lmsw_deliveries
+            WHERE lease_owner IS NOT NULL AND state = 'pending'
+              AND lease_until > now()) AS leased,
+           coalesce(extract(epoch FROM now() - (SELECT min(next_due) FROM lmsw_queue_heads
+             WHERE next_due <= now())), 0)::float8 AS oldest",
+    )
+    .fetch_one(pool)
+    .await?;
+    let oldest: f64 = row.try_get("oldest")?;
+    let stats = QueueStats {
+        pending: row.try_get("pending")?,
+        held: row.try_get("held")?,
+        leased: row.try_get("leased")?,
+        // Rounded, as the `bigint` it used to be read as.
+        oldest_due_secs: oldest.round() as i64,
+    };
+    Ok((stats, oldest))
 }
