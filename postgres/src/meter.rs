@@ -31,15 +31,20 @@ pub const OLDEST_DUE: &str = "lmsw_queue_oldest_due_seconds";
 /// Endpoints by `status`: `active`, `paused`, `failed`, `disabled` (sampled).
 pub const ENDPOINTS: &str = "lmsw_endpoints";
 
-/// One attempt counted and timed.
-pub(crate) fn attempt(next: Option<Next>, took: Duration, since_created: Option<Duration>) {
-    let outcome = match next {
+/// What an attempt came to, as the `outcome` label and the logs name it: `None` when its
+/// lease was lost (nothing was written).
+pub(crate) fn outcome_name(next: Option<Next>) -> &'static str {
+    match next {
         Some(Next::Done) => "delivered",
         Some(Next::RetryAt(_)) => "retry",
         Some(Next::GaveUp(_)) => "gave_up",
         None => "lease_lost",
-    };
-    metrics::counter!(ATTEMPTS, "outcome" => outcome).increment(1);
+    }
+}
+
+/// One attempt counted and timed.
+pub(crate) fn attempt(next: Option<Next>, took: Duration, since_created: Option<Duration>) {
+    metrics::counter!(ATTEMPTS, "outcome" => outcome_name(next)).increment(1);
     metrics::histogram!(ATTEMPT_DURATION).record(took.as_secs_f64());
     if let (Some(Next::Done), Some(waited)) = (next, since_created) {
         metrics::histogram!(PUBLISH_TO_DELIVERED).record(waited.as_secs_f64());

@@ -412,12 +412,7 @@ fn report_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Optio
         std::time::Duration::from_millis(attempt.duration_ms),
         since_created,
     );
-    let outcome = match next {
-        Some(Next::Done) => "delivered",
-        Some(Next::RetryAt(_)) => "retry",
-        Some(Next::GaveUp(_)) => "gave_up",
-        None => "lease_lost",
-    };
+    let outcome = crate::meter::outcome_name(next);
     macro_rules! attempt_event {
         ($level:ident) => {
             tracing::$level!(
