@@ -401,23 +401,7 @@ async fn a_worker_serves_its_metrics_and_json_logs() {
         run(&["migrate", "--database-url", db], b"").status.code(),
         Some(0)
     );
-    let signatures = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
-    let seen = std::sync::Arc::clone(&signatures);
-    std::thread::spawn(move || {
-        for (n, request) in server.incoming_requests().enumerate() {
-            if let Some(h) = request
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("webhook-signature"))
-            {
-                seen.lock().unwrap().push(h.value.as_str().to_owned());
-            }
-            let status = if n == 0 { 500 } else { 200 };
-            let _ = request.respond(tiny_http::Response::empty(status));
-        }
-    });
+    let (url, signatures) = support::receiver::refusing_once();
     let base = [
         "--database-url",
         db,

@@ -52,23 +52,7 @@ async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
     let (pool, outbox) = fresh_outbox(&pg, 8).await;
     // A receiver that refuses the first request and takes the second; it keeps the
     // signatures it was sent.
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
-    let signatures = Arc::new(Mutex::new(Vec::<String>::new()));
-    let seen = Arc::clone(&signatures);
-    std::thread::spawn(move || {
-        for (n, request) in server.incoming_requests().enumerate() {
-            if let Some(h) = request
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("webhook-signature"))
-            {
-                seen.lock().unwrap().push(h.value.as_str().to_owned());
-            }
-            let status = if n == 0 { 500 } else { 200 };
-            let _ = request.respond(tiny_http::Response::empty(status));
-        }
-    });
+    let (url, signatures) = support::receiver::refusing_once();
     let secret = Secret::generate_standard().unwrap();
     let (endpoint, _) = Endpoint::create(Timestamp::now(), "crm", &url, &loopback()).unwrap();
     let endpoint = endpoint

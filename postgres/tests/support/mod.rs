@@ -1,4 +1,5 @@
 //! Shared by the tests (and the outbox bench).
 
 pub mod pg;
+pub mod receiver;
 pub mod store;
