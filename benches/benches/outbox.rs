@@ -414,7 +414,7 @@ async fn claim_ms(pool: &PgPool) -> f64 {
         .unwrap();
     let started = Instant::now();
     for _ in 0..200 {
-        sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'bench#1', 8, 60)")
+        sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'bench#1', 8, 60, now())")
             .fetch_all(&mut *conn)
             .await
             .unwrap();

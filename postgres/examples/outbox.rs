@@ -52,7 +52,9 @@ USAGE (every subcommand takes --database-url URL; those marked * also --master-k
   new endpoints: 4).
   log prints one JSON line per attempt {event, endpoint, attempt, status, error, result, at}.
   worker --exit-when-idle exits 0 once no delivery is pending or leased (held ones do not
-  count); --speedup divides every retry delay (a test aid); --metrics-addr serves the
+  count); --speedup N divides every retry delay by N (a test aid: the worker runs on a clock
+  N times as fast, resumed from the latest attempt's time, and the attempts are logged at
+  that clock's times); --metrics-addr serves the
   metrics in Prometheus' text format at http://IP:PORT/metrics; --log-format writes the
   worker's logs to stderr (RUST_LOG filters them, default info). K is 32 bytes: 32 characters, or base64: and
   the base64 of 32 bytes. TS are Unix seconds.
@@ -81,6 +83,37 @@ async fn pool(flags: &Flags) -> Result<sqlx::PgPool, String> {
         .connect(url)
         .await
         .map_err(|e| format!("cannot connect to --database-url: {e}"))
+}
+
+/// `--speedup N`: a clock that runs N times as fast as the system's from where the last run
+/// left off (the latest attempt's time, or now), so that every retry delay passes N times
+/// sooner, in this run and in the next one.
+struct FastClock {
+    from: Timestamp,
+    started: std::time::Instant,
+    factor: u32,
+}
+
+impl FastClock {
+    async fn resumed(outbox: &Outbox, factor: u32) -> Result<FastClock, String> {
+        let latest: time::OffsetDateTime =
+            sqlx::query_scalar("SELECT greatest(now(), max(started_at)) FROM lmsw_attempts")
+                .fetch_one(outbox.pool())
+                .await
+                .map_err(|e| format!("database: {e}"))?;
+        Ok(FastClock {
+            from: Timestamp::try_from(latest).map_err(|e| e.to_string())?,
+            started: std::time::Instant::now(),
+            factor,
+        })
+    }
+}
+
+impl lms_webhooks::transport::Clock for FastClock {
+    fn now(&self) -> Timestamp {
+        self.from
+            .saturating_add(self.started.elapsed().saturating_mul(self.factor))
+    }
 }
 
 async fn outbox(flags: &Flags) -> Result<Outbox, String> {
@@ -355,10 +388,18 @@ async fn worker(flags: &Flags) -> Result<(), String> {
     let transport = ReqwestTransport::new(Duration::from_secs(5), Duration::from_secs(15))
         .and_then(|t| t.with_policy(flags.policy()))
         .map_err(|e| e.to_string())?;
+    let speedup: u32 = flags.number("speedup", 1)?;
+    let clock = match speedup {
+        0 | 1 => None,
+        n => Some(FastClock::resumed(&outbox, n).await?),
+    };
     let worker = Worker::new(outbox, transport)
         .with_concurrency(flags.number("concurrency", 8)?)
-        .with_speedup(flags.number("speedup", 1)?)
         .with_lease(Duration::from_secs(flags.number("lease", 60)?));
+    let worker = match clock {
+        Some(clock) => worker.with_clock(clock),
+        None => worker,
+    };
     let worker = match metrics {
         true => worker.with_queue_gauges(Duration::from_secs(5)),
         false => worker,

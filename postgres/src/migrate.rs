@@ -15,16 +15,18 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../migrations/0007_parked_deliveries.sql")),
     (8, include_str!("../migrations/0008_delivery_columns.sql")),
     (9, include_str!("../migrations/0009_subscriptions.sql")),
+    (10, include_str!("../migrations/0010_fair_claims.sql")),
     (
-        10,
+        11,
         concat!(
-            include_str!("../migrations/0010_fair_claims.sql"),
+            include_str!("../migrations/0011_claim_clock.sql"),
             // The claim in one round trip: both statements run in the database, the second
             // with a fresh snapshot (a volatile PL/pgSQL function takes one per statement).
-            // A later change to the claim replaces the function in a migration of its own.
+            // The function is created by the last migration that changed the claim; the
+            // next change drops it and creates it again in a migration of its own.
             "CREATE FUNCTION lmsw_claim(
                p_tenants text[], p_ids text[], p_caps integer[], p_owner text,
-               p_limit bigint, p_lease_secs double precision)
+               p_limit bigint, p_lease_secs double precision, p_now timestamptz)
              RETURNS TABLE (id bigint, tenant text, event_id text, endpoint_id text,
                body bytea, created_at timestamptz, state text, next_due timestamptz,
                attempt_count integer, round_start integer, round_first_at timestamptz,

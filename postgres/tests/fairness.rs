@@ -322,13 +322,17 @@ async fn the_claim_reads_only_the_indexes() {
     let plans = [
         (
             "pick",
-            format!("PREPARE pick(text[], text[], int[], text, bigint) AS {pick}"),
-            "EXECUTE pick(NULL, NULL, NULL, NULL, 8)",
+            format!(
+                "PREPARE pick(text[], text[], int[], text, bigint, float8, timestamptz) AS {pick}"
+            ),
+            "EXECUTE pick(NULL, NULL, NULL, NULL, 8, 60, now())",
         ),
         (
             "take",
-            format!("PREPARE take(text[], text[], int[], text, bigint, float8) AS {take}"),
-            "EXECUTE take('{t,t}', '{a,b}', '{4,4}', 'w#1', 8, 60)",
+            format!(
+                "PREPARE take(text[], text[], int[], text, bigint, float8, timestamptz) AS {take}"
+            ),
+            "EXECUTE take('{t,t}', '{a,b}', '{4,4}', 'w#1', 8, 60, now())",
         ),
     ];
     for (name, prepare, execute) in plans {
@@ -353,7 +357,7 @@ async fn the_claim_reads_only_the_indexes() {
     }
     // And, planned generically, the claim does its work in one call: 8 deliveries leased,
     // round-robin over the three endpoints (3, 3, 2), none past an endpoint's cap of 4.
-    let claimed = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60)")
+    let claimed = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now())")
         .fetch_all(&mut *conn)
         .await
         .unwrap();
@@ -364,7 +368,7 @@ async fn the_claim_reads_only_the_indexes() {
     let mut counts: Vec<usize> = per_endpoint.values().copied().collect();
     counts.sort_unstable();
     assert_eq!(counts, [2, 3, 3], "{per_endpoint:?}");
-    let again = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#2', 8, 60)")
+    let again = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#2', 8, 60, now())")
         .fetch_all(&mut *conn)
         .await
         .unwrap();

@@ -97,7 +97,7 @@ async fn the_tables_weigh_at_most_twice_the_bodies() {
     let stats = Worker::new(outbox.clone(), transport)
         .with_concurrency(8)
         .with_poll_interval(Duration::from_millis(10))
-        .with_speedup(1_000)
+        .with_clock(support::clock::fast(1_000))
         .run_until_idle()
         .await
         .unwrap();

@@ -1,8 +1,9 @@
--- The claim, first statement: the endpoints with due deliveries and room for more in flight,
--- least recently served first, locked for this claim (`$5`: how many at most), as three
--- arrays in that order (tenants, ids, caps).
+-- The claim, first statement: the endpoints with due deliveries (due on the worker's clock,
+-- `$7`) and room for more in flight, least recently served first, locked for this claim
+-- (`$5`: how many at most), as three arrays in that order (tenants, ids, caps). Leases are
+-- the database's time: they fence processes, and every process reads the same one.
 WITH ready AS (
-  SELECT tenant, endpoint_id FROM lmsw_queue_heads WHERE next_due <= now()
+  SELECT tenant, endpoint_id FROM lmsw_queue_heads WHERE next_due <= $7
   UNION
   SELECT tenant, endpoint_id FROM lmsw_deliveries
   WHERE lease_owner IS NOT NULL AND lease_until < now() AND state = 'pending'),

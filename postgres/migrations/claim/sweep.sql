@@ -1,7 +1,8 @@
 -- Deliveries whose endpoint is gone (a publish that raced the endpoint's deletion) end,
--- logged as the deletion logs them. Workers run it when their queue runs dry.
+-- logged as the deletion logs them. Workers run it when their queue runs dry (`$1`: the
+-- worker's clock, as for claims).
 WITH ready AS (
-  SELECT tenant, endpoint_id FROM lmsw_queue_heads WHERE next_due <= now()
+  SELECT tenant, endpoint_id FROM lmsw_queue_heads WHERE next_due <= $1
   UNION
   SELECT tenant, endpoint_id FROM lmsw_deliveries
   WHERE lease_owner IS NOT NULL AND lease_until < now() AND state = 'pending'),

@@ -1,8 +1,8 @@
 -- The claim, second statement (a fresh snapshot, that sees every lease committed before the
 -- first one's locks were taken): for the endpoints `$1`, `$2` with caps `$3`, in that order,
--- each one's free share of due deliveries, round-robin, `$5` in all, leased to `$4` for `$6`
--- seconds; the endpoints marked served; the deliveries returned with their body and their
--- endpoint as it is now.
+-- each one's free share of deliveries due at `$7` (the worker's clock), round-robin, `$5` in
+-- all, leased to `$4` for `$6` seconds; the endpoints marked served; the deliveries returned
+-- with their body and their endpoint as it is now.
 WITH p AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS p(tenant, id, cap, ord)),
 room AS MATERIALIZED (
@@ -17,7 +17,7 @@ due AS (
     SELECT u.id, u.next_due FROM (
       (SELECT d.id, d.next_due FROM lmsw_deliveries d
        WHERE d.state = 'pending' AND d.lease_owner IS NULL
-         AND d.tenant = r.tenant AND d.endpoint_id = r.id AND d.next_due <= now()
+         AND d.tenant = r.tenant AND d.endpoint_id = r.id AND d.next_due <= $7
        ORDER BY d.next_due LIMIT r.n)
       UNION ALL
       (SELECT d.id, d.next_due FROM lmsw_deliveries d

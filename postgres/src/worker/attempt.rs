@@ -85,7 +85,7 @@ impl<T: Transport + 'static> Worker<T> {
         } = claim;
         let (tenant, endpoint_id, lease) = (tenant.as_str(), endpoint_id.as_str(), lease.as_str());
         let mut delivery = delivery?;
-        let now = Timestamp::now();
+        let now = self.now();
         // The endpoint as it is now came with the claim, in the same round trip.
         let endpoint = match sealed {
             Some(sealed) => {
@@ -114,7 +114,7 @@ impl<T: Transport + 'static> Worker<T> {
         // A send slot first (the worker leases ahead of its free slots), under the lease's
         // heartbeat; the request is built and signed once it can go out.
         self.under_lease(id, lease, slot.send_slot()).await;
-        let now = Timestamp::now();
+        let now = self.now();
         let target = endpoint.target(now);
         let request = match delivery.next_request(now, &target) {
             Ok(request) => request,
@@ -160,7 +160,7 @@ impl<T: Transport + 'static> Worker<T> {
                 recorder,
             )
             .await?;
-        report_attempt(tenant, endpoint_id, &delivery, next);
+        report_attempt(self.now(), tenant, endpoint_id, &delivery, next);
         match next {
             Some(Next::Done) => counters.delivered.fetch_add(1, Ordering::Relaxed),
             Some(Next::GaveUp(reason)) => {
@@ -331,7 +331,7 @@ impl<T: Transport + 'static> Worker<T> {
             tenant,
             endpoint,
         } = leased;
-        let now = Timestamp::now();
+        let now = self.now();
         let corrupt = |e: lms_webhooks::delivery::RecordError| StoreError::Corrupt {
             what: format!("delivery {id}"),
             reason: e.to_string(),
@@ -340,9 +340,6 @@ impl<T: Transport + 'static> Worker<T> {
         let started = delivery.attempts().last().map_or(now, |a| a.started_at);
         let change = HealthChange::of(started, next);
         let due = match next {
-            Next::RetryAt(due) if self.speedup > 1 => {
-                now.saturating_add(due.duration_since(now).unwrap_or_default() / self.speedup)
-            }
             Next::RetryAt(due) => due,
             _ => now,
         };
@@ -396,7 +393,13 @@ impl<T: Transport + 'static> Worker<T> {
 /// `tracing` subscriber: who, which event, which attempt, the status or the error, how long,
 /// and what was decided. Never a secret, a signature or a body: the response excerpt stays in
 /// the delivery log.
-fn report_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Option<Next>) {
+fn report_attempt(
+    now: Timestamp,
+    tenant: &str,
+    endpoint: &str,
+    delivery: &Delivery,
+    next: Option<Next>,
+) {
     let Some(attempt) = delivery.attempts().last() else {
         return;
     };
@@ -406,7 +409,7 @@ fn report_attempt(tenant: &str, endpoint: &str, delivery: &Delivery, next: Optio
         Outcome::Error { .. } => (None, Some("connection")),
         _ => (None, Some("other")),
     };
-    let since_created = Timestamp::now().duration_since(delivery.parts().created_at);
+    let since_created = now.duration_since(delivery.parts().created_at);
     crate::meter::attempt(
         next,
         std::time::Duration::from_millis(attempt.duration_ms),

@@ -40,10 +40,11 @@ impl<T: Transport + 'static> Worker<T> {
             self.owner,
             NEXT_CLAIM.fetch_add(1, Ordering::Relaxed)
         );
-        let rows = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, $1, $2, $3)")
+        let rows = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, $1, $2, $3, $4)")
             .bind(&lease)
             .bind(i64::try_from(n).unwrap_or(i64::MAX))
             .bind(self.lease.as_secs_f64())
+            .bind(crate::sql::odt(self.now()))
             .fetch_all(&self.pool)
             .await?;
         tracing::trace!(owner = %self.owner, wanted = n, leased = rows.len(), "webhook claim");
@@ -80,7 +81,10 @@ impl<T: Transport + 'static> Worker<T> {
             }
             *last = Some(std::time::Instant::now());
         }
-        sqlx::query(SWEEP).execute(&self.pool).await?;
+        sqlx::query(SWEEP)
+            .bind(crate::sql::odt(self.now()))
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

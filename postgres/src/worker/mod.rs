@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use lms_webhooks::delivery::Delivery;
 use lms_webhooks::endpoint::Health;
-use lms_webhooks::transport::Transport;
-use lms_webhooks::Endpoint;
+use lms_webhooks::transport::{Clock, SystemClock, Transport};
+use lms_webhooks::{Endpoint, Timestamp};
 use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify};
@@ -57,7 +57,8 @@ pub struct Worker<T> {
     lease: Duration,
     poll: Duration,
     outage: Duration,
-    speedup: u32,
+    /// Where the worker reads the time (see [`Worker::with_clock`]).
+    clock: Arc<dyn Clock + Send + Sync>,
     /// Endpoints unsealed lately, by tenant and id, with the sealed bytes they came from: a
     /// claim that brings the same bytes reuses the endpoint (and its built target) instead of
     /// decrypting it again. Any edit changes the bytes (a fresh IV), so nothing stale is used.
@@ -80,7 +81,7 @@ impl<T> Clone for Worker<T> {
             lease: self.lease,
             poll: self.poll,
             outage: self.outage,
-            speedup: self.speedup,
+            clock: Arc::clone(&self.clock),
             unsealed: Arc::clone(&self.unsealed),
             hook: self.hook.clone(),
             swept: Arc::clone(&self.swept),
@@ -96,7 +97,6 @@ impl<T> std::fmt::Debug for Worker<T> {
             .field("concurrency", &self.concurrency)
             .field("lease", &self.lease)
             .field("poll", &self.poll)
-            .field("speedup", &self.speedup)
             .field("hook", &self.hook.is_some())
             .finish_non_exhaustive()
     }
@@ -181,7 +181,7 @@ impl<T: Transport + 'static> Worker<T> {
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(1),
             outage: Duration::from_secs(60),
-            speedup: 1,
+            clock: Arc::new(SystemClock),
             unsealed: Arc::default(),
             hook: None,
             swept: Arc::default(),
@@ -224,11 +224,25 @@ impl<T: Transport + 'static> Worker<T> {
         self
     }
 
-    /// Divides every retry delay by `factor` (tests and demos only).
+    /// Reads the time from `clock` instead of the system clock ([`SystemClock`]): tests and
+    /// simulations run the worker on a fake clock (any `Fn() -> Timestamp` is one).
+    ///
+    /// The clock decides everything a delivery's schedule decides: when a delivery is due (the
+    /// claim compares `next_due` with it), the attempts' times, the retry times (the next
+    /// attempt is due at the clock's now plus the schedule's delay), the give-up windows and the
+    /// endpoint's health times. Leases, rate-limit buckets and retention stay on the database's
+    /// time: they fence and meter real processes, and every process reads the same database. A
+    /// clock that runs ahead of real time (as the `outbox worker --speedup N` test aid's does)
+    /// makes retries come sooner; one that stands still makes nothing fall due again.
     #[must_use]
-    pub fn with_speedup(mut self, factor: u32) -> Worker<T> {
-        self.speedup = factor.max(1);
+    pub fn with_clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Worker<T> {
+        self.clock = Arc::new(clock);
         self
+    }
+
+    /// The time on the worker's clock.
+    fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// Samples the queue (deliveries by state, the oldest due one's wait) and the endpoints
