@@ -9,7 +9,9 @@
 //! tests do). Each figure runs its workers as separate processes (this bench binary started
 //! again, one per worker), the hand-written loop and the outbox alternating, `OUTBOX_ROUNDS`
 //! times each (default 3); the medians are printed. `OUTBOX_EVENTS` deliveries per figure
-//! (default 10,000), `OUTBOX_WORKERS` the worker counts (default `1,2,4`).
+//! (default 10,000), `OUTBOX_WORKERS` the worker counts (default `1,2,4`); `OUTBOX_EXTRAS=0`
+//! measures the throughput only; `OUTBOX_TRACE=1` has each worker process print its timings
+//! and its claims (how many, how many deliveries they leased) to stderr.
 
 #[path = "../../postgres/tests/support/pg.rs"]
 mod pg;
@@ -29,6 +31,8 @@ use sha2::Sha256;
 use sqlx::{PgPool, Row};
 
 const PER_WORKER: usize = 8;
+
+static T0: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
 
 /// A fresh database with the outbox's tables: its URL and a pool on it.
 async fn fresh(pg: &pg::Pg) -> (String, PgPool) {
@@ -226,15 +230,27 @@ async fn hand_figure(pg: &pg::Pg, url: &str, workers: usize, events: usize) -> F
 
 /// A child process: one outbox worker until idle; prints how many it delivered.
 async fn outbox_child(db: &str) -> u64 {
+    let t = Instant::now();
     let pool = connect(db, 80).await;
     let worker = Worker::new(open(&pool).await, transport())
         .with_concurrency(PER_WORKER)
         .with_poll_interval(Duration::from_millis(50));
-    worker.run_until_idle().await.unwrap().delivered
+    let opened = t.elapsed();
+    let stats = worker.run_until_idle().await.unwrap();
+    if std::env::var("OUTBOX_TRACE").is_ok() {
+        eprintln!(
+            "outbox child: opened {opened:?}, ran {:?}, {} claims leased {}",
+            t.elapsed() - opened,
+            stats.claims,
+            stats.claimed
+        );
+    }
+    stats.delivered
 }
 
 /// A child process: `PER_WORKER` hand-written loops (claim one, sign, POST, mark it done).
 async fn hand_child(db: &str, url: &str) -> u64 {
+    let _ = *T0;
     let pool = connect(db, PER_WORKER as u32 + 1).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -259,6 +275,9 @@ async fn hand_child(db: &str, url: &str) -> u64 {
                 .await
                 .unwrap();
                 let Some(row) = claimed else {
+                    if std::env::var("OUTBOX_TRACE").is_ok() {
+                        eprintln!("hand loop: done at {:?}", T0.elapsed());
+                    }
                     return delivered;
                 };
                 let id: i64 = row.get("id");
@@ -479,6 +498,9 @@ fn main() {
             );
         }
 
+        if setting("OUTBOX_EXTRAS", 1) == 0 {
+            return;
+        }
         // Latency needs a receiver that notes arrivals.
         let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::new(Mutex::new(Vec::new()));
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();

@@ -356,6 +356,8 @@ impl<T: Transport + 'static> Worker<T> {
             held: counters.held.load(Ordering::Relaxed),
             lost_leases: counters.lost_leases.load(Ordering::Relaxed),
             parked: counters.parked.load(Ordering::Relaxed),
+            claims: counters.claims.load(Ordering::Relaxed),
+            claimed: counters.claimed.load(Ordering::Relaxed),
         })
     }
 
@@ -391,6 +393,10 @@ impl<T: Transport + 'static> Worker<T> {
             if !free.is_empty() {
                 match self.claim(free.len()).await {
                     Ok(claimed) => {
+                        counters.claims.fetch_add(1, Ordering::Relaxed);
+                        counters
+                            .claimed
+                            .fetch_add(claimed.len() as u64, Ordering::Relaxed);
                         failures = 0;
                         outage_since = None;
                         drained = claimed.len() < free.len();

@@ -74,6 +74,10 @@ pub struct WorkerStats {
     pub lost_leases: u64,
     /// Deliveries parked because they could not be attempted (see [`Notice::DeliveryParked`]).
     pub parked: u64,
+    /// Claims made (each one round trip), whatever they leased.
+    pub claims: u64,
+    /// Deliveries the claims leased.
+    pub claimed: u64,
 }
 
 #[derive(Default)]
@@ -84,4 +88,6 @@ pub(super) struct Counters {
     pub(super) held: AtomicU64,
     pub(super) lost_leases: AtomicU64,
     pub(super) parked: AtomicU64,
+    pub(super) claims: AtomicU64,
+    pub(super) claimed: AtomicU64,
 }
