@@ -433,10 +433,12 @@ async fn claim_ms(pool: &PgPool) -> f64 {
         .unwrap();
     let started = Instant::now();
     for _ in 0..200 {
-        sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'bench#1', 8, 60, now())")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+        sqlx::query(
+            "SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'bench#1', 8, 60, now(), true, NULL)",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
     }
     started.elapsed().as_secs_f64() * 1000.0 / 200.0
 }

@@ -26,7 +26,8 @@ const MIGRATIONS: &[(i32, &str)] = &[
             // next change drops it and creates it again in a migration of its own.
             "CREATE FUNCTION lmsw_claim(
                p_tenants text[], p_ids text[], p_caps integer[], p_owner text,
-               p_limit bigint, p_lease_secs double precision, p_now timestamptz)
+               p_limit bigint, p_lease_secs double precision, p_now timestamptz,
+               p_expired boolean, p_heads timestamptz[])
              RETURNS TABLE (id bigint, tenant text, event_id text, endpoint_id text,
                body bytea, created_at timestamptz, state text, next_due timestamptz,
                attempt_count integer, round_start integer, round_first_at timestamptz,
@@ -38,7 +39,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
              BEGIN
                ",
             include_str!("../migrations/claim/pick.sql"),
-            " INTO p_tenants, p_ids, p_caps;
+            " INTO p_tenants, p_ids, p_caps, p_heads;
                IF p_tenants IS NULL THEN
                  RETURN;
                END IF;

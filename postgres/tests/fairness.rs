@@ -323,16 +323,19 @@ async fn the_claim_reads_only_the_indexes() {
         (
             "pick",
             format!(
-                "PREPARE pick(text[], text[], int[], text, bigint, float8, timestamptz) AS {pick}"
+                "PREPARE pick(text[], text[], int[], text, bigint, float8, timestamptz, boolean) \
+                 AS {pick}"
             ),
-            "EXECUTE pick(NULL, NULL, NULL, NULL, 8, 60, now())",
+            "EXECUTE pick(NULL, NULL, NULL, NULL, 8, 60, now(), true)",
         ),
         (
             "take",
             format!(
-                "PREPARE take(text[], text[], int[], text, bigint, float8, timestamptz) AS {take}"
+                "PREPARE take(text[], text[], int[], text, bigint, float8, timestamptz, boolean, \
+                 timestamptz[]) AS {take}"
             ),
-            "EXECUTE take('{t,t}', '{a,b}', '{4,4}', 'w#1', 8, 60, now())",
+            "EXECUTE take('{t,t}', '{a,b}', '{4,4}', 'w#1', 8, 60, now(), true, \
+             '{-infinity,-infinity}')",
         ),
     ];
     for (name, prepare, execute) in plans {
@@ -355,12 +358,37 @@ async fn the_claim_reads_only_the_indexes() {
         );
         assert!(plan.contains("lmsw_deliveries_queue"), "{name}:\n{plan}");
     }
+    // A large cap reads no more of an endpoint's queue than the claim can take (8 here), not
+    // the cap's worth (the 67 queued for each endpoint).
+    let analyzed: Vec<String> = sqlx::raw_sql(sqlx::AssertSqlSafe(
+        "BEGIN; EXPLAIN (ANALYZE, TIMING OFF) EXECUTE take('{t,t,t}', '{a,b,c}', \
+         '{10000,10000,10000}', 'w#0', 8, 60, now(), true, '{-infinity,-infinity,-infinity}'); \
+         ROLLBACK",
+    ))
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.get::<String, _>(0))
+    .collect();
+    let queue_scan = analyzed
+        .iter()
+        .find(|line| line.contains("Index Scan using lmsw_deliveries_queue"))
+        .unwrap_or_else(|| panic!("{analyzed:#?}"));
+    let rows: usize = queue_scan
+        .split("rows=")
+        .nth(2)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("{queue_scan}"));
+    assert!((1..=8).contains(&rows), "{}", analyzed.join("\n"));
     // And, planned generically, the claim does its work in one call: 8 deliveries leased,
     // round-robin over the three endpoints (3, 3, 2), none past an endpoint's cap of 4.
-    let claimed = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now())")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let claimed =
+        sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now(), true, NULL)")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
     let mut per_endpoint = HashMap::<String, usize>::new();
     for row in &claimed {
         *per_endpoint.entry(row.get("endpoint_id")).or_default() += 1;
@@ -368,10 +396,11 @@ async fn the_claim_reads_only_the_indexes() {
     let mut counts: Vec<usize> = per_endpoint.values().copied().collect();
     counts.sort_unstable();
     assert_eq!(counts, [2, 3, 3], "{per_endpoint:?}");
-    let again = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#2', 8, 60, now())")
-        .fetch_all(&mut *conn)
-        .await
-        .unwrap();
+    let again =
+        sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, 'w#2', 8, 60, now(), true, NULL)")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
     assert_eq!(again.len(), 4, "the caps left room for 1 + 1 + 2");
 }
 

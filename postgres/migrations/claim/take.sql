@@ -1,15 +1,20 @@
 -- The claim, second statement (a fresh snapshot, that sees every lease committed before the
 -- first one's locks were taken): for the endpoints `$1`, `$2` with caps `$3`, in that order,
--- each one's free share of deliveries due at `$7` (the worker's clock), round-robin, `$5` in
--- all, leased to `$4` for `$6` seconds; the endpoints marked served; the deliveries returned
--- with their body and their endpoint as it is now.
+-- each one's free share of deliveries due at `$7` (the worker's clock; no more than `$5`
+-- from one endpoint: a large cap reads no more of its queue than the claim can take),
+-- round-robin, `$5` in all, leased to `$4` for `$6` seconds; the endpoints marked served;
+-- the deliveries returned with their body and their endpoint as it is now. `$9` holds each endpoint's first queued
+-- due time as the first statement found it: the queue is read from there, past the index
+-- entries that deliveries leased since the last VACUUM leave before it. (A delivery queued
+-- before it meanwhile waits for the next claim, whose first statement finds it.)
 WITH p AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) WITH ORDINALITY AS p(tenant, id, cap, ord)),
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $9::timestamptz[])
+    WITH ORDINALITY AS p(tenant, id, cap, head, ord)),
 room AS MATERIALIZED (
-  SELECT p.tenant, p.id, p.ord, greatest(p.cap - (
+  SELECT p.tenant, p.id, p.ord, p.head, least(greatest(p.cap - (
     SELECT count(*) FROM lmsw_deliveries l
     WHERE l.lease_owner IS NOT NULL AND l.tenant = p.tenant AND l.endpoint_id = p.id
-      AND l.lease_until >= now())::int, 0) AS n
+      AND l.lease_until >= now())::int, 0), $5) AS n
   FROM p),
 due AS (
   SELECT c.id, r.ord, row_number() OVER (PARTITION BY r.ord ORDER BY c.next_due) AS turn
@@ -18,6 +23,7 @@ due AS (
       (SELECT d.id, d.next_due FROM lmsw_deliveries d
        WHERE d.state = 'pending' AND d.lease_owner IS NULL
          AND d.tenant = r.tenant AND d.endpoint_id = r.id AND d.next_due <= $7
+         AND d.next_due >= coalesce(r.head, '-infinity')
        ORDER BY d.next_due LIMIT r.n)
       UNION ALL
       (SELECT d.id, d.next_due FROM lmsw_deliveries d

@@ -40,13 +40,15 @@ impl<T: Transport + 'static> Worker<T> {
             self.owner,
             NEXT_CLAIM.fetch_add(1, Ordering::Relaxed)
         );
-        let rows = sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, $1, $2, $3, $4)")
-            .bind(&lease)
-            .bind(i64::try_from(n).unwrap_or(i64::MAX))
-            .bind(self.lease.as_secs_f64())
-            .bind(crate::sql::odt(self.now()))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM lmsw_claim(NULL, NULL, NULL, $1, $2, $3, $4, $5, NULL)")
+                .bind(&lease)
+                .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                .bind(self.lease.as_secs_f64())
+                .bind(crate::sql::odt(self.now()))
+                .bind(self.expiry_due())
+                .fetch_all(&self.pool)
+                .await?;
         tracing::trace!(owner = %self.owner, wanted = n, leased = rows.len(), "webhook claim");
         rows.iter()
             .map(|row| {
@@ -65,6 +67,20 @@ impl<T: Transport + 'static> Worker<T> {
                 })
             })
             .collect()
+    }
+
+    /// Whether this claim looks for expired leases too: at most once a second (the first
+    /// claim does), as that look reads the whole lease index.
+    fn expiry_due(&self) -> bool {
+        let mut last = self
+            .expiry_checked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
     }
 
     /// Ends the due deliveries whose endpoint is gone (a publish raced its deletion), at most

@@ -66,6 +66,8 @@ pub struct Worker<T> {
     hook: Option<Hook>,
     /// When deliveries of deleted endpoints were last looked for.
     swept: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    /// When a claim last looked for expired leases.
+    expiry_checked: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     /// How often the queue and endpoint gauges are sampled, if they are.
     gauges: Option<Duration>,
 }
@@ -85,6 +87,7 @@ impl<T> Clone for Worker<T> {
             unsealed: Arc::clone(&self.unsealed),
             hook: self.hook.clone(),
             swept: Arc::clone(&self.swept),
+            expiry_checked: Arc::clone(&self.expiry_checked),
             gauges: self.gauges,
         }
     }
@@ -154,6 +157,9 @@ fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resul
     }
 }
 
+/// How long `run_until_idle`'s claims lease nothing before it asks whether the queue is done.
+const QUIET: Duration = Duration::from_millis(50);
+
 static NEXT_OWNER: AtomicU64 = AtomicU64::new(0);
 
 /// Numbers the claims of this process: with the worker's name, each claim's lease token.
@@ -185,6 +191,7 @@ impl<T: Transport + 'static> Worker<T> {
             unsealed: Arc::default(),
             hook: None,
             swept: Arc::default(),
+            expiry_checked: Arc::default(),
             gauges: None,
         }
     }
@@ -378,6 +385,8 @@ impl<T: Transport + 'static> Worker<T> {
         let mut first_error = None;
         let mut failures = 0u32;
         let mut outage_since = None;
+        // When a claim of this loop last leased something (see `run_until_idle` below).
+        let mut last_leased = std::time::Instant::now();
         'run: while !*stopped.borrow() {
             while let Some(done) = in_flight.try_join_next() {
                 if let Err(e) = joined(done) {
@@ -400,6 +409,9 @@ impl<T: Transport + 'static> Worker<T> {
                         failures = 0;
                         outage_since = None;
                         drained = claimed.len() < free.len();
+                        if !claimed.is_empty() {
+                            last_leased = std::time::Instant::now();
+                        }
                         for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
                             let (me, counters, recorder) =
                                 (self.clone(), Arc::clone(counters), recorder.clone());
@@ -446,13 +458,20 @@ impl<T: Transport + 'static> Worker<T> {
                 // A lost connection here is the claims' business: they time outages.
                 let _ = self.sweep().await;
             }
-            if drained && until_idle && in_flight.is_empty() && self.idle().await? {
+            // `run_until_idle`: whether the whole queue is done is asked only once this loop's
+            // claims have leased nothing for a moment (`QUIET`): a claim that found every due
+            // endpoint at its cap or locked by other workers' claims comes back empty while
+            // the queue is far from done, and the question reads every queued and leased
+            // index entry, those that deliveries left since the last VACUUM included.
+            let quiet = last_leased.elapsed() >= QUIET;
+            if drained && until_idle && in_flight.is_empty() && quiet && self.idle().await? {
                 break;
             }
             // Nothing more due for now, or not enough free slots: wait for an attempt to end,
             // a notification, the next poll, or the shutdown.
             let wait = match until_idle {
                 // Wake for the next due retry, however near.
+                true if !quiet => QUIET,
                 true => self.poll.min(Duration::from_millis(100)),
                 false => self.poll,
             };
