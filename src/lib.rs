@@ -215,6 +215,23 @@
 //! envelope field or the path inside `data` that did not fit, [`EventTypeError`] explains a
 //! malformed type string, [`TimestampError`] and [`EventIdError`] reject unusable values. No
 //! input makes this crate panic.
+//!
+//! # Tracing
+//!
+//! With the `tracing` feature the crate reports to the host's
+//! [`tracing`](https://docs.rs/tracing) subscriber (the facade only: the host picks the
+//! subscriber): a `webhook attempt` event after each attempt that [`transport::attempt`],
+//! [`transport::attempt_blocking`], a [`transport::Driver`] or [`transport::BlockingDriver`]
+//! (and so `transport::dispatch`) runs, with `endpoint`, `event`, `attempt` (its number),
+//! `status` or `error` (`timeout`, `connection`), `duration_ms` and `outcome` (`delivered`,
+//! `retry`, `gave_up`), at debug when delivered, info when retried, warn when it gave up; and a
+//! `webhook received` event after each request a [`Receiver`] takes, with `profile`, then
+//! `event`, `event_type` and `secret_index` at debug, or the refusal's `reason` (`too_large`,
+//! `misconfigured`, `signature`, `decrypt`, `payload`, `too_old`) and the HTTP `status` to
+//! answer at info (warn when misconfigured). Never a secret, a key, a signature, a header value
+//! or a body: a refusal's message, which may quote a header or a part of the body, is not
+//! logged, only its kind. Without the feature the crate has no `tracing` dependency and these
+//! calls compile to nothing.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
@@ -245,6 +262,7 @@ pub mod signature;
 mod status;
 mod text;
 mod timestamp;
+mod trace;
 pub mod transport;
 mod url_policy;
 

@@ -259,6 +259,18 @@ impl Receiver {
         headers: &H,
         body: &[u8],
     ) -> Result<Received, ReceiveError> {
+        let result = self.take(now, headers, body);
+        crate::trace::received(self.profile.name(), &result);
+        result
+    }
+
+    /// [`Receiver::receive`], untraced.
+    fn take<H: HeaderLookup + ?Sized>(
+        &self,
+        now: Timestamp,
+        headers: &H,
+        body: &[u8],
+    ) -> Result<Received, ReceiveError> {
         if body.len() > self.max_body_len {
             return Err(ReceiveError::TooLarge {
                 len: body.len(),

@@ -153,6 +153,7 @@ where
         let outcome = self.transport.send(request).await;
         let now = self.clock.now();
         let next = delivery.record(now, &target, outcome)?;
+        crate::trace::attempt(delivery, next);
         Ok(finish(self.endpoints, now, delivery, next))
     }
 
@@ -229,6 +230,7 @@ where
             let outcome = self.transport.send(request);
             let now = self.clock.now();
             let next = delivery.record(now, &target, outcome)?;
+            crate::trace::attempt(delivery, next);
             after_attempt(delivery, next);
             if let Step::Finished(end) = finish(self.endpoints, now, delivery, next) {
                 return Ok(end);

@@ -121,7 +121,9 @@ pub async fn attempt<T: Transport + ?Sized, C: Clock + ?Sized>(
 ) -> Result<Next, AttemptError> {
     let request = delivery.next_request(clock.now(), target)?;
     let outcome = transport.send(request).await;
-    Ok(delivery.record(clock.now(), target, outcome)?)
+    let next = delivery.record(clock.now(), target, outcome)?;
+    crate::trace::attempt(delivery, next);
+    Ok(next)
 }
 
 /// [`attempt`], blocking.
@@ -133,7 +135,9 @@ pub fn attempt_blocking<T: BlockingTransport + ?Sized, C: Clock + ?Sized>(
 ) -> Result<Next, AttemptError> {
     let request = delivery.next_request(clock.now(), target)?;
     let outcome = transport.send(request);
-    Ok(delivery.record(clock.now(), target, outcome)?)
+    let next = delivery.record(clock.now(), target, outcome)?;
+    crate::trace::attempt(delivery, next);
+    Ok(next)
 }
 
 mod driver;
