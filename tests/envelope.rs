@@ -261,3 +261,47 @@ fn builders_report_missing_and_blank_fields() {
     assert!(Currency::new("").is_err());
     assert!(Currency::new("€€€").is_err());
 }
+
+/// Every key order reads the same envelope: `type` before `data` (the one-pass read, `data`
+/// straight into its payload) and `data` first (kept raw, then read), escaped keys and values
+/// too, for every catalogue type and an unknown one.
+#[test]
+fn every_key_order_reads_the_same_envelope() {
+    let mut envelopes: Vec<Envelope> = EventType::ALL
+        .iter()
+        .map(|&t| Envelope::new(Event::sample(t)))
+        .collect();
+    envelopes.push(
+        Envelope::from_slice(&body(json!({
+            "id": "evt_unknown", "type": "lms.badge.earned",
+            "timestamp": "2026-11-23T09:30:00Z", "data": {"badge": "gold", "n": [1, 2]}
+        })))
+        .unwrap(),
+    );
+    for envelope in &envelopes {
+        let written = envelope.to_vec().unwrap();
+        assert_eq!(Envelope::from_slice(&written).unwrap(), *envelope);
+        let value: serde_json::Value = serde_json::from_slice(&written).unwrap();
+        let data_first = format!(
+            r#"{{"data":{},"timestamp":{},"ty\u0070e":{},"extra":[{{}}],"id":{}}}"#,
+            value["data"], value["timestamp"], value["type"], value["id"]
+        );
+        assert_eq!(
+            Envelope::from_slice(data_first.as_bytes()).unwrap(),
+            *envelope,
+            "{data_first}"
+        );
+        let type_first = format!(
+            r#"{{"id":{},"type":{},"extra":null,"d\u0061ta":{},"timestamp":{}}}"#,
+            value["id"], value["type"], value["data"], value["timestamp"]
+        );
+        assert_eq!(
+            Envelope::from_slice(type_first.as_bytes()).unwrap(),
+            *envelope,
+            "{type_first}"
+        );
+    }
+    // And a second `data` after a typed one is refused as before.
+    let twice = br#"{"id":"a","type":"webhook.test","data":{},"timestamp":"2026-11-23T09:30:00Z","data":{}}"#;
+    assert!(Envelope::from_slice(twice).is_err());
+}

@@ -158,6 +158,18 @@ macro_rules! catalogue {
                 }
             }
 
+            /// Reads the payload of a catalogue type straight from the envelope's deserializer
+            /// (one pass over the body; no path to the field on error).
+            pub(crate) fn deserialize_data<'de, D: serde::Deserializer<'de>>(
+                t: EventType,
+                d: D,
+            ) -> Result<Event, D::Error> {
+                use serde::Deserialize;
+                Ok(match t {
+                    $( $( EventType::$et => Event::$cat($enum::$variant(Deserialize::deserialize(d)?)), )+ )+
+                })
+            }
+
             /// Reads the payload of a catalogue type from the envelope's raw `data`.
             pub(crate) fn from_data(t: EventType, data: &RawValue) -> Result<Event, DataError> {
                 Ok(match t {

@@ -190,6 +190,14 @@ impl Event {
         self.event_type().map(EventType::category)
     }
 
+    /// A type outside the catalogue (well-formed, checked by the caller) with its `data`.
+    pub(crate) fn unknown(event_type: &str, data: Value) -> Event {
+        Event::Unknown(RawEvent {
+            event_type: event_type.to_owned(),
+            data,
+        })
+    }
+
     /// Reads an event from its type string and raw `data`: a catalogue type gets its typed
     /// payload, any other well-formed type becomes [`Event::Unknown`].
     pub(crate) fn from_type_and_data(type_str: &str, data: &RawValue) -> Result<Event, DataError> {
@@ -280,17 +288,31 @@ pub(crate) enum DataError {
     Shape { path: String, message: String },
 }
 
-/// Deserializes a payload, remembering the path to the first field that did not fit.
+/// Deserializes a payload in one plain pass; when it does not fit, reads it again to name the
+/// path to the first field that did not (the error path only pays for the path).
 pub(crate) fn parse_data<T: DeserializeOwned>(data: &RawValue) -> Result<T, DataError> {
     let mut de = serde_json::Deserializer::from_str(data.get());
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let message = e.inner().to_string();
-        // serde_json appends a position inside `data` alone, which would mislead the reader.
-        let message = match message.rsplit_once(" at line ") {
-            Some((head, _)) => head.to_owned(),
-            None => message,
+    match T::deserialize(&mut de) {
+        Ok(value) => Ok(value),
+        Err(_) => Err(data_error::<T>(data)),
+    }
+}
+
+/// Why `data` does not fit `T`, with the path to the field.
+fn data_error<T: DeserializeOwned>(data: &RawValue) -> DataError {
+    let mut de = serde_json::Deserializer::from_str(data.get());
+    let Err(e) = serde_path_to_error::deserialize::<_, T>(&mut de) else {
+        return DataError::Shape {
+            path: ".".to_owned(),
+            message: "the data does not fit its payload".to_owned(),
         };
-        DataError::Shape { path, message }
-    })
+    };
+    let path = e.path().to_string();
+    let message = e.inner().to_string();
+    // serde_json appends a position inside `data` alone, which would mislead the reader.
+    let message = match message.rsplit_once(" at line ") {
+        Some((head, _)) => head.to_owned(),
+        None => message,
+    };
+    DataError::Shape { path, message }
 }

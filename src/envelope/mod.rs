@@ -13,6 +13,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+mod read;
+
 use crate::text::strip_position;
 use bytes::Bytes;
 use serde::ser::SerializeMap;
@@ -336,20 +338,15 @@ impl Envelope {
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
             return Err(EnvelopeError::NotAnObject);
         }
+        if let Some(envelope) = read::one_pass(bytes) {
+            return Ok(envelope);
+        }
+        // The careful way: `data` kept raw, then read with the path to what does not fit.
         let mut de = serde_json::Deserializer::from_slice(bytes);
-        let raw: RawEnvelope<'_> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let field = match e.path().iter().next() {
-                Some(serde_path_to_error::Segment::Map { key }) => match key.as_str() {
-                    "id" => Some("id"),
-                    "type" => Some("type"),
-                    "timestamp" => Some("timestamp"),
-                    "data" => Some("data"),
-                    _ => None,
-                },
-                _ => None,
-            };
-            json_error(e.into_inner(), field)
-        })?;
+        let raw = match RawEnvelope::deserialize(&mut de) {
+            Ok(raw) => raw,
+            Err(e) => return Err(envelope_error(bytes, e)),
+        };
         de.end().map_err(|e| json_error(e, None))?;
 
         let id = raw.id.ok_or(EnvelopeError::MissingField("id"))?;
@@ -411,6 +408,28 @@ struct RawEnvelope<'a> {
     // `null` is a present (and wrong) `data`, not a missing one.
     #[serde(borrow, default, deserialize_with = "present")]
     data: Option<&'a RawValue>,
+}
+
+/// Why `bytes` are not an envelope, with the envelope field that did not fit: the read again,
+/// tracking the path (`error` is the plain read's, kept should the second read not fail).
+fn envelope_error(bytes: &[u8], error: serde_json::Error) -> EnvelopeError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, RawEnvelope<'_>>(&mut de) {
+        Ok(_) => json_error(error, None),
+        Err(e) => {
+            let field = match e.path().iter().next() {
+                Some(serde_path_to_error::Segment::Map { key }) => match key.as_str() {
+                    "id" => Some("id"),
+                    "type" => Some("type"),
+                    "timestamp" => Some("timestamp"),
+                    "data" => Some("data"),
+                    _ => None,
+                },
+                _ => None,
+            };
+            json_error(e.into_inner(), field)
+        }
+    }
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
