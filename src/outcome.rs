@@ -115,6 +115,17 @@ impl Outcome {
             _ => None,
         }
     }
+
+    /// What went wrong when no response came, as a log field or metric label says it:
+    /// `"timeout"` or `"connection"`; `None` for a response. (The error's message, which may
+    /// name an address, stays in the delivery log.)
+    pub fn error_kind(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Response { .. } => None,
+            Outcome::Timeout => Some("timeout"),
+            Outcome::Error { .. } => Some("connection"),
+        }
+    }
 }
 
 fn excerpt(bytes: &[u8]) -> String {

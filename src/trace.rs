@@ -7,15 +7,10 @@ use crate::receiver::{ReceiveError, Received};
 /// Reports the attempt `delivery` has just recorded, which decided `next`.
 #[cfg(feature = "tracing")]
 pub(crate) fn attempt(delivery: &Delivery, next: Next) {
-    use crate::delivery::Outcome;
     let Some(attempt) = delivery.attempts().last() else {
         return;
     };
-    let (status, error) = match &attempt.outcome {
-        Outcome::Response { status, .. } => (Some(*status), None),
-        Outcome::Timeout => (None, Some("timeout")),
-        Outcome::Error { .. } => (None, Some("connection")),
-    };
+    let (status, error) = (attempt.outcome.status_code(), attempt.outcome.error_kind());
     macro_rules! attempt_event {
         ($level:ident, $outcome:literal) => {
             tracing::$level!(

@@ -87,6 +87,24 @@ struct Run {
     failing: bool,
 }
 
+impl Run {
+    fn new(
+        decided: Vec<&'static str>,
+        timeline: Vec<Vec<i64>>,
+        signed: Vec<usize>,
+        health: lms_webhooks::endpoint::Health,
+    ) -> Run {
+        Run {
+            decided,
+            timeline,
+            signed,
+            status: health.status,
+            consecutive_failures: health.consecutive_failures,
+            failing: health.failing_since.is_some(),
+        }
+    }
+}
+
 fn name(next: Next) -> &'static str {
     match next {
         Next::Done => "delivered",
@@ -162,16 +180,13 @@ fn by_registry(endpoint: &Endpoint, events: &[Envelope]) -> Run {
         }
         timeline.push(since_first(d.attempts().iter().map(|a| a.started_at)));
     }
-    let health = registry.get("crm").unwrap().health();
     let signed = transport.signed.lock().unwrap().clone();
-    Run {
+    Run::new(
         decided,
         timeline,
         signed,
-        status: health.status,
-        consecutive_failures: health.consecutive_failures,
-        failing: health.failing_since.is_some(),
-    }
+        registry.get("crm").unwrap().health(),
+    )
 }
 
 /// The blocking transport driver, on a fake clock that its sleeps move.
@@ -207,16 +222,9 @@ fn by_driver(endpoint: &Endpoint, events: &[Envelope]) -> Run {
         run(&mut d);
         timeline.push(since_first(d.attempts().iter().map(|a| a.started_at)));
     }
-    let health = driven.lock().unwrap().get("crm").unwrap().health();
     let signed = transport.signed.lock().unwrap().clone();
-    Run {
-        decided,
-        timeline,
-        signed,
-        status: health.status,
-        consecutive_failures: health.consecutive_failures,
-        failing: health.failing_since.is_some(),
-    }
+    let health = driven.lock().unwrap().get("crm").unwrap().health();
+    Run::new(decided, timeline, signed, health)
 }
 
 /// On PostgreSQL: the worker, on a fake clock that stands still while an attempt is under
@@ -298,14 +306,8 @@ async fn by_worker(endpoint: &Endpoint, events: &[Envelope]) -> Run {
     }
     let health = outbox.endpoint("t", "crm").await.unwrap().health();
     let signed = signatures.lock().unwrap().clone();
-    Run {
-        decided,
-        timeline: by_delivery.into_values().map(since_first).collect(),
-        signed,
-        status: health.status,
-        consecutive_failures: health.consecutive_failures,
-        failing: health.failing_since.is_some(),
-    }
+    let timeline = by_delivery.into_values().map(since_first).collect();
+    Run::new(decided, timeline, signed, health)
 }
 
 /// Moves `clock` to the next due delivery whenever none is leased and none is due, until none

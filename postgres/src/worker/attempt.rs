@@ -403,12 +403,7 @@ fn report_attempt(
     let Some(attempt) = delivery.attempts().last() else {
         return;
     };
-    let (status, error) = match &attempt.outcome {
-        Outcome::Response { status, .. } => (Some(*status), None),
-        Outcome::Timeout => (None, Some("timeout")),
-        Outcome::Error { .. } => (None, Some("connection")),
-        _ => (None, Some("other")),
-    };
+    let (status, error) = (attempt.outcome.status_code(), attempt.outcome.error_kind());
     let since_created = now.duration_since(delivery.parts().created_at);
     crate::meter::attempt(
         next,
