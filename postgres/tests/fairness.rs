@@ -343,14 +343,9 @@ async fn the_claim_reads_only_the_indexes() {
             .execute(&mut *conn)
             .await
             .unwrap();
-        let lines: Vec<String> = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("EXPLAIN {execute}")))
-            .fetch_all(&mut *conn)
+        let plan = lines_of(&mut conn, format!("EXPLAIN {execute}"))
             .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get::<String, _>(0))
-            .collect();
-        let plan = lines.join("\n");
+            .join("\n");
         eprintln!("{name}, planned generically:\n{plan}\n");
         assert!(
             !plan.contains("Seq Scan on lmsw_deliveries"),
@@ -359,18 +354,15 @@ async fn the_claim_reads_only_the_indexes() {
         assert!(plan.contains("lmsw_deliveries_queue"), "{name}:\n{plan}");
     }
     // A large cap reads no more of an endpoint's queue than the claim can take (8 here), not
-    // the cap's worth (the 67 queued for each endpoint).
-    let analyzed: Vec<String> = sqlx::raw_sql(sqlx::AssertSqlSafe(
+    // the cap's worth (the 200 queued for each endpoint).
+    let analyzed = lines_of(
+        &mut conn,
         "BEGIN; EXPLAIN (ANALYZE, TIMING OFF) EXECUTE take('{t,t,t}', '{a,b,c}', \
          '{10000,10000,10000}', 'w#0', 8, 60, now(), true, '{-infinity,-infinity,-infinity}'); \
-         ROLLBACK",
-    ))
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.get::<String, _>(0))
-    .collect();
+         ROLLBACK"
+            .to_owned(),
+    )
+    .await;
     let queue_scan = analyzed
         .iter()
         .find(|line| line.contains("Index Scan using lmsw_deliveries_queue"))
@@ -462,4 +454,15 @@ async fn a_delivery_left_by_a_deleted_endpoint_ends() {
     .unwrap()
     .get("n");
     assert!(noted >= 3, "{noted}");
+}
+
+/// The rows of `sql` (an `EXPLAIN`), as text lines.
+async fn lines_of(conn: &mut sqlx::PgConnection, sql: String) -> Vec<String> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect()
 }
