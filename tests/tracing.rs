@@ -4,9 +4,11 @@
 
 #![cfg(feature = "tracing")]
 
+#[path = "support/log.rs"]
+mod log;
+
 use std::cell::Cell;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,21 +19,6 @@ use lms_webhooks::transport::{attempt_blocking, BlockingTransport};
 use lms_webhooks::{
     Endpoint, Envelope, Event, EventType, Profile, Receiver, SuccessRule, Timestamp, UrlPolicy,
 };
-
-/// Where the subscriber writes: the test reads it back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Answers 500, then 200, and keeps the signature headers it was sent.
 #[derive(Default)]
@@ -53,13 +40,12 @@ impl BlockingTransport for Answers {
 
 #[test]
 fn attempts_and_receipts_are_traced_without_secrets_signatures_or_bodies() {
-    let captured = Captured::default();
-    let writer = captured.clone();
+    let captured = log::Captured::default();
     let _guard = tracing_subscriber::util::SubscriberInitExt::set_default(
         tracing_subscriber::fmt()
             .json()
             .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-            .with_writer(move || writer.clone())
+            .with_writer(captured.clone())
             .finish(),
     );
 
@@ -104,18 +90,8 @@ fn attempts_and_receipts_are_traced_without_secrets_signatures_or_bodies() {
         .unwrap();
     receiver.receive(now, &forged, &body).unwrap_err();
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
-    let events = |message: &str| -> Vec<&serde_json::Value> {
-        lines
-            .iter()
-            .filter(|l| l["fields"]["message"] == message)
-            .map(|l| &l["fields"])
-            .collect()
-    };
+    let (text, lines) = captured.read();
+    let events = |message: &str| log::events(&lines, message);
 
     let attempts = events("webhook attempt");
     assert_eq!(attempts.len(), 2, "{text}");

@@ -2,10 +2,10 @@
 //! run (PostgreSQL, a receiver on loopback that answers 500 once, then 200): the publish and
 //! each attempt with their fields, and never the secret, the signature or the body.
 
+#[path = "../../tests/support/log.rs"]
+mod log;
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lms_webhooks::retry::RetrySchedule;
@@ -15,31 +15,10 @@ use lms_webhooks_postgres::Worker;
 use support::pg::Pg;
 use support::store::{fresh_outbox, loopback};
 
-/// Where the subscriber writes: one shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
 // One thread: every task the worker spawns logs to this test's subscriber.
 #[tokio::test(flavor = "current_thread")]
 async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
-    let captured = Captured::default();
+    let captured = log::Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_max_level(tracing::Level::DEBUG)
@@ -87,18 +66,8 @@ async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
         .unwrap();
     assert_eq!((stats.attempts, stats.delivered), (2, 1));
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let messages = |m: &str| -> Vec<&serde_json::Value> {
-        lines
-            .iter()
-            .filter(|l| l["fields"]["message"] == m)
-            .map(|l| &l["fields"])
-            .collect()
-    };
+    let (text, lines) = captured.read();
+    let messages = |m: &str| log::events(&lines, m);
     let published = messages("webhook event published");
     assert_eq!(published.len(), 1, "{text}");
     assert_eq!(published[0]["tenant"], "school");
