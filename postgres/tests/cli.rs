@@ -54,6 +54,21 @@ fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_owned()
 }
 
+/// `outbox <command> --database-url DB --master-key KEY --tenant school <extra>`.
+fn in_school(command: &[&str], db: &str, extra: &[&str], stdin: &[u8]) -> Output {
+    let mut args = command.to_vec();
+    args.extend_from_slice(&[
+        "--database-url",
+        db,
+        "--master-key",
+        KEY,
+        "--tenant",
+        "school",
+    ]);
+    args.extend_from_slice(extra);
+    run(&args, stdin)
+}
+
 /// A receiver that reports the verified event ids, with the secret it is given.
 fn receiver(secret: mpsc::Receiver<String>) -> (String, mpsc::Receiver<String>) {
     let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
@@ -91,20 +106,7 @@ async fn the_whole_flow_from_the_command_line() {
 
     let (secret_tx, secret_rx) = mpsc::channel();
     let (url, seen) = receiver(secret_rx);
-    let base = [
-        "--database-url",
-        db,
-        "--master-key",
-        KEY,
-        "--tenant",
-        "school",
-    ];
-    let add = |extra: &[&str]| {
-        let mut args = vec!["endpoint", "add"];
-        args.extend_from_slice(&base);
-        args.extend_from_slice(extra);
-        run(&args, b"")
-    };
+    let add = |extra: &[&str]| in_school(&["endpoint", "add"], db, extra, b"");
     // Without the opt-ins, a loopback http URL is refused with the reason.
     let o = add(&["--id", "crm", "--url", &url]);
     assert_eq!(o.status.code(), Some(1));
@@ -123,9 +125,7 @@ async fn the_whole_flow_from_the_command_line() {
     secret_tx.send(secret).unwrap();
 
     let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
-    let mut publish = vec!["publish"];
-    publish.extend_from_slice(&base);
-    let o = run(&publish, &envelope.to_bytes().unwrap());
+    let o = in_school(&["publish"], db, &[], &envelope.to_bytes().unwrap());
     assert_eq!(out(&o), envelope.id().as_str(), "{o:?}");
 
     let worker = |key: &str| {
@@ -163,9 +163,8 @@ async fn the_whole_flow_from_the_command_line() {
     assert_eq!(line["result"], "delivered");
 
     // The endpoint's health, as the worker left it: "Last Triggered" set.
-    let mut list = vec!["endpoint", "list"];
-    list.extend_from_slice(&base);
-    let o = run(&list, b"");
+    let list = || in_school(&["endpoint", "list"], db, &[], b"");
+    let o = list();
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let listed: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
     assert_eq!(listed["id"], "crm", "{o:?}");
@@ -181,13 +180,15 @@ async fn the_whole_flow_from_the_command_line() {
 
     // The cap on deliveries in flight: set, shown, and refused out of range.
     let edit = |cap: &str| {
-        let mut args = vec!["endpoint", "edit"];
-        args.extend_from_slice(&base);
-        args.extend_from_slice(&["--id", "crm", "--max-in-flight", cap]);
-        run(&args, b"")
+        in_school(
+            &["endpoint", "edit"],
+            db,
+            &["--id", "crm", "--max-in-flight", cap],
+            b"",
+        )
     };
     assert_eq!(out(&edit("2")), "ok");
-    let listed: serde_json::Value = serde_json::from_str(&out(&run(&list, b""))).unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&out(&list())).unwrap();
     assert_eq!(listed["max_in_flight"], 2);
     for bad in ["0", "10001", "many"] {
         let o = edit(bad);
@@ -210,23 +211,19 @@ async fn the_whole_flow_from_the_command_line() {
         "nothing.*",
     ]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
-    let lines = out(&run(&list, b""));
+    let lines = out(&list());
     let capped = lines
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .find(|l| l["id"] == "capped")
         .expect("listed");
     assert_eq!(capped["max_in_flight"], 7);
-    let mut delete = vec!["endpoint", "delete"];
-    delete.extend_from_slice(&base);
-    delete.extend_from_slice(&["--id", "capped"]);
-    assert_eq!(run(&delete, b"").status.code(), Some(0));
+    let delete = in_school(&["endpoint", "delete"], db, &["--id", "capped"], b"");
+    assert_eq!(delete.status.code(), Some(0));
 
     // Paused: the event is held, and the idle worker exits without sending it.
-    let mut pause = vec!["endpoint", "pause"];
-    pause.extend_from_slice(&base);
-    pause.extend_from_slice(&["--id", "crm"]);
-    assert_eq!(run(&pause, b"").status.code(), Some(0));
+    let pause = in_school(&["endpoint", "pause"], db, &["--id", "crm"], b"");
+    assert_eq!(pause.status.code(), Some(0));
     // Publishing needs no master key: it opens no endpoint.
     let second = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
     let keyless = ["publish", "--database-url", db, "--tenant", "school"];
@@ -238,16 +235,19 @@ async fn the_whole_flow_from_the_command_line() {
     );
     assert_eq!(worker(KEY).status.code(), Some(0));
     assert!(seen.recv_timeout(Duration::from_millis(300)).is_err());
-    let mut resume = vec!["endpoint", "resume"];
-    resume.extend_from_slice(&base);
-    resume.extend_from_slice(&["--id", "crm"]);
-    assert_eq!(run(&resume, b"").status.code(), Some(0));
+    let resume = in_school(&["endpoint", "resume"], db, &["--id", "crm"], b"");
+    assert_eq!(resume.status.code(), Some(0));
     assert_eq!(worker(KEY).status.code(), Some(0));
     assert_eq!(seen.recv().unwrap(), second.id().as_str());
 
     // The same event again: a no-op, the same id printed.
     assert_eq!(
-        out(&run(&publish, &second.to_bytes().unwrap())),
+        out(&in_school(
+            &["publish"],
+            db,
+            &[],
+            &second.to_bytes().unwrap()
+        )),
         second.id().as_str()
     );
     let o = run(&["purge", "--database-url", db, "--older-than", "0"], b"");
@@ -296,32 +296,21 @@ async fn a_stalled_worker_does_not_write_over_the_claim_that_took_over() {
             let _ = request.respond(tiny_http::Response::empty(200));
         }
     });
-    let base = [
-        "--database-url",
-        db,
-        "--master-key",
-        KEY,
-        "--tenant",
-        "school",
-    ];
-    let mut add = vec!["endpoint", "add"];
-    add.extend_from_slice(&base);
-    add.extend_from_slice(&[
+    let crm = [
         "--id",
         "crm",
         "--url",
         &url,
         "--allow-http",
         "--allow-private",
-    ]);
-    assert_eq!(run(&add, b"").status.code(), Some(0));
-    let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
-    let mut publish = vec!["publish"];
-    publish.extend_from_slice(&base);
+    ];
     assert_eq!(
-        run(&publish, &envelope.to_bytes().unwrap()).status.code(),
+        in_school(&["endpoint", "add"], db, &crm, b"").status.code(),
         Some(0)
     );
+    let envelope = Envelope::new(Event::sample(EventType::CourseMemberCompleted));
+    let published = in_school(&["publish"], db, &[], &envelope.to_bytes().unwrap());
+    assert_eq!(published.status.code(), Some(0));
 
     let worker = |extra: &[&str]| {
         let mut args = vec![
@@ -402,25 +391,15 @@ async fn a_worker_serves_its_metrics_and_json_logs() {
         Some(0)
     );
     let (url, signatures) = support::receiver::refusing_once();
-    let base = [
-        "--database-url",
-        db,
-        "--master-key",
-        KEY,
-        "--tenant",
-        "school",
-    ];
-    let mut add = vec!["endpoint", "add"];
-    add.extend_from_slice(&base);
-    add.extend_from_slice(&[
+    let crm = [
         "--id",
         "crm",
         "--url",
         &url,
         "--allow-http",
         "--allow-private",
-    ]);
-    let o = run(&add, b"");
+    ];
+    let o = in_school(&["endpoint", "add"], db, &crm, b"");
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let secret = out(&o);
     let marker = "body-marker-6d6574726963";
