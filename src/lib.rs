@@ -272,8 +272,8 @@ pub use endpoint::{DeliveryUrl, Endpoint, EndpointStatus, Registry, UrlPolicy};
 pub use envelope::{Envelope, EnvelopeError, EventId, EventIdError};
 pub use event::{
     AffiliateEvent, BuildError, Category, CommunityEvent, CourseEvent, CrmEvent, Event, EventType,
-    EventTypeError, NotificationEvent, RawEvent, SalesEvent, UntypedEvent, WebhookEvent,
-    WebinarEvent,
+    EventTypeError, NotificationEvent, OperationalEvent, OperationalType, RawEvent, SalesEvent,
+    UntypedEvent, WebhookEvent, WebinarEvent,
 };
 pub use profile::Profile;
 pub use random::RandomError;

@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use lms_webhooks::schema;
-//! use lms_webhooks::EventType;
+//! use lms_webhooks::{EventType, OperationalType};
 //!
 //! let s = schema::event_schema(EventType::SalesPaymentCreated);
 //! assert_eq!(s["$schema"], schema::DIALECT);
@@ -30,13 +30,21 @@
 //!
 //! let api = schema::openapi();
 //! assert_eq!(api["openapi"], "3.1.0");
-//! assert_eq!(api["webhooks"].as_object().unwrap().len(), EventType::ALL.len());
+//! assert_eq!(
+//!     api["webhooks"].as_object().unwrap().len(),
+//!     EventType::ALL.len() + OperationalType::ALL.len()
+//! );
+//!
+//! // The operational events (news about the webhooks themselves) have theirs too.
+//! let s = schema::operational_schema(OperationalType::EndpointFailed);
+//! assert_eq!(s["properties"]["type"]["const"], "operational.endpoint.failed");
 //! ```
 
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 
 use crate::envelope::MAX_ID_LEN;
+use crate::event::{OperationalEvent, OperationalType};
 use crate::{Envelope, Event, EventId, EventType, Timestamp};
 
 /// The JSON Schema dialect of every schema here.
@@ -48,11 +56,26 @@ pub const SAMPLE_ID: &str = "evt_01JDX3V4S5Q8K9M2N7P6R5T4W3";
 /// The JSON Schema of `event_type`'s envelope: `id`, `type` (that type), `timestamp` and the
 /// typed `data`, with the payloads' definitions under `$defs`.
 pub fn event_schema(event_type: EventType) -> Value {
+    standalone(event_type.as_str(), |g| event_type.data_schema(g))
+}
+
+/// The JSON Schema of an operational type's envelope, as [`event_schema`] gives a catalogue
+/// type's.
+pub fn operational_schema(event_type: OperationalType) -> Value {
+    standalone(event_type.as_str(), |g| event_type.data_schema(g))
+}
+
+/// A schema document of its own: the envelope of `wire` with `data`'s definitions under
+/// `$defs`.
+fn standalone(
+    wire: &str,
+    data: impl FnOnce(&mut schemars::SchemaGenerator) -> schemars::Schema,
+) -> Value {
     let mut generator = SchemaSettings::draft2020_12().into_generator();
-    let data = event_type.data_schema(&mut generator).to_value();
+    let data = data(&mut generator).to_value();
     let definitions = generator.take_definitions(true);
     let mut schema = json!({ "$schema": DIALECT });
-    let envelope = envelope_schema(event_type, data);
+    let envelope = envelope_schema(wire, data);
     merge(&mut schema, envelope);
     schema["$defs"] = Value::Object(definitions);
     tidy(&mut schema);
@@ -61,25 +84,24 @@ pub fn event_schema(event_type: EventType) -> Value {
 
 /// The OpenAPI 3.1 document: one entry per catalogue type under `webhooks` (a `POST` with the
 /// Standard Webhooks headers, the envelope's schema and [`sample_envelope`] as its example),
-/// every schema under `components/schemas`.
+/// then one per operational type (tagged `operational`), every schema under
+/// `components/schemas`.
 pub fn openapi() -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| s.definitions_path = "/components/schemas".into())
         .into_generator();
     let mut webhooks = Map::new();
     let mut envelopes = Map::new();
-    for &t in EventType::ALL {
-        let data = t.data_schema(&mut generator).to_value();
-        let name = component_name(t);
-        envelopes.insert(name.clone(), envelope_schema(t, data));
-        let example = serde_json::to_value(sample_envelope(t)).unwrap_or(Value::Null);
+    let mut add = |wire: &str, tag: &str, name: String, data: Value, example: Envelope| {
+        envelopes.insert(name.clone(), envelope_schema(wire, data));
+        let example = serde_json::to_value(example).unwrap_or(Value::Null);
         webhooks.insert(
-            t.as_str().to_owned(),
+            wire.to_owned(),
             json!({
                 "post": {
-                    "operationId": t.as_str().replace('.', "_"),
-                    "summary": t.as_str(),
-                    "tags": [t.category().as_str()],
+                    "operationId": wire.replace('.', "_"),
+                    "summary": wire,
+                    "tags": [tag],
                     "parameters": headers(),
                     "requestBody": {
                         "required": true,
@@ -95,6 +117,27 @@ pub fn openapi() -> Value {
                     }
                 }
             }),
+        );
+    };
+    for &t in EventType::ALL {
+        let data = t.data_schema(&mut generator).to_value();
+        add(
+            t.as_str(),
+            t.category().as_str(),
+            format!("{t:?}Event"),
+            data,
+            sample_envelope(t),
+        );
+    }
+    for &t in OperationalType::ALL {
+        let data = t.data_schema(&mut generator).to_value();
+        let name = format!("Operational{t:?}Event");
+        add(
+            t.as_str(),
+            "operational",
+            name,
+            data,
+            sample_operational_envelope(t),
         );
     }
     let mut schemas = generator.take_definitions(true);
@@ -118,20 +161,25 @@ pub fn openapi() -> Value {
 /// and time (2026-11-23T09:30:00Z): what `webhook sample TYPE` prints and the OpenAPI
 /// document shows.
 pub fn sample_envelope(event_type: EventType) -> Envelope {
+    sample_of(Event::sample(event_type))
+}
+
+/// The envelope of [`OperationalEvent::sample`]`(event_type)`, with the same fixed id and time
+/// as [`sample_envelope`].
+pub fn sample_operational_envelope(event_type: OperationalType) -> Envelope {
+    sample_of(Event::Operational(OperationalEvent::sample(event_type)))
+}
+
+fn sample_of(event: Event) -> Envelope {
     let id = EventId::parse(SAMPLE_ID).unwrap_or_else(|_| EventId::new());
     let at = Timestamp::from_unix(1_795_426_200).unwrap_or_else(|_| Timestamp::now());
-    Envelope::from_parts(id, at, Event::sample(event_type))
+    Envelope::from_parts(id, at, event)
 }
 
-/// The component name of a type's envelope, e.g. `SalesPaymentCreatedEvent`.
-fn component_name(t: EventType) -> String {
-    format!("{t:?}Event")
-}
-
-fn envelope_schema(t: EventType, data: Value) -> Value {
+fn envelope_schema(wire: &str, data: Value) -> Value {
     json!({
-        "title": t.as_str(),
-        "description": format!("The `{}` event: the envelope with its typed `data`.", t.as_str()),
+        "title": wire,
+        "description": format!("The `{wire}` event: the envelope with its typed `data`."),
         "type": "object",
         "required": ["id", "type", "timestamp", "data"],
         "properties": {
@@ -141,7 +189,7 @@ fn envelope_schema(t: EventType, data: Value) -> Value {
                 "maxLength": MAX_ID_LEN,
                 "description": "The event id: stable across retries, the key to deduplicate on.",
             },
-            "type": { "const": t.as_str() },
+            "type": { "const": wire },
             "timestamp": {
                 "type": "string",
                 "format": "date-time",

@@ -693,7 +693,21 @@ fn schema_prints_a_type_schema_or_the_openapi_document() {
     let o = run(&["schema", "--openapi"], b"");
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let api: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(api["webhooks"].as_object().unwrap().len(), 56);
+    assert_eq!(api["webhooks"].as_object().unwrap().len(), 56 + 5);
+    // Operational types too, as the committed files have them.
+    let o = run(&["schema", "operational.endpoint.failed"], b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("schemas/operational.endpoint.failed.json"),
+    )
+    .unwrap();
+    assert_eq!(stdout(&o), committed);
+    let o = run(&["sample", "operational.delivery.exhausted"], b"");
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let sample: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(sample["type"], "operational.delivery.exhausted");
+    assert_eq!(sample["data"]["attempts"], 8);
     for bad in [
         &["schema"][..],
         &["schema", "nope.x.y"],

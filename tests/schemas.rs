@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lms_webhooks::{schema, EventType};
+use lms_webhooks::{schema, EventType, OperationalType};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas")
@@ -23,6 +23,12 @@ fn expected() -> Vec<(String, String)> {
             )
         })
         .collect();
+    files.extend(OperationalType::ALL.iter().map(|&t| {
+        (
+            format!("{}.json", t.as_str()),
+            text(schema::operational_schema(t)),
+        )
+    }));
     files.push(("openapi.json".to_owned(), text(schema::openapi())));
     files
 }

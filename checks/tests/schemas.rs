@@ -8,7 +8,7 @@ use std::path::Path;
 
 use jsonschema::{Draft, Validator};
 use lms_webhooks::event::Currency;
-use lms_webhooks::{schema, Envelope, EventType, Profile, Timestamp};
+use lms_webhooks::{schema, Envelope, EventType, OperationalType, Profile, Timestamp};
 use serde_json::{json, Value};
 
 fn validator(schema: &Value) -> Validator {
@@ -140,9 +140,13 @@ fn the_openapi_document_lists_every_event_with_a_valid_example() {
     let api = schema::openapi();
     assert_eq!(api["openapi"], "3.1.0");
     let webhooks = api["webhooks"].as_object().unwrap();
-    assert_eq!(webhooks.len(), EventType::ALL.len());
-    for &t in EventType::ALL {
-        let content = &webhooks[t.as_str()]["post"]["requestBody"]["content"]["application/json"];
+    assert_eq!(
+        webhooks.len(),
+        EventType::ALL.len() + OperationalType::ALL.len()
+    );
+    let wires = EventType::ALL.iter().map(|t| t.as_str());
+    for t in wires.chain(OperationalType::ALL.iter().map(|t| t.as_str())) {
+        let content = &webhooks[t]["post"]["requestBody"]["content"]["application/json"];
         let reference = content["schema"]["$ref"].as_str().unwrap();
         // The component, resolved inside the document itself.
         let root = json!({
@@ -152,7 +156,37 @@ fn the_openapi_document_lists_every_event_with_a_valid_example() {
         });
         let v = validator(&root);
         assert!(v.is_valid(&content["example"]), "{t}: its example fails");
-        assert!(!v.is_valid(&json!({"id": "x", "type": t.as_str()})), "{t}");
+        assert!(!v.is_valid(&json!({"id": "x", "type": t})), "{t}");
+    }
+}
+
+/// The operational events' schemas: valid 2020-12 schemas, their samples validate, another
+/// type's envelope does not, and a mistyped required field fails.
+#[test]
+fn every_operational_schema_validates_its_sample() {
+    let sample = |t: OperationalType| -> Value {
+        serde_json::from_slice(&schema::sample_operational_envelope(t).to_vec().unwrap()).unwrap()
+    };
+    for &t in OperationalType::ALL {
+        let s = schema::operational_schema(t);
+        jsonschema::meta::validate(&s).unwrap_or_else(|e| panic!("{t}: {e}"));
+        let v = validator(&s);
+        let errors: Vec<String> = v.iter_errors(&sample(t)).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{t}: {errors:?}");
+        let other = if t == OperationalType::EndpointFailed {
+            OperationalType::DeliveryExhausted
+        } else {
+            OperationalType::EndpointFailed
+        };
+        assert!(!v.is_valid(&sample(other)), "{t} accepts {other}");
+        let mut mistyped = sample(t);
+        mistyped["data"]["endpoint_id"] = json!(7);
+        assert!(!v.is_valid(&mistyped), "{t}");
+        let body = serde_json::to_vec(&mistyped).unwrap();
+        assert!(
+            Envelope::from_slice(&body).is_err(),
+            "{t}: the crate reads it"
+        );
     }
 }
 

@@ -43,7 +43,8 @@ USAGE:
   webhook verify --scheme standard-v1a --public-key whpk_... [--public-key K2 ...] [--now TS]
                  [--tolerance SECS | --ignore-timestamp] -H 'name: value' [-H ...]
   webhook keygen [--scheme standard|standard-v1a]
-  webhook schema TYPE | --openapi      the event type's JSON Schema (draft 2020-12), or the
+  webhook schema TYPE | --openapi      the event type's JSON Schema (draft 2020-12; a catalogue
+                                         or an operational.* type), or the
                                          OpenAPI 3.1 document of every event (needs the
                                          `schema` feature: cargo run --features schema ...)
   webhook sample TYPE                  the canonical envelope of the type's sample

@@ -1,18 +1,29 @@
 //! `webhook schema TYPE` prints that event type's JSON Schema (draft 2020-12); `webhook schema
 //! --openapi` the OpenAPI 3.1 document of every event; `webhook sample TYPE` the canonical
 //! envelope of the type's sample (fixed id and time), to check against the schema with any
-//! validator.
+//! validator. TYPE is a catalogue type or an operational one (`operational.endpoint.failed`).
 
-use lms_webhooks::EventType;
+use lms_webhooks::{EventType, OperationalType};
 
 use crate::flags::names;
 
-/// The one positional argument: a catalogue type.
-fn event_type(rest: &[String], command: &str) -> Result<EventType, String> {
+/// A type the schemas cover.
+#[derive(Clone, Copy)]
+enum Type {
+    Catalogue(EventType),
+    Operational(OperationalType),
+}
+
+/// The one positional argument: a catalogue or operational type.
+fn event_type(rest: &[String], command: &str) -> Result<Type, String> {
     match rest {
-        [name] => name
-            .parse::<EventType>()
-            .map_err(|e| format!("{command} `{name}`: {e}")),
+        [name] => match name.parse::<EventType>() {
+            Ok(t) => Ok(Type::Catalogue(t)),
+            Err(e) => name
+                .parse::<OperationalType>()
+                .map(Type::Operational)
+                .map_err(|_| format!("{command} `{name}`: {e}")),
+        },
         [] => Err(format!(
             "{command} needs an event type, e.g. sales.payment.created"
         )),
@@ -29,17 +40,25 @@ pub fn sample(rest: &[String]) -> Result<(), String> {
 }
 
 #[cfg(feature = "schema")]
-fn sample_envelope(t: EventType) -> lms_webhooks::Envelope {
-    lms_webhooks::schema::sample_envelope(t)
+fn sample_envelope(t: Type) -> lms_webhooks::Envelope {
+    match t {
+        Type::Catalogue(t) => lms_webhooks::schema::sample_envelope(t),
+        Type::Operational(t) => lms_webhooks::schema::sample_operational_envelope(t),
+    }
 }
 
-/// The same envelope as `lms_webhooks::schema::sample_envelope`, for builds without schemas.
+/// The same envelopes as `lms_webhooks::schema::sample_envelope` and
+/// `sample_operational_envelope`, for builds without schemas.
 #[cfg(not(feature = "schema"))]
-fn sample_envelope(t: EventType) -> lms_webhooks::Envelope {
-    use lms_webhooks::{Envelope, Event, EventId, Timestamp};
+fn sample_envelope(t: Type) -> lms_webhooks::Envelope {
+    use lms_webhooks::{Envelope, Event, EventId, OperationalEvent, Timestamp};
     let id = EventId::parse("evt_01JDX3V4S5Q8K9M2N7P6R5T4W3").unwrap_or_else(|_| EventId::new());
     let at = Timestamp::from_unix(1_795_426_200).unwrap_or_else(|_| Timestamp::now());
-    Envelope::from_parts(id, at, Event::sample(t))
+    let event = match t {
+        Type::Catalogue(t) => Event::sample(t),
+        Type::Operational(t) => Event::Operational(OperationalEvent::sample(t)),
+    };
+    Envelope::from_parts(id, at, event)
 }
 
 pub fn schema(rest: &[String]) -> Result<(), String> {
@@ -65,15 +84,16 @@ pub fn schema(rest: &[String]) -> Result<(), String> {
 }
 
 #[cfg(feature = "schema")]
-fn generated(t: Option<EventType>) -> Result<serde_json::Value, String> {
+fn generated(t: Option<Type>) -> Result<serde_json::Value, String> {
     Ok(match t {
-        Some(t) => lms_webhooks::schema::event_schema(t),
+        Some(Type::Catalogue(t)) => lms_webhooks::schema::event_schema(t),
+        Some(Type::Operational(t)) => lms_webhooks::schema::operational_schema(t),
         None => lms_webhooks::schema::openapi(),
     })
 }
 
 #[cfg(not(feature = "schema"))]
-fn generated(_: Option<EventType>) -> Result<serde_json::Value, String> {
+fn generated(_: Option<Type>) -> Result<serde_json::Value, String> {
     Err(
         "this build has no schemas: run it with `--features schema` (the files are also \
          in the repository's schemas/ directory)"

@@ -15,6 +15,9 @@ use crate::event::check_dotted;
 /// assert!(f.matches("lms.badge.earned"));
 /// assert!(!f.matches("crm.user.created"));
 /// assert!(EventFilter::all().matches("anything.at.all"));
+/// // News about the webhooks themselves only reach endpoints that ask for them by name.
+/// assert!(!EventFilter::all().matches("operational.endpoint.failed"));
+/// assert!(EventFilter::parse(["operational.*"])?.matches("operational.endpoint.failed"));
 /// # Ok::<(), lms_webhooks::EventTypeError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,13 +79,18 @@ impl EventFilter {
         Ok(EventFilter { patterns: out })
     }
 
-    /// Whether an event type passes.
+    /// Whether an event type passes. Operational types (`operational.*`, news about the
+    /// webhooks themselves) pass only a pattern that names them: `operational.*`, a longer
+    /// prefix of theirs, or the exact type; `*` means every other event.
     pub fn matches(&self, event_type: &str) -> bool {
-        self.patterns.iter().any(|p| {
-            p == "*"
-                || p == event_type
-                || p.strip_suffix('*')
-                    .is_some_and(|prefix| event_type.starts_with(prefix))
+        let operational = event_type.starts_with(crate::event::OPERATIONAL_PREFIX);
+        self.patterns.iter().any(|p| match p.as_str() {
+            "*" => !operational,
+            p => {
+                p == event_type
+                    || p.strip_suffix('*')
+                        .is_some_and(|prefix| event_type.starts_with(prefix))
+            }
         })
     }
 

@@ -113,11 +113,20 @@ impl Health {
             (EndpointStatus::Active, EndpointStatus::Failed) => return Some(HealthNotice::Failed),
             _ => {}
         }
-        (change.effect == HealthEffect::Delivered && before.consecutive_failures > 0).then_some(
-            HealthNotice::Recovered {
-                after_failures: before.consecutive_failures,
-            },
-        )
+        match change.effect {
+            HealthEffect::Delivered if before.consecutive_failures > 0 => {
+                Some(HealthNotice::Recovered {
+                    after_failures: before.consecutive_failures,
+                })
+            }
+            // The first delivery of a run gave up, and the endpoint is still active.
+            HealthEffect::GaveUp
+                if before.consecutive_failures == 0 && self.status == EndpointStatus::Active =>
+            {
+                Some(HealthNotice::Failing)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -200,6 +209,9 @@ impl HealthChange {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HealthNotice {
+    /// The first delivery of a run gave up after failures, and the endpoint is still active
+    /// (it turns `Failed` if this goes on).
+    Failing,
     /// It became `Failed`: its deliveries are held.
     Failed,
     /// It was disabled by a 410 Gone answer.
@@ -226,7 +238,10 @@ mod tests {
     fn failures_in_a_row_fail_it_and_a_delivery_recovers_it() {
         let mut h = Health::new(EndpointStatus::Active);
         let gave_up = |t| HealthChange::of(at(t), Next::GaveUp(GiveUpReason::Exhausted));
-        assert_eq!(h.apply(at(10), gave_up(5), 2, HOUR), None);
+        assert_eq!(
+            h.apply(at(10), gave_up(5), 2, HOUR),
+            Some(HealthNotice::Failing)
+        );
         assert_eq!(h.consecutive_failures, 1);
         assert_eq!(h.failing_since, Some(at(10)));
         assert_eq!(h.last_triggered_at, Some(at(5)));
@@ -247,6 +262,24 @@ mod tests {
         let ping = HealthChange::of_test(at(30), Next::Done);
         assert_eq!(h.apply(at(30), ping, 2, HOUR), None);
         assert_eq!(h.status, EndpointStatus::Active);
+    }
+
+    #[test]
+    fn failing_is_heard_once_a_run_and_never_instead_of_failed() {
+        let gave_up = |t| HealthChange::of(at(t), Next::GaveUp(GiveUpReason::Exhausted));
+        let mut h = Health::new(EndpointStatus::Active);
+        assert_eq!(
+            h.apply(at(1), gave_up(1), 3, HOUR),
+            Some(HealthNotice::Failing)
+        );
+        assert_eq!(h.apply(at(2), gave_up(2), 3, HOUR), None);
+        let mut once = Health::new(EndpointStatus::Active);
+        assert_eq!(
+            once.apply(at(1), gave_up(1), 1, HOUR),
+            Some(HealthNotice::Failed)
+        );
+        let mut paused = Health::new(EndpointStatus::Paused);
+        assert_eq!(paused.apply(at(1), gave_up(1), 3, HOUR), None);
     }
 
     #[test]

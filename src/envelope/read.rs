@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::{Envelope, EventId};
-use crate::event::EventTypeError;
+use crate::event::{EventTypeError, OperationalEvent, OperationalType};
 use crate::{Event, EventType, Timestamp};
 
 /// The envelope, if one pass reads all of it; `None` sends the caller the careful way.
@@ -104,7 +104,10 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                     fields.data = Some(match known {
                         Some((_, Ok(t))) => Data::Read(map.next_value_seed(Typed(t))?),
                         Some((t, Err(EventTypeError::NotInCatalogue { .. }))) => {
-                            Data::Read(Event::unknown(t, map.next_value::<Value>()?))
+                            match t.parse::<OperationalType>() {
+                                Ok(t) => Data::Read(map.next_value_seed(Operational(t))?),
+                                Err(_) => Data::Read(Event::unknown(t, map.next_value::<Value>()?)),
+                            }
                         }
                         _ => Data::Raw(map.next_value::<&'de RawValue>()?),
                     });
@@ -126,5 +129,16 @@ impl<'de> DeserializeSeed<'de> for Typed {
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
         Event::deserialize_data(self.0, deserializer)
+    }
+}
+
+/// Reads `data` as the payload of an operational type.
+struct Operational(OperationalType);
+
+impl<'de> DeserializeSeed<'de> for Operational {
+    type Value = Event;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
+        OperationalEvent::deserialize_data(self.0, deserializer).map(Event::Operational)
     }
 }

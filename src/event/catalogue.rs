@@ -138,13 +138,13 @@ macro_rules! catalogue {
         )+
 
         impl Event {
-            /// The catalogue type (also of an [`Event::Untyped`]), or `None` for custom and
-            /// unknown events.
+            /// The catalogue type (also of an [`Event::Untyped`]), or `None` for custom,
+            /// unknown and operational events.
             pub fn event_type(&self) -> Option<EventType> {
                 match self {
                     $( Event::$cat(e) => Some(e.event_type()), )+
                     Event::Untyped(untyped) => Some(untyped.event_type()),
-                    Event::Custom(_) | Event::Unknown(_) => None,
+                    Event::Custom(_) | Event::Unknown(_) | Event::Operational(_) => None,
                 }
             }
 
@@ -155,6 +155,7 @@ macro_rules! catalogue {
                     $( $( Event::$cat($enum::$variant(p)) => p.serialize(s), )+ )+
                     Event::Custom(raw) | Event::Unknown(raw) => raw.data().serialize(s),
                     Event::Untyped(untyped) => untyped.data().serialize(s),
+                    Event::Operational(event) => event.serialize_data(s),
                 }
             }
 

@@ -63,8 +63,9 @@ pub enum EventTypeError {
         /// The limit.
         max: usize,
     },
-    /// A custom event used a catalogue type's name; build the typed event instead.
-    #[error("`{found}` is a catalogue event type: build the typed event instead of a custom one")]
+    /// A custom event used a catalogue or operational type's name; build the typed event
+    /// instead.
+    #[error("`{found}` is a catalogue or operational event type: build the typed event instead of a custom one")]
     Reserved {
         /// The type string.
         found: String,

@@ -33,6 +33,7 @@ mod course;
 mod crm;
 mod error;
 mod notification;
+mod operational;
 mod sales;
 mod sample;
 mod webinar;
@@ -69,6 +70,11 @@ pub use notification::{
     Notifications, NotificationsBuilder, PushNotification, PushNotificationBuilder, TestPing,
     TestPingBuilder,
 };
+pub(crate) use operational::PREFIX as OPERATIONAL_PREFIX;
+pub use operational::{
+    DeliveryExhausted, DeliveryExhaustedBuilder, EndpointHealthReport, EndpointHealthReportBuilder,
+    OperationalEvent, OperationalType,
+};
 pub use sales::{
     BillingInterval, CreditNote, CreditNoteBuilder, Invoice, InvoiceBuilder, Payment,
     PaymentBuilder, Plan, PlanBuilder, Purchase, PurchaseBuilder, Subscription,
@@ -103,6 +109,9 @@ pub enum Event {
     Notifications(NotificationEvent),
     /// `webhook.*`
     Webhook(WebhookEvent),
+    /// `operational.*`: news about the webhooks themselves, outside the catalogue (see
+    /// [`OperationalEvent`]).
+    Operational(OperationalEvent),
     /// A host-defined type outside the catalogue, built with [`Event::custom`].
     Custom(RawEvent),
     /// A type a receiver does not know, kept with its raw `data`.
@@ -181,13 +190,22 @@ impl Event {
         match self {
             Event::Custom(raw) | Event::Unknown(raw) => raw.event_type(),
             Event::Untyped(untyped) => untyped.event_type.as_str(),
+            Event::Operational(event) => event.event_type().as_str(),
             typed => typed.event_type().map_or("", EventType::as_str),
         }
     }
 
-    /// The catalogue category, or `None` for custom and unknown events.
+    /// The catalogue category, or `None` for custom, unknown and operational events.
     pub fn category(&self) -> Option<Category> {
         self.event_type().map(EventType::category)
+    }
+
+    /// The operational type of an [`Event::Operational`], `None` for every other event.
+    pub fn operational_type(&self) -> Option<OperationalType> {
+        match self {
+            Event::Operational(event) => Some(event.event_type()),
+            _ => None,
+        }
     }
 
     /// A type outside the catalogue (well-formed, checked by the caller) with its `data`.
@@ -198,12 +216,15 @@ impl Event {
         })
     }
 
-    /// Reads an event from its type string and raw `data`: a catalogue type gets its typed
-    /// payload, any other well-formed type becomes [`Event::Unknown`].
+    /// Reads an event from its type string and raw `data`: a catalogue or operational type gets
+    /// its typed payload, any other well-formed type becomes [`Event::Unknown`].
     pub(crate) fn from_type_and_data(type_str: &str, data: &RawValue) -> Result<Event, DataError> {
         match type_str.parse::<EventType>() {
             Ok(t) => Event::from_data(t, data),
             Err(EventTypeError::NotInCatalogue { .. }) => {
+                if let Ok(t) = type_str.parse::<OperationalType>() {
+                    return OperationalEvent::from_data(t, data).map(Event::Operational);
+                }
                 let value: Value = parse_data(data)?;
                 Ok(Event::Unknown(RawEvent {
                     event_type: type_str.to_owned(),
@@ -223,11 +244,17 @@ pub struct RawEvent {
 }
 
 impl RawEvent {
-    /// Checks the type's dotted shape and that it is not a catalogue type.
+    /// Checks the type's dotted shape and that it is neither a catalogue type nor an
+    /// operational one.
     pub fn new(event_type: impl Into<String>, data: Value) -> Result<RawEvent, EventTypeError> {
         let event_type = event_type.into();
         match event_type.parse::<EventType>() {
             Ok(_) => Err(EventTypeError::Reserved { found: event_type }),
+            Err(EventTypeError::NotInCatalogue { .. })
+                if event_type.parse::<OperationalType>().is_ok() =>
+            {
+                Err(EventTypeError::Reserved { found: event_type })
+            }
             Err(EventTypeError::NotInCatalogue { .. }) => Ok(RawEvent { event_type, data }),
             Err(e) => Err(e),
         }
