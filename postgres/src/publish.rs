@@ -36,7 +36,39 @@ pub async fn publish(
     tenant: &str,
     envelope: &Envelope,
 ) -> Result<Published, StoreError> {
-    let now = Timestamp::now();
+    publish_at(conn, tenant, envelope, Timestamp::now(), None).await
+}
+
+/// [`publish`] with the fan-out's time given (a worker's clock). With `except` (operational
+/// events: news about that endpoint), that endpoint gets no delivery, the subscriptions are
+/// read first, and nothing at all is written when no other endpoint subscribes.
+pub(crate) async fn publish_at(
+    conn: &mut PgConnection,
+    tenant: &str,
+    envelope: &Envelope,
+    now: Timestamp,
+    except: Option<&str>,
+) -> Result<Published, StoreError> {
+    let fan_out = |subscriptions: Vec<Subscription>| {
+        let subscriptions: Vec<Subscription> = match except {
+            Some(except) => subscriptions
+                .into_iter()
+                .filter(|s| &*s.id != except)
+                .collect(),
+            None => subscriptions,
+        };
+        fan_out_to(now, envelope, &subscriptions)
+    };
+    let early = match except {
+        Some(_) => {
+            let out = fan_out(subscriptions(conn, tenant).await?)?;
+            if out.deliveries.is_empty() && out.held.is_empty() {
+                return Ok(Published::default());
+            }
+            Some(out)
+        }
+        None => None,
+    };
     let body = envelope.to_vec()?;
     let inserted = sqlx::query(
         "INSERT INTO lmsw_messages (tenant, event_id, event_type, occurred_at, body)
@@ -55,8 +87,10 @@ pub async fn publish(
             ..Published::default()
         });
     }
-    let subscriptions = subscriptions(conn, tenant).await?;
-    let out = fan_out_to(now, envelope, &subscriptions)?;
+    let out = match early {
+        Some(out) => out,
+        None => fan_out(subscriptions(conn, tenant).await?)?,
+    };
     let mut published = Published::default();
     // Held ones are checked again under a share lock: the status read above took none.
     let held_ids: Vec<&str> = out.held.iter().map(|d| d.endpoint_id()).collect();

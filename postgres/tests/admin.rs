@@ -16,6 +16,7 @@ use lms_webhooks::{Envelope, Event, EventType, Profile, Receiver, Secret, Timest
 use lms_webhooks_postgres::admin::{Access, Admin, Plan};
 use lms_webhooks_postgres::{Outbox, Worker};
 use support::pg::Pg;
+use support::receiver::{recording, Requests};
 use support::store::{fresh_outbox, loopback};
 use tower::ServiceExt;
 
@@ -236,29 +237,9 @@ async fn one_tenant_never_sees_or_touches_another_tenants_webhooks() {
 }
 
 /// The requests a receiver got: headers and body.
-type Requests = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
-
 /// A loopback receiver answering `status` with `body`, keeping every request.
 fn receiver(status: u16, body: &'static str) -> (String, Requests) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let keep = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for mut request in server.incoming_requests() {
-            let headers = request
-                .headers()
-                .iter()
-                .map(|h| (h.field.to_string(), h.value.to_string()))
-                .collect();
-            let mut bytes = Vec::new();
-            let _ = request.as_reader().read_to_end(&mut bytes);
-            keep.lock().unwrap().push((headers, bytes));
-            let _ =
-                request.respond(tiny_http::Response::from_string(body).with_status_code(status));
-        }
-    });
-    (url, seen)
+    recording(move || (status, body))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

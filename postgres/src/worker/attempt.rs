@@ -4,7 +4,7 @@
 
 use std::sync::atomic::Ordering;
 
-use lms_webhooks::delivery::{Delivery, Next, Outcome, RequestError};
+use lms_webhooks::delivery::{Delivery, GiveUpReason, Next, Outcome, RequestError};
 use lms_webhooks::endpoint::{HealthChange, HealthEffect, HealthNotice};
 use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Timestamp};
@@ -14,7 +14,7 @@ use crate::record::{record_attempt, Recorder, Written};
 use crate::rows::store as store_delivery;
 use crate::StoreError;
 
-use super::{Claimed, Counters, Leased, Notice, Slot, Worker};
+use super::{operational, Claimed, Counters, Leased, Notice, Slot, Worker};
 
 impl<T: Transport + 'static> Worker<T> {
     /// One leased delivery, attempted; one that cannot be (its row unreadable, its endpoint
@@ -363,15 +363,29 @@ impl<T: Transport + 'static> Worker<T> {
         // The health changes (a failure counted, Failed, 410 → Disabled, a delivery after
         // failures): under the endpoint row's lock, with the core crate's rules, in one
         // transaction with the attempt. The sealed settings are not touched.
+        // The operational events they make (`operational.*`) are published in the same
+        // transaction, to the tenant's endpoints that subscribe to them.
         let mut tx = self.pool.begin().await?;
         let applied = crate::health::apply(&mut tx, tenant, endpoint.id(), now, change).await?;
         if !record_attempt(&mut tx, id, tenant, endpoint.id(), delivery, due, lease).await? {
             tx.rollback().await?;
             return Ok(None);
         }
+        if let Some(applied) = applied {
+            if let Some(notice) = applied.notice {
+                operational::health(&mut tx, tenant, endpoint.id(), now, notice, applied.after)
+                    .await?;
+            }
+        }
+        if next == Next::GaveUp(GiveUpReason::Exhausted) {
+            operational::exhausted(&mut tx, tenant, endpoint.id(), delivery, now).await?;
+        }
         tx.commit().await?;
         let (tenant, endpoint) = (tenant.to_owned(), endpoint.id().to_owned());
         match applied.and_then(|a| a.notice) {
+            Some(HealthNotice::Failing) => {
+                self.notify(Notice::EndpointFailing { tenant, endpoint })
+            }
             Some(HealthNotice::Failed) => self.notify(Notice::EndpointFailed { tenant, endpoint }),
             Some(HealthNotice::Disabled) => {
                 self.notify(Notice::EndpointDisabled { tenant, endpoint })

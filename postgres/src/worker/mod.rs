@@ -4,6 +4,7 @@
 mod attempt;
 mod claim;
 mod notice;
+mod operational;
 mod slots;
 
 use std::collections::HashMap;
@@ -263,8 +264,14 @@ impl<T: Transport + 'static> Worker<T> {
         self
     }
 
-    /// Calls `hook` with operational [`Notice`]s: an endpoint failed, was disabled or
-    /// recovered, a delivery gave up.
+    /// Calls `hook` with operational [`Notice`]s: an endpoint is failing, failed, was disabled
+    /// or recovered, a delivery gave up or was parked.
+    ///
+    /// Whatever the hook, the worker also publishes them as operational events
+    /// (`operational.endpoint.failing`, `.failed`, `.disabled`, `.recovered`,
+    /// `operational.delivery.exhausted`; see `lms_webhooks::OperationalEvent`) to the tenant's
+    /// endpoints that subscribe to them by name (`operational.*`; `*` does not include them),
+    /// never to the endpoint they are about, in the transaction that records what they report.
     #[must_use]
     pub fn with_hook(mut self, hook: impl Fn(Notice) + Send + Sync + 'static) -> Worker<T> {
         self.hook = Some(Arc::new(hook));

@@ -7,6 +7,14 @@ use std::sync::Arc;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Notice {
+    /// The first delivery of a run gave up after failures; the endpoint is still active (it
+    /// becomes `Failed` if this goes on).
+    EndpointFailing {
+        /// The tenant.
+        tenant: String,
+        /// The endpoint.
+        endpoint: String,
+    },
     /// An endpoint became `Failed` (repeated failures): its deliveries are held.
     EndpointFailed {
         /// The tenant.
