@@ -65,6 +65,7 @@ mod migrate;
 mod outbox;
 mod publish;
 mod record;
+mod report;
 mod rows;
 mod sealed;
 mod sql;
@@ -72,10 +73,11 @@ mod worker;
 
 pub use dedupe::PgDeduplicator;
 pub use error::StoreError;
-pub use log::{log_before, log_page, BadCursor, LogEntry};
+pub use log::{log_before, log_filtered, log_page, BadCursor, LogEntry, LogFilter};
 pub use migrate::{latest as latest_migration, migrate, migrate_dedupe, migrate_to};
 pub use outbox::{purge, Outbox, QueueStats, PURGE_BATCH};
 pub use publish::{publish, Published};
+pub use report::{HealthReport, Hour};
 pub use sealed::MasterKey;
 pub use worker::{Hook, Notice, Worker, WorkerStats};
 

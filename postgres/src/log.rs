@@ -13,6 +13,8 @@ use crate::StoreError;
 pub struct LogEntry {
     /// The event id.
     pub event: String,
+    /// The delivery the attempt belongs to (with `attempt`, the attempt's key).
+    pub delivery: i64,
     /// The endpoint id.
     pub endpoint: String,
     /// 1 for the first attempt.
@@ -70,16 +72,105 @@ pub async fn log_before(
         tenant,
         event,
         endpoint,
+        narrow: &LogFilter::default(),
     };
     entries(pool, filter, position, limit, 0).await.map(Ok)
 }
 
-/// Which entries: a tenant's, maybe of one event, maybe to one endpoint.
+/// What else a log read may narrow to: the event's type, the attempt's result, a time range.
+///
+/// ```
+/// use lms_webhooks::Timestamp;
+/// use lms_webhooks_postgres::LogFilter;
+///
+/// let failures_today = LogFilter::new()
+///     .event_type("sales.transaction.completed")
+///     .result("retry")
+///     .since(Timestamp::from_unix(1_795_392_000)?);
+/// # let _ = failures_today;
+/// # Ok::<(), lms_webhooks::TimestampError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogFilter {
+    /// Only attempts of events of this type.
+    pub event_type: Option<String>,
+    /// Only attempts with this result: `delivered`, `retry` or `gave_up`.
+    pub result: Option<String>,
+    /// Only attempts started at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only attempts started before this time.
+    pub until: Option<Timestamp>,
+}
+
+impl LogFilter {
+    /// No narrowing: every attempt.
+    pub fn new() -> LogFilter {
+        LogFilter::default()
+    }
+
+    /// Only attempts of events of `event_type`.
+    #[must_use]
+    pub fn event_type(mut self, event_type: impl Into<String>) -> LogFilter {
+        self.event_type = Some(event_type.into());
+        self
+    }
+
+    /// Only attempts with `result` (`delivered`, `retry` or `gave_up`).
+    #[must_use]
+    pub fn result(mut self, result: impl Into<String>) -> LogFilter {
+        self.result = Some(result.into());
+        self
+    }
+
+    /// Only attempts started at or after `since`.
+    #[must_use]
+    pub fn since(mut self, since: Timestamp) -> LogFilter {
+        self.since = Some(since);
+        self
+    }
+
+    /// Only attempts started before `until`.
+    #[must_use]
+    pub fn until(mut self, until: Timestamp) -> LogFilter {
+        self.until = Some(until);
+        self
+    }
+}
+
+/// [`log_before`] narrowed by `narrow`: up to `limit` entries of `tenant` (to `endpoint`, if
+/// given) older than `before`, newest first. The event type is looked up per attempt in the
+/// messages' primary key, so a narrow filter over a long log reads as many attempts as it
+/// takes to fill the page.
+pub async fn log_filtered(
+    pool: &PgPool,
+    tenant: &str,
+    endpoint: Option<&str>,
+    narrow: &LogFilter,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Result<Vec<LogEntry>, BadCursor>, StoreError> {
+    let position = match before.map(|b| parse_cursor(b).ok_or_else(|| BadCursor(b.to_owned()))) {
+        Some(Err(e)) => return Ok(Err(e)),
+        Some(Ok(p)) => Some(p),
+        None => None,
+    };
+    let filter = Filter {
+        tenant,
+        event: None,
+        endpoint,
+        narrow,
+    };
+    entries(pool, filter, position, limit, 0).await.map(Ok)
+}
+
+/// Which entries: a tenant's, maybe of one event, maybe to one endpoint, narrowed.
 #[derive(Clone, Copy)]
 struct Filter<'a> {
     tenant: &'a str,
     event: Option<&'a str>,
     endpoint: Option<&'a str>,
+    narrow: &'a LogFilter,
 }
 
 /// Up to `limit` entries of `filter`, newest first, after `position` and `offset` ones.
@@ -101,6 +192,12 @@ async fn entries(
            AND ($3::text IS NULL OR endpoint_id = $3)
            AND ($5::bigint IS NULL OR (started_at, delivery_id, number)
                 < (timestamptz 'epoch' + $5::bigint * interval '1 microsecond', $6, $7))
+           AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM lmsw_messages m
+                WHERE m.tenant = $1 AND m.event_id = lmsw_attempts.event_id
+                  AND m.event_type = $9))
+           AND ($10::text IS NULL OR result = $10)
+           AND ($11::timestamptz IS NULL OR started_at >= $11)
+           AND ($12::timestamptz IS NULL OR started_at < $12)
          ORDER BY started_at DESC, delivery_id DESC, number DESC LIMIT $4 OFFSET $8",
     )
     .bind(filter.tenant)
@@ -111,6 +208,10 @@ async fn entries(
     .bind(position.map(|p| p.1))
     .bind(position.map(|p| p.2))
     .bind(offset)
+    .bind(filter.narrow.event_type.as_deref())
+    .bind(filter.narrow.result.as_deref())
+    .bind(filter.narrow.since.map(crate::sql::odt))
+    .bind(filter.narrow.until.map(crate::sql::odt))
     .fetch_all(pool)
     .await?;
     rows.iter().map(entry).collect()
@@ -123,6 +224,7 @@ fn entry(row: &sqlx::postgres::PgRow) -> Result<LogEntry, StoreError> {
     let number: i32 = row.try_get("number")?;
     Ok(LogEntry {
         event: row.try_get("event_id")?,
+        delivery,
         endpoint: row.try_get("endpoint_id")?,
         attempt: number,
         status: row.try_get("status")?,
@@ -152,6 +254,38 @@ pub async fn log_page(
         tenant,
         event,
         endpoint,
+        narrow: &LogFilter::default(),
     };
     entries(pool, filter, None, limit, offset).await
+}
+
+/// One attempt of `tenant`'s endpoint `endpoint` (its delivery and number, as in
+/// [`LogEntry::delivery`] and [`LogEntry::attempt`]), with its event's type; `None` when the
+/// tenant's endpoint has no such attempt.
+pub(crate) async fn attempt(
+    pool: &PgPool,
+    tenant: &str,
+    endpoint: &str,
+    delivery: i64,
+    number: i32,
+) -> Result<Option<(LogEntry, String)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT a.delivery_id, a.event_id, a.endpoint_id, a.number, a.status, a.error, a.result,
+                a.started_at, a.duration_ms, a.excerpt,
+                (extract(epoch FROM a.started_at) * 1000000)::bigint AS micros,
+                coalesce(m.event_type, '') AS event_type
+         FROM lmsw_attempts a
+         LEFT JOIN lmsw_messages m ON m.tenant = a.tenant AND m.event_id = a.event_id
+         WHERE a.delivery_id = $3 AND a.number = $4 AND a.tenant = $1 AND a.endpoint_id = $2",
+    )
+    .bind(tenant)
+    .bind(endpoint)
+    .bind(delivery)
+    .bind(number)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => Ok(Some((entry(&row)?, row.try_get("event_type")?))),
+        None => Ok(None),
+    }
 }

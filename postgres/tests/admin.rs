@@ -1060,3 +1060,167 @@ async fn the_list_answers_with_a_trailing_slash_and_nests_under_any_state() {
     .with_csrf_key(b"too short")
     .is_err());
 }
+
+/// Runs a worker until the queue is done.
+async fn deliver(outbox: &Outbox) {
+    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(loopback())
+        .unwrap();
+    Worker::new(outbox.clone(), transport)
+        .with_poll_interval(Duration::from_millis(50))
+        .run_until_idle()
+        .await
+        .unwrap();
+}
+
+async fn publish(pool: &sqlx::PgPool, outbox: &Outbox, t: EventType) -> Envelope {
+    let event = Envelope::new(Event::sample(t));
+    let mut tx = pool.begin().await.unwrap();
+    outbox.publish(&mut tx, "school", &event).await.unwrap();
+    tx.commit().await.unwrap();
+    event
+}
+
+/// The first `href` that starts with `prefix` in a page (unescaped `&amp;`).
+fn link(page: &str, prefix: &str) -> String {
+    let at = page
+        .find(&format!("href=\"{prefix}"))
+        .unwrap_or_else(|| panic!("no link to {prefix}"));
+    let rest = &page[at + 6..];
+    rest[..rest.find('"').unwrap()].replace("&amp;", "&")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_shows_health_filters_and_each_attempts_detail() {
+    use lms_webhooks::delivery::SuccessRule;
+    use lms_webhooks::retry::RetrySchedule;
+    use lms_webhooks::Endpoint;
+    use std::sync::atomic::{AtomicU16, Ordering};
+
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    let app = app(&outbox);
+    let answer = Arc::new(AtomicU16::new(200));
+    let a = Arc::clone(&answer);
+    let (url, _) = recording(move || (a.load(Ordering::SeqCst), "receiver says hi"));
+    let (e, _) = Endpoint::create(Timestamp::now(), "wh_shop", &url, &loopback()).unwrap();
+    let e = e.with_delivery(RetrySchedule::none(), SuccessRule::Any2xx);
+    outbox.add_endpoint("school", &e, None).await.unwrap();
+    // A sale delivered, then a completion refused (500: with no retries, it gives up).
+    let sale = publish(&pool, &outbox, EventType::SalesTransactionCompleted).await;
+    deliver(&outbox).await;
+    answer.store(500, Ordering::SeqCst);
+    let done = publish(&pool, &outbox, EventType::CourseMemberCompleted).await;
+    deliver(&outbox).await;
+    let (sale_id, done_id) = (sale.id().as_str(), done.id().as_str());
+
+    // The health panel: 24 hourly bars, this hour's with both attempts, one failed; the rate,
+    // the latency, and why the status is what it is.
+    let log = get(&app, "school", "pro", "/wh_shop/log").await;
+    assert_eq!(log.status, StatusCode::OK);
+    let page = &log.body;
+    assert_eq!(page.matches("class=\"bar\"").count(), 24);
+    assert!(
+        page.contains("data-attempts=\"2\" data-failures=\"1\""),
+        "{page}"
+    );
+    assert!(page.contains("50.0 %"));
+    assert!(page.contains(" ms / ") && page.contains("2 attempts"));
+    assert!(page.contains("Failing since"), "{page}");
+    assert!(page.contains(sale_id) && page.contains(done_id));
+
+    // Filters: by type, by result, by dates; the links carry them.
+    let by_type = get(
+        &app,
+        "school",
+        "pro",
+        "/wh_shop/log?type=sales.transaction.completed",
+    )
+    .await;
+    assert!(by_type.body.contains(sale_id) && !by_type.body.contains(done_id));
+    let gave_up = get(&app, "school", "pro", "/wh_shop/log?result=gave_up&type=").await;
+    assert!(gave_up.body.contains(done_id) && !gave_up.body.contains(sale_id));
+    let none = get(
+        &app,
+        "school",
+        "pro",
+        "/wh_shop/log?type=course.member.completed&result=delivered",
+    )
+    .await;
+    assert!(none.body.contains("No attempt matches."));
+    let future = get(&app, "school", "pro", "/wh_shop/log?from=2999-01-01T00:00").await;
+    assert!(future.body.contains("No attempt matches."));
+    let past = get(
+        &app,
+        "school",
+        "pro",
+        "/wh_shop/log?from=2000-01-01T00:00&to=2999-01-01T00:00",
+    )
+    .await;
+    assert!(past.body.contains(sale_id) && past.body.contains(done_id));
+    for bad in ["result=bogus", "from=yesterday", "to=2026-13-01T00:00"] {
+        let refused = get(&app, "school", "pro", &format!("/wh_shop/log?{bad}")).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+
+    // An attempt's detail: the response, and the request's headers without the signature.
+    let detail = link(&gave_up.body, "/settings/webhooks/wh_shop/attempt?");
+    let detail = get(
+        &app,
+        "school",
+        "pro",
+        detail.trim_start_matches("/settings/webhooks"),
+    )
+    .await;
+    assert_eq!(detail.status, StatusCode::OK);
+    let page = &detail.body;
+    assert!(page.contains(done_id) && page.contains("course.member.completed"));
+    assert!(
+        page.contains(">500<") && page.contains("receiver says hi"),
+        "{page}"
+    );
+    assert!(page.contains("webhook-id") && page.contains("webhook-timestamp"));
+    assert!(page.contains("application/json"));
+    assert!(
+        !page.contains("webhook-signature") && !page.contains("v1,"),
+        "{page}"
+    );
+    // Not another tenant's, not one that does not exist.
+    let path = link(&gave_up.body, "/settings/webhooks/wh_shop/attempt?");
+    let path = path.trim_start_matches("/settings/webhooks");
+    assert_eq!(
+        get(&app, "other", "pro", path).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let missing = "/wh_shop/attempt?delivery=999999&number=1";
+    assert_eq!(
+        get(&app, "school", "pro", missing).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, "school", "free", path).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Resend from the detail page: a new attempt, delivered this time.
+    answer.store(200, Ordering::SeqCst);
+    let resent = post(
+        &app,
+        "school",
+        "pro",
+        "/wh_shop/resend",
+        &[("csrf", &input_value(page, "csrf")), ("event", done_id)],
+    )
+    .await;
+    assert_eq!(resent.status, StatusCode::SEE_OTHER, "{}", resent.body);
+    deliver(&outbox).await;
+    let delivered = get(
+        &app,
+        "school",
+        "pro",
+        "/wh_shop/log?result=delivered&type=course.member.completed",
+    )
+    .await;
+    assert!(delivered.body.contains(done_id), "{}", delivered.body);
+}

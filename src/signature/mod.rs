@@ -225,6 +225,25 @@ impl Scheme {
         Ok(headers)
     }
 
+    /// The header that carries the signature (or, for a pre-shared token, the token): what a
+    /// log or a debugging page leaves out when it shows a request's headers.
+    ///
+    /// ```
+    /// use lms_webhooks::Scheme;
+    ///
+    /// assert_eq!(Scheme::standard().signature_header(), "webhook-signature");
+    /// ```
+    pub fn signature_header(&self) -> HeaderName {
+        match self {
+            Scheme::StandardWebhooks(s) => {
+                let [_, _, signature] = s.prefix.names();
+                signature
+            }
+            Scheme::BodyHmacHex(s) => s.header.clone(),
+            Scheme::PresharedToken(s) => s.header.clone(),
+        }
+    }
+
     /// Like [`Scheme::sign`], but inserts the headers into an existing map (a request's), which
     /// saves building a map per message. Headers of the same names are replaced.
     pub fn sign_into(

@@ -1,5 +1,6 @@
 //! The page's handlers: the list and its add form, edit, delete, status changes, rotation,
-//! the Test button, and the Delivery Log with Resend and Recover.
+//! the Test button, and the Delivery Log (with its health panel and filters, an attempt's
+//! detail) with Resend and Recover.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,8 @@ use lms_webhooks::{Endpoint, Secret, Timestamp};
 use zeroize::Zeroizing;
 
 use super::form::{self, Fields};
-use super::{csrf_refused, failure, page, Ctx, Inner, WebhookId};
-use crate::StoreError;
+use super::{csrf_refused, failure, health, page, Ctx, Inner, WebhookId};
+use crate::{LogFilter, StoreError};
 
 #[derive(serde::Deserialize)]
 pub(super) struct ListQuery {
@@ -398,6 +399,51 @@ pub(super) struct LogQuery {
     /// not fit is refused, 400, by the query's parse).
     page: Option<u32>,
     notice: Option<String>,
+    /// Filters (empty fields are no filter): the event type, the result, a date range (UTC).
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    result: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl LogQuery {
+    /// The filters, or why one is refused.
+    fn filter(&self) -> Result<LogFilter, &'static str> {
+        fn given(v: &Option<String>) -> Option<&str> {
+            v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+        }
+        let mut filter = LogFilter::new();
+        if let Some(t) = given(&self.event_type) {
+            if t.len() > 128 {
+                return Err("type: too long");
+            }
+            filter = filter.event_type(t);
+        }
+        if let Some(r) = given(&self.result) {
+            if !health::RESULTS.iter().any(|(value, _)| *value == r) {
+                return Err("result: expected delivered, retry or gave_up");
+            }
+            filter = filter.result(r);
+        }
+        if let Some(from) = given(&self.from) {
+            filter = filter.since(utc_minute(from).ok_or("from: expected a date and time")?);
+        }
+        if let Some(to) = given(&self.to) {
+            filter = filter.until(utc_minute(to).ok_or("to: expected a date and time")?);
+        }
+        Ok(filter)
+    }
+}
+
+/// A `datetime-local` field's value (`YYYY-MM-DDTHH:MM`, or with seconds), read as UTC (the
+/// page says so).
+fn utc_minute(text: &str) -> Option<Timestamp> {
+    let text = match text.len() {
+        16 => format!("{text}:00Z"),
+        _ => format!("{text}Z"),
+    };
+    Timestamp::parse_rfc3339(&text).ok()
 }
 
 /// The last Delivery Log page one may ask for (5 million attempts back).
@@ -419,45 +465,114 @@ pub(super) async fn log(
     if !ctx.access.plan.delivery_log {
         return page::log_unavailable(&ctx, &endpoint).into_response();
     }
-    let entries = match (&query.before, query.page) {
+    let filter = match query.filter() {
+        Ok(filter) => filter,
+        Err(refused) => return (StatusCode::BAD_REQUEST, refused).into_response(),
+    };
+    let pool = state.outbox.pool();
+    let entries = match query.page {
+        Some(page) if page > LAST_LOG_PAGE => {
+            return (StatusCode::BAD_REQUEST, "page: too far back").into_response();
+        }
+        // Links made before positions: offset paging, unfiltered.
+        Some(page) if query.before.is_none() => {
+            let offset = i64::from(page) * LOG_PAGE;
+            let outbox = &state.outbox;
+            outbox
+                .log(ctx.tenant(), None, Some(&id), LOG_PAGE + 1, offset)
+                .await
+        }
         // Keyset: a deep page costs what the first does.
-        (Some(before), _) => {
-            let found = crate::log_before(
-                state.outbox.pool(),
-                ctx.tenant(),
-                None,
-                Some(&id),
-                Some(before),
-                LOG_PAGE + 1,
-            )
-            .await;
+        _ => {
+            let before = query.before.as_deref();
+            let found =
+                crate::log_filtered(pool, ctx.tenant(), Some(&id), &filter, before, LOG_PAGE + 1)
+                    .await;
             match found {
                 Ok(Ok(entries)) => Ok(entries),
                 Ok(Err(e)) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
                 Err(e) => Err(e),
             }
         }
-        (None, Some(page)) if page > LAST_LOG_PAGE => {
-            return (StatusCode::BAD_REQUEST, "page: too far back").into_response();
-        }
-        (None, page) => {
-            let offset = i64::from(page.unwrap_or(0)) * LOG_PAGE;
-            let outbox = &state.outbox;
-            outbox
-                .log(ctx.tenant(), None, Some(&id), LOG_PAGE + 1, offset)
-                .await
-        }
+    };
+    let report = match state.outbox.health_report(ctx.tenant(), &id).await {
+        Ok(report) => report,
+        Err(e) => return failure(e),
     };
     match entries {
         Ok(mut entries) => {
             let more = entries.len() as i64 > LOG_PAGE;
             entries.truncate(LOG_PAGE as usize);
-            let first = query.before.is_none() && query.page.unwrap_or(0) == 0;
-            let notice = query.notice.as_deref();
-            page::log(&ctx, &endpoint, &entries, first, more, notice).into_response()
+            let view = page::LogView {
+                panel: health::panel(&endpoint, &report),
+                filters: health::filter_form(&ctx, &id, &filter),
+                query: health::filter_query(&filter),
+                first: query.before.is_none() && query.page.unwrap_or(0) == 0,
+                more,
+                notice: query.notice.as_deref(),
+            };
+            page::log(&ctx, &endpoint, &entries, view).into_response()
         }
         Err(e) => failure(e),
     }
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct AttemptQuery {
+    delivery: i64,
+    number: i32,
+}
+
+/// An attempt's detail: its response, and the request's headers (rebuilt from the webhook's
+/// settings for the attempt's time and event; the signature header left out).
+pub(super) async fn attempt(
+    State(state): State<Arc<Inner>>,
+    ctx: Ctx,
+    WebhookId(id): WebhookId,
+    Query(query): Query<AttemptQuery>,
+) -> Response {
+    if let Some(refused) = ctx.without_log() {
+        return refused;
+    }
+    let endpoint = match state.outbox.endpoint(ctx.tenant(), &id).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => return failure(e),
+    };
+    let pool = state.outbox.pool();
+    let found = crate::log::attempt(pool, ctx.tenant(), &id, query.delivery, query.number).await;
+    let (entry, event_type) = match found {
+        Ok(Some(found)) => found,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such attempt").into_response(),
+        Err(e) => return failure(e),
+    };
+    let headers = request_headers(&endpoint, &entry);
+    health::attempt(&ctx, &endpoint, &entry, &event_type, &headers).into_response()
+}
+
+/// The headers a request of `entry`'s attempt carries with the endpoint's settings as they are
+/// now, without the one that carries the signature (or token).
+fn request_headers(endpoint: &Endpoint, entry: &crate::LogEntry) -> Vec<(String, String)> {
+    let at = Timestamp::parse_rfc3339(&entry.at).unwrap_or_else(|_| Timestamp::now());
+    let target = endpoint.target(at);
+    let scheme = target.scheme();
+    let mut headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (
+            "user-agent".to_owned(),
+            lms_webhooks::delivery::USER_AGENT.to_owned(),
+        ),
+    ];
+    let message = lms_webhooks::signature::Message::new(&entry.event, at, b"");
+    if let Ok(signed) = scheme.sign(target.secrets(), &message) {
+        let hidden = scheme.signature_header();
+        for (name, value) in &signed {
+            if *name != hidden {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                headers.push((name.as_str().to_owned(), value));
+            }
+        }
+    }
+    headers
 }
 
 pub(super) async fn resend(
@@ -499,11 +614,7 @@ pub(super) async fn recover(
     }
     // `datetime-local` sends `YYYY-MM-DDTHH:MM` (or with seconds); the page says it is UTC.
     let since = fields.get("since").unwrap_or_default().trim();
-    let text = match since.len() {
-        16 => format!("{since}:00Z"),
-        _ => format!("{since}Z"),
-    };
-    let Ok(since) = Timestamp::parse_rfc3339(&text) else {
+    let Some(since) = utc_minute(since) else {
         return (StatusCode::BAD_REQUEST, "since: expected a date and time").into_response();
     };
     match state

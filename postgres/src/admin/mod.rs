@@ -55,6 +55,7 @@
 
 mod form;
 mod handlers;
+mod health;
 mod page;
 mod session;
 
@@ -291,6 +292,7 @@ impl Admin {
             .route("/{id}/rotate", post(rotate))
             .route("/{id}/test", post(test))
             .route("/{id}/log", get(log))
+            .route("/{id}/attempt", get(attempt))
             .route("/{id}/resend", post(resend))
             .route("/{id}/recover", post(recover))
             .layer(axum::middleware::from_fn_with_state(

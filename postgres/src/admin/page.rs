@@ -49,6 +49,8 @@ table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{border-bottom:1p
 .badge{display:inline-block;background:#f0f0f1;border-radius:3px;padding:0 .4rem;margin:.1rem;font-size:.85em}
 .status-active{color:#007017}.status-paused{color:#996800}.status-failed,.status-disabled{color:#b32d2e}
 .actions form{display:inline}.actions{white-space:nowrap}td.excerpt{font-family:ui-monospace,monospace;font-size:.85em;white-space:pre-wrap;word-break:break-all;max-width:24rem}
+.health{display:flex;gap:2rem;align-items:flex-end;flex-wrap:wrap}.health dl{display:grid;grid-template-columns:auto auto;gap:.2rem 1rem;margin:0}.health dt{color:#50575e}.health dd{margin:0;font-weight:600}
+form.filters{margin-top:1rem}form.filters label{margin-right:.5rem}form.filters input[type=text]{width:20rem}
 "#;
 
 /// A form field's error, shown next to it.
@@ -95,7 +97,7 @@ impl EditForm {
     }
 }
 
-fn layout(ctx: &Ctx, title: &str, content: Markup) -> Html<String> {
+pub(super) fn layout(ctx: &Ctx, title: &str, content: Markup) -> Html<String> {
     let base = &ctx.base;
     Html(
         html! {
@@ -143,7 +145,7 @@ fn notice_text(code: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
-fn status(s: EndpointStatus) -> (&'static str, &'static str) {
+pub(super) fn status(s: EndpointStatus) -> (&'static str, &'static str) {
     match s {
         EndpointStatus::Active => ("Active", "status-active"),
         EndpointStatus::Paused => ("Paused", "status-paused"),
@@ -163,7 +165,7 @@ fn truncated(url: &str) -> String {
     cut
 }
 
-fn when(t: Option<lms_webhooks::Timestamp>) -> String {
+pub(super) fn when(t: Option<lms_webhooks::Timestamp>) -> String {
     t.map_or_else(
         || "Never".to_owned(),
         |t| {
@@ -173,7 +175,7 @@ fn when(t: Option<lms_webhooks::Timestamp>) -> String {
     )
 }
 
-fn csrf(ctx: &Ctx) -> Markup {
+pub(super) fn csrf(ctx: &Ctx) -> Markup {
     html! { input type="hidden" name="csrf" value=(ctx.csrf); }
 }
 
@@ -490,14 +492,32 @@ pub(super) fn log_unavailable(ctx: &Ctx, endpoint: &Endpoint) -> Html<String> {
     )
 }
 
+/// What the Delivery Log page shows besides its entries.
+pub(super) struct LogView<'a> {
+    /// The health panel and the filter form.
+    pub(super) panel: Markup,
+    pub(super) filters: Markup,
+    /// The filter as a query string's tail, carried by the paging links.
+    pub(super) query: String,
+    pub(super) first: bool,
+    pub(super) more: bool,
+    pub(super) notice: Option<&'a str>,
+}
+
 pub(super) fn log(
     ctx: &Ctx,
     endpoint: &Endpoint,
     entries: &[LogEntry],
-    first: bool,
-    more: bool,
-    notice: Option<&str>,
+    view: LogView<'_>,
 ) -> Html<String> {
+    let LogView {
+        panel,
+        filters,
+        query,
+        first,
+        more,
+        notice,
+    } = view;
     let base = &ctx.base;
     let id = path_segment(endpoint.id());
     layout(
@@ -510,14 +530,16 @@ pub(super) fn log(
             @if let Some(text) = notice.and_then(notice_text) {
                 div.notice role="status" { (text) }
             }
+            (panel)
             form.card method="post" action={ (base) "/" (id) "/recover" } #recover {
                 (csrf(ctx))
                 label.field for="since" { "Recover failed since… (UTC)" }
                 input #since type="datetime-local" name="since" required;
                 " " button type="submit" { "Recover" }
             }
+            (filters)
             @if entries.is_empty() {
-                p { "No delivery yet." }
+                p #empty { @if query.is_empty() { "No delivery yet." } @else { "No attempt matches." } }
             } @else {
                 table #log {
                     thead { tr { th { "Time" } th { "Event" } th { "Attempt" } th { "Response" } th { "Duration" } th { "Result" } th { "Response excerpt" } th {} } }
@@ -537,7 +559,9 @@ pub(super) fn log(
                                 td { (entry.duration_ms) " ms" }
                                 td { (entry.result.replace('_', " ")) }
                                 td.excerpt { (entry.excerpt) }
-                                td {
+                                td.actions {
+                                    a.button.quiet href={ (base) "/" (id) "/attempt?delivery=" (entry.delivery) "&number=" (entry.attempt) } { "Details" }
+                                    " "
                                     form method="post" action={ (base) "/" (id) "/resend" } {
                                         (csrf(ctx))
                                         input type="hidden" name="event" value=(entry.event);
@@ -549,9 +573,9 @@ pub(super) fn log(
                     }
                 }
                 p {
-                    @if !first { a href={ (base) "/" (id) "/log" } { "← Newest" } " " }
+                    @if !first { a href={ (base) "/" (id) "/log?" (query.trim_start_matches('&')) } { "← Newest" } " " }
                     @if let (true, Some(last)) = (more, entries.last()) {
-                        a href={ (base) "/" (id) "/log?before=" (path_segment(&last.cursor)) } { "Older →" }
+                        a href={ (base) "/" (id) "/log?before=" (path_segment(&last.cursor)) (query) } { "Older →" }
                     }
                 }
             }
