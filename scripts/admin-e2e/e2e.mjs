@@ -123,6 +123,59 @@ try {
   check(dialogs === 0 && (await page.evaluate(() => window.pwned === undefined)), "and never runs");
   await page.screenshot({ path: `${SHOTS}/admin-log.png`, fullPage: true });
 
+  // --- Health, filters, an attempt's detail, and Recover and Resend from the filtered log.
+  check(await page.isVisible("#health svg#chart"), "the health panel draws the last 24 hours as an SVG chart");
+  check((await page.locator("#chart g.bar").count()) === 24, "one bar an hour");
+  check((await page.locator("#chart g.bar").last().getAttribute("data-failures")) === "1", "this hour's bar counts the failed test");
+  check((await page.textContent("#success-rate")).includes("0.0 %"), "the success rate says 0.0 %");
+  check(/\d+ ms \/ \d+ ms/.test(await page.textContent("#latency")), "p50 / p95 latency in ms");
+  const logUrl = page.url().split("?")[0];
+  const filtered = `${logUrl}?type=webhook.test&result=gave_up`;
+  await page.fill("#type", "webhook.test");
+  await page.selectOption("#result", "gave_up");
+  await page.click("#filter button[type=submit]");
+  await page.waitForURL(/result=gave_up/);
+  check((await page.locator("#log tbody tr").count()) === 1, "filtered by type and result: the failed test alone");
+  await page.selectOption("#result", "delivered");
+  await page.click("#filter button[type=submit]");
+  await page.waitForURL(/result=delivered/);
+  check((await page.textContent("#empty")).includes("No attempt matches"), "no delivered attempt: the filter says so");
+  await page.goto(filtered);
+  await page.locator("#log tbody tr").first().getByRole("link", { name: "Details" }).click();
+  await page.waitForURL(/attempt\?delivery=/);
+  check((await page.textContent("#response")).includes("500"), "the attempt's detail shows its status");
+  check((await page.textContent("#excerpt")).includes("<script>window.pwned=1"), "and the response excerpt, as text");
+  check(/^\d+ ms$/.test((await page.textContent("#duration")).trim()), "and its duration");
+  const headers = await page.textContent("#headers");
+  check(headers.includes("content-type") && headers.includes("application/json"), "and the request headers");
+  check(!headers.toLowerCase().includes("x-learnomy-signature"), "minus the signature");
+  check(dialogs === 0 && (await page.evaluate(() => window.pwned === undefined)), "the excerpt never runs there either");
+
+  const attemptsOfTest = async () => {
+    await page.goto(`${logUrl}?type=webhook.test`);
+    return page.locator("#log tbody tr").count();
+  };
+  const waitForAttempts = async (n) => {
+    for (let i = 0; i < 50; i += 1) {
+      if ((await attemptsOfTest()) >= n) return true;
+      await page.waitForTimeout(200);
+    }
+    return false;
+  };
+  await page.goto(filtered);
+  const hourAgo = new Date(Date.now() - 3600 * 1000).toISOString().slice(0, 16);
+  await page.fill("#since", hourAgo);
+  await page.click("#recover button[type=submit]");
+  await page.waitForURL(/notice=recovered-/);
+  check((await page.textContent("[role=status]")).includes("1 failed deliveries sent again"), "Recover from the filtered log takes up the failed test");
+  check(await waitForAttempts(2), "and the worker attempts it again: a new attempt in the log");
+  await page.screenshot({ path: `${SHOTS}/admin-health.png`, fullPage: true });
+  await page.locator("#log tbody tr").first().getByRole("link", { name: "Details" }).click();
+  await page.waitForURL(/attempt\?delivery=/);
+  await page.click("form[action$='/resend'] button[type=submit]");
+  await page.waitForURL(/notice=resent/);
+  check(await waitForAttempts(3), "Resend from an attempt's detail: another attempt in the log");
+
   await page.goto(PRO);
   await rowOf(HOSTILE).getByRole("link", { name: "Delete" }).click();
   check((await page.textContent("h1")).includes("Delete webhook?"), "Delete asks for a confirmation");

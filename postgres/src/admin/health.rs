@@ -24,6 +24,9 @@ fn reason(endpoint: &Endpoint, report: &HealthReport) -> String {
     let failures = health.consecutive_failures;
     let since = health.failing_since.map(|t| when(Some(t)));
     match (health.status, since) {
+        (EndpointStatus::Active, Some(since)) if failures == 0 => format!(
+            "Failing since {since}: its attempts fail and are retried; no delivery has given up yet."
+        ),
         (EndpointStatus::Active, Some(since)) => format!(
             "Failing since {since}: {failures} deliveries in a row gave up (it turns Failed if this goes on)."
         ),
@@ -65,7 +68,8 @@ fn chart(report: &HealthReport) -> Markup {
     html! {
         svg #chart width=(24 * BAR) height=(HEIGHT + 1) viewBox={ "0 0 " (24 * BAR) " " (HEIGHT + 1) }
             role="img" aria-label=(label) {
-            line x1="0" y1=(HEIGHT) x2=(24 * BAR) y2=(HEIGHT) stroke="#dcdcde";
+            // Closed explicitly: in HTML, an SVG element has no void form (`<rect>` opens one).
+            line x1="0" y1=(HEIGHT) x2=(24 * BAR) y2=(HEIGHT) stroke="#dcdcde" {}
             @for (i, hour) in report.hours.iter().enumerate() {
                 @let x = i as u32 * BAR;
                 @let ago = 23 - i;
@@ -76,8 +80,8 @@ fn chart(report: &HealthReport) -> Markup {
                         @if ago == 0 { "this hour" } @else { (ago) " h ago" }
                         ": " (hour.attempts) " attempts, " (hour.failures) " failed"
                     }
-                    rect x=(x + 1) y=(HEIGHT - ok) width=(BAR - 2) height=(ok) fill="#2271b1";
-                    rect x=(x + 1) y=(HEIGHT - ok - failed) width=(BAR - 2) height=(failed) fill="#b32d2e";
+                    rect x=(x + 1) y=(HEIGHT - ok) width=(BAR - 2) height=(ok) fill="#2271b1" {}
+                    rect x=(x + 1) y=(HEIGHT - ok - failed) width=(BAR - 2) height=(failed) fill="#b32d2e" {}
                 }
             }
         }
@@ -211,4 +215,39 @@ pub(super) fn attempt(
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Hour;
+
+    #[test]
+    fn the_chart_closes_every_svg_element() {
+        let mut hours = [Hour::default(); 24];
+        hours[23] = Hour {
+            attempts: 2,
+            failures: 1,
+        };
+        let report = HealthReport {
+            hours,
+            attempts: 2,
+            delivered: 1,
+            p50_ms: Some(1),
+            p95_ms: Some(2),
+            last_attempt: None,
+        };
+        let svg = chart(&report).into_string();
+        // HTML parses `<rect …>` inside SVG as an open element: every one must be closed.
+        assert_eq!(svg.matches("<rect").count(), 48);
+        assert_eq!(svg.matches("</rect>").count(), 48);
+        assert_eq!(svg.matches("</line>").count(), 1);
+        // This hour: one delivered (half the height, blue), one failed above it (red).
+        assert!(
+            svg.contains(r##"<rect x="277" y="30" width="10" height="30" fill="#2271b1"></rect>"##)
+        );
+        assert!(
+            svg.contains(r##"<rect x="277" y="0" width="10" height="30" fill="#b32d2e"></rect>"##)
+        );
+    }
 }

@@ -50,7 +50,7 @@ table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{border-bottom:1p
 .status-active{color:#007017}.status-paused{color:#996800}.status-failed,.status-disabled{color:#b32d2e}
 .actions form{display:inline}.actions{white-space:nowrap}td.excerpt{font-family:ui-monospace,monospace;font-size:.85em;white-space:pre-wrap;word-break:break-all;max-width:24rem}
 .health{display:flex;gap:2rem;align-items:flex-end;flex-wrap:wrap}.health dl{display:grid;grid-template-columns:auto auto;gap:.2rem 1rem;margin:0}.health dt{color:#50575e}.health dd{margin:0;font-weight:600}
-form.filters{margin-top:1rem}form.filters label{margin-right:.5rem}form.filters input[type=text]{width:20rem}
+#health h2{margin-top:0}form.filters{margin-top:1rem}form.filters label{margin-right:.5rem}form.filters input[type=text]{width:20rem}
 "#;
 
 /// A form field's error, shown next to it.
