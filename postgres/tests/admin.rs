@@ -1224,3 +1224,68 @@ async fn the_log_shows_health_filters_and_each_attempts_detail() {
     .await;
     assert!(delivered.body.contains(done_id), "{}", delivered.body);
 }
+
+/// The form offers the operational events apart from Select all: an operations endpoint
+/// subscribes to them by name, and `*` never means them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operational_events_are_chosen_apart_from_select_all() {
+    let pg = Pg::start();
+    let (_pool, outbox) = fresh_outbox(&pg, 10).await;
+    let app = app(&outbox);
+    let list = get(&app, "school", "pro", "/").await;
+    assert!(list.body.contains("value=\"operational.endpoint.failed\""));
+    for (url, form) in [
+        (
+            "http://127.0.0.1:9/ops",
+            vec![
+                ("ops", "operational.endpoint.failed"),
+                ("ops", "operational.delivery.exhausted"),
+            ],
+        ),
+        (
+            "http://127.0.0.1:9/everything",
+            vec![("all", "1"), ("ops", "operational.endpoint.disabled")],
+        ),
+    ] {
+        let page = get(&app, "school", "pro", "/").await;
+        let (csrf, secret) = (
+            input_value(&page.body, "csrf"),
+            input_value(&page.body, "secret"),
+        );
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("url", url),
+            ("secret", secret.as_str()),
+        ];
+        fields.extend(form);
+        let added = post(&app, "school", "pro", "/add", &fields).await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    }
+    let endpoints = outbox.endpoints("school").await.unwrap();
+    let find = |suffix: &str| {
+        endpoints
+            .iter()
+            .find(|e| e.url().as_str().ends_with(suffix))
+            .unwrap()
+    };
+    let ops = find("/ops");
+    assert!(ops.subscribes_to("operational.endpoint.failed"));
+    assert!(ops.subscribes_to("operational.delivery.exhausted"));
+    assert!(!ops.subscribes_to("operational.endpoint.recovered"));
+    assert!(!ops.subscribes_to("sales.transaction.completed"));
+    let everything = find("/everything");
+    assert!(everything.subscribes_to("sales.transaction.completed"));
+    assert!(everything.subscribes_to("operational.endpoint.disabled"));
+    assert!(!everything.subscribes_to("operational.endpoint.failed"));
+    // The edit form shows them checked.
+    let edit = get(&app, "school", "pro", &format!("/{}/edit", ops.id())).await;
+    assert!(
+        edit.body
+            .contains("value=\"operational.endpoint.failed\" checked"),
+        "{}",
+        edit.body
+    );
+    assert!(!edit
+        .body
+        .contains("value=\"operational.endpoint.recovered\" checked"));
+}

@@ -88,16 +88,26 @@ pub(super) async fn render_list(
     page::list(ctx, &listed, &form, notice, state.key_pairs()).into_response()
 }
 
-/// The events chosen in a form: every one with `all`, else the checked ones.
+/// The events chosen in a form: every platform event with `all`, else the checked ones; and
+/// the checked operational events (which `all` does not include).
 fn chosen(fields: &Fields) -> Result<EventFilter, String> {
-    if fields.get("all").is_some() {
-        return Ok(EventFilter::all());
-    }
-    let events = fields.all("events");
-    if events.is_empty() {
+    let operational = fields.all("ops");
+    let mut patterns = match fields.get("all") {
+        Some(_) => vec!["*"],
+        None => fields.all("events"),
+    };
+    patterns.extend(operational);
+    if patterns.is_empty() {
         return Err("Choose at least one event.".to_owned());
     }
-    EventFilter::parse(events).map_err(|e| e.to_string())
+    EventFilter::parse(patterns).map_err(|e| e.to_string())
+}
+
+/// The boxes checked in a form, platform and operational events, to show it again.
+fn checked(fields: &Fields) -> Vec<String> {
+    let mut events = fields.all("events");
+    events.extend(fields.all("ops"));
+    events.into_iter().map(str::to_owned).collect()
 }
 
 pub(super) async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) -> Response {
@@ -108,11 +118,7 @@ pub(super) async fn add(State(state): State<Arc<Inner>>, ctx: Ctx, body: Bytes) 
     let secret_text = Zeroizing::new(fields.get("secret").unwrap_or_default().to_owned());
     let mut form = page::AddForm {
         url: url.clone(),
-        events: fields
-            .all("events")
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+        events: checked(&fields),
         all: fields.get("all").is_some(),
         secret: secret_text.clone(),
         error: None,
@@ -198,11 +204,7 @@ pub(super) async fn edit(
     let url = fields.get("url").unwrap_or_default().trim().to_owned();
     let mut form = page::EditForm {
         url: url.clone(),
-        events: fields
-            .all("events")
-            .into_iter()
-            .map(str::to_owned)
-            .collect(),
+        events: checked(&fields),
         all: fields.get("all").is_some(),
         max_in_flight: fields
             .get("max_in_flight")

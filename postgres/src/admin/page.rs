@@ -2,7 +2,7 @@
 //! nothing here marks one otherwise.
 
 use axum::response::Html;
-use lms_webhooks::{Category, Endpoint, EndpointStatus, EventType, Secret};
+use lms_webhooks::{Category, Endpoint, EndpointStatus, EventType, OperationalType, Secret};
 use maud::{html, Markup, DOCTYPE};
 use zeroize::Zeroizing;
 
@@ -87,8 +87,10 @@ impl EditForm {
             url: endpoint.url().as_str().to_owned(),
             events: EventType::ALL
                 .iter()
-                .filter(|t| endpoint.subscribes_to(t.as_str()))
-                .map(|t| t.as_str().to_owned())
+                .map(|t| t.as_str())
+                .chain(OperationalType::ALL.iter().map(|t| t.as_str()))
+                .filter(|t| endpoint.subscribes_to(t))
+                .map(str::to_owned)
                 .collect(),
             all: patterns.iter().any(|p| p == "*"),
             max_in_flight: max_in_flight.to_string(),
@@ -192,6 +194,19 @@ fn events_fieldsets(chosen: &[String], all: bool) -> Markup {
                                 checked[all || chosen.iter().any(|c| c == t.as_str())];
                             " " (t.as_str())
                         }
+                    }
+                }
+            }
+            // Not in Select all: news about the tenant's other webhooks, for an operations
+            // endpoint.
+            fieldset.operational {
+                legend { "operational" }
+                p.usage { "News about your other webhooks (failing, failed, disabled, recovered; deliveries given up), not included in Select all." }
+                @for t in OperationalType::ALL {
+                    label {
+                        input type="checkbox" name="ops" value=(t.as_str())
+                            checked[chosen.iter().any(|c| c == t.as_str())];
+                        " " (t.as_str())
                     }
                 }
             }
