@@ -262,6 +262,7 @@ pub async fn log_page(
 /// One attempt of `tenant`'s endpoint `endpoint` (its delivery and number, as in
 /// [`LogEntry::delivery`] and [`LogEntry::attempt`]), with its event's type; `None` when the
 /// tenant's endpoint has no such attempt.
+#[cfg(feature = "admin")]
 pub(crate) async fn attempt(
     pool: &PgPool,
     tenant: &str,

@@ -30,18 +30,62 @@ pub const LEARNWORLDS_WEBHOOK_SIGNATURE: &str = "learnworlds-webhook-signature";
 pub trait HeaderLookup {
     /// The first value of the header `name`, if present. `name` is in lower case.
     fn header(&self, name: &str) -> Option<Cow<'_, str>>;
+
+    /// The same for a name already parsed: what the verifiers call, so that a [`HeaderMap`]
+    /// finds it without parsing the name's text again. Implement it only to do just that.
+    fn header_named(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
+        self.header(name.as_str())
+    }
+
+    /// The first value of each of `names` into the same place of `found` (which is as long):
+    /// what a verifier reading several headers calls, so that a [`HeaderMap`] of a request's
+    /// usual size is read in one pass instead of one hash lookup per name. Implement it only
+    /// to do just that.
+    fn headers_named<'a>(&'a self, names: &[HeaderName], found: &mut [Option<Cow<'a, str>>]) {
+        for (name, slot) in names.iter().zip(found.iter_mut()) {
+            *slot = self.header_named(name);
+        }
+    }
+}
+
+/// A value as text: signature headers are visible ASCII; anything else is read lossily and
+/// will not match. (UTF-8 validation is the fast check here: `HeaderValue` already refused
+/// control characters.)
+fn text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<Cow<'_, str>> {
-        // Signature headers are visible ASCII; anything else is read lossily and will not
-        // match. (UTF-8 validation is the fast check here: `HeaderValue` already refused
-        // control characters.)
-        let bytes = self.get(name)?.as_bytes();
-        Some(match std::str::from_utf8(bytes) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => String::from_utf8_lossy(bytes),
-        })
+        Some(text(self.get(name)?.as_bytes()))
+    }
+
+    fn header_named(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
+        Some(text(self.get(name)?.as_bytes()))
+    }
+
+    fn headers_named<'a>(&'a self, names: &[HeaderName], found: &mut [Option<Cow<'a, str>>]) {
+        // A request's dozen headers are compared faster than they are hashed, once per name.
+        if self.len() > 24 {
+            for (name, slot) in names.iter().zip(found.iter_mut()) {
+                *slot = self.header_named(name);
+            }
+            return;
+        }
+        for slot in found.iter_mut() {
+            *slot = None;
+        }
+        // `iter` gives each name's values in order: the first one seen is the first value.
+        for (name, value) in self {
+            for (wanted, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && wanted == name {
+                    *slot = Some(text(value.as_bytes()));
+                }
+            }
+        }
     }
 }
 
@@ -62,6 +106,14 @@ impl<K: AsRef<str>, V: AsRef<str>> HeaderLookup for Vec<(K, V)> {
 impl<T: HeaderLookup + ?Sized> HeaderLookup for &T {
     fn header(&self, name: &str) -> Option<Cow<'_, str>> {
         (**self).header(name)
+    }
+
+    fn header_named(&self, name: &HeaderName) -> Option<Cow<'_, str>> {
+        (**self).header_named(name)
+    }
+
+    fn headers_named<'a>(&'a self, names: &[HeaderName], found: &mut [Option<Cow<'a, str>>]) {
+        (**self).headers_named(names, found);
     }
 }
 
@@ -118,5 +170,42 @@ pub(super) fn insert(
         Err(_) => Err(SignError::InvalidHeaderValue {
             header: name.as_str().to_owned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass read finds what one lookup per name finds: first values, absent names,
+    /// repeated headers, and maps too large for one pass.
+    #[test]
+    fn reading_several_names_at_once_is_reading_each() {
+        let names = [
+            HeaderName::from_static("svix-id"),
+            HeaderName::from_static("webhook-id"),
+            HeaderName::from_static("webhook-signature"),
+            HeaderName::from_static("absent"),
+        ];
+        for extra in [0usize, 3, 40] {
+            let mut map = HeaderMap::new();
+            for i in 0..extra {
+                map.insert(
+                    HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).unwrap(),
+                    HeaderValue::from_static("f"),
+                );
+            }
+            map.append("webhook-signature", HeaderValue::from_static("v1,first"));
+            map.insert("webhook-id", HeaderValue::from_static("msg_1"));
+            map.append("webhook-signature", HeaderValue::from_static("v1,second"));
+            map.insert("content-type", HeaderValue::from_static("application/json"));
+            let mut found: [Option<Cow<'_, str>>; 4] = Default::default();
+            map.headers_named(&names, &mut found);
+            let each: Vec<Option<Cow<'_, str>>> =
+                names.iter().map(|n| map.header_named(n)).collect();
+            assert_eq!(found.to_vec(), each, "{extra} other headers");
+            assert_eq!(found[2].as_deref(), Some("v1,first"));
+            assert_eq!(found[0], None);
+        }
     }
 }
