@@ -53,6 +53,8 @@ for group in sorted(rows):
                 ratio = f"{ns / same_op[0]:.2f}× serde_json"
             elif "hmac/raw" in baselines:
                 ratio = f"{ns / baselines['hmac/raw']:.2f}× raw HMAC"
+                if "hmac/raw_base64" in baselines:
+                    ratio += f" ({ns / baselines['hmac/raw_base64']:.2f}× HMAC + base64)"
             elif group.startswith("fan_out") and f"raw_hmac/{name.split('/')[-1]}" in measured:
                 n = name.split('/')[-1]
                 ratio = f"{ns / measured['raw_hmac/' + n]:.2f}× N raw HMACs"

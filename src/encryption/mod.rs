@@ -318,13 +318,7 @@ impl EncryptionKey {
             return Err(DecryptError::AeadPayload);
         }
 
-        let iv = STANDARD
-            .decode(parts.iv.as_bytes())
-            .map_err(|_| DecryptError::BadBase64 { field: "iv" })?;
-        let iv: [u8; 16] = iv
-            .as_slice()
-            .try_into()
-            .map_err(|_| DecryptError::WrongIvLength { found: iv.len() })?;
+        let iv = decode_iv(&parts.iv)?;
         let mut ciphertext = STANDARD
             .decode(parts.value.as_bytes())
             .map_err(|_| DecryptError::BadBase64 { field: "value" })?;
@@ -376,6 +370,25 @@ impl EncryptionKey {
         mac.update(value_b64.as_bytes());
         mac.finalize().into_bytes().into()
     }
+}
+
+/// The IV from its base64: on the stack when it has the length of 16 bytes' (24 characters,
+/// the usual case), else decoded to say how long it is.
+fn decode_iv(text: &str) -> Result<[u8; 16], DecryptError> {
+    let bad = || DecryptError::BadBase64 { field: "iv" };
+    if text.len() == 24 {
+        let mut out = [0u8; 18];
+        let n = STANDARD
+            .decode_slice(text.as_bytes(), &mut out)
+            .map_err(|_| bad())?;
+        return out[..n]
+            .try_into()
+            .map_err(|_| DecryptError::WrongIvLength { found: n });
+    }
+    let iv = STANDARD.decode(text.as_bytes()).map_err(|_| bad())?;
+    iv.as_slice()
+        .try_into()
+        .map_err(|_| DecryptError::WrongIvLength { found: iv.len() })
 }
 
 /// [`EncryptionKey::parse`], for APIs that take `impl TryInto<EncryptionKey>`.
@@ -452,6 +465,34 @@ fn looks_like_plain_envelope(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_iv_is_read_on_the_stack_or_refused_with_its_length() {
+        let iv: [u8; 16] = std::array::from_fn(|i| i as u8 * 7);
+        assert_eq!(decode_iv(&STANDARD.encode(iv)).unwrap(), iv);
+        // 24 characters that are 17 or 15 bytes, or not base64; other lengths.
+        let seventeen = STANDARD.encode([1u8; 17]);
+        assert_eq!(seventeen.len(), 24);
+        assert!(matches!(
+            decode_iv(&seventeen),
+            Err(DecryptError::WrongIvLength { found: 17 })
+        ));
+        let fifteen = STANDARD.encode([1u8; 15]);
+        assert!(matches!(
+            decode_iv(&fifteen),
+            Err(DecryptError::WrongIvLength { found: 15 })
+        ));
+        let bad = "!".repeat(24);
+        assert!(matches!(
+            decode_iv(&bad),
+            Err(DecryptError::BadBase64 { field: "iv" })
+        ));
+        let long = STANDARD.encode([1u8; 48]);
+        assert!(matches!(
+            decode_iv(&long),
+            Err(DecryptError::WrongIvLength { found: 48 })
+        ));
+    }
 
     fn serde_parts(body: &[u8]) -> Option<Parts<'_>> {
         serde_json::from_slice(body).ok()
