@@ -226,3 +226,39 @@ async fn a_failing_operations_endpoint_makes_no_loop() {
         assert_eq!(got, expected);
     }
 }
+
+/// An operational event that cannot be written (another endpoint's row of the tenant cannot
+/// be read for the fan-out) is skipped: the attempt it reports is recorded all the same, and
+/// the delivery is not sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operational_event_that_cannot_be_written_never_blocks_the_record() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 10).await;
+    endpoint(&outbox, "school", "ops", || 200, 5, &["operational.*"]).await;
+    let (failing, _) = endpoint(&outbox, "school", "ep_fail", || 500, 5, &["sales.*"]).await;
+    publish(&pool, &outbox, "school").await;
+    // Then what a publish reads of `ops` is gone (as before migration 9 filled it in).
+    sqlx::query("UPDATE lmsw_endpoints SET patterns = NULL WHERE tenant = 'school' AND id = 'ops'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    drain(&outbox, &notices).await;
+    assert_eq!(
+        failing.lock().unwrap().len(),
+        1,
+        "attempted once, not again"
+    );
+    let (state, operational): (String, i64) = sqlx::query_as(
+        "SELECT (SELECT state FROM lmsw_deliveries WHERE endpoint_id = 'ep_fail'),
+                (SELECT count(*) FROM lmsw_messages WHERE event_type LIKE 'operational.%')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((state.as_str(), operational), ("gave_up", 0));
+    assert!(notices.lock().unwrap().contains(&Notice::EndpointFailing {
+        tenant: "school".to_owned(),
+        endpoint: "ep_fail".to_owned()
+    }));
+}

@@ -47,13 +47,19 @@ pub(super) fn same_origin(headers: &HeaderMap, origin: Option<&str>) -> bool {
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok());
     let Some(from) = from else { return true };
-    if from == "null" {
-        return false;
-    }
-    let Some((scheme, rest)) = from.split_once("://") else {
+    // `null` (a sandboxed or privacy-sensitive context) and anything that is not an absolute
+    // URL with a host are another origin. Parsed by `http`'s URI parser, as the rest of the
+    // router reads URIs.
+    let Ok(from) = from.parse::<axum::http::Uri>() else {
         return false;
     };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let (Some(scheme), Some(authority)) = (from.scheme_str(), from.authority()) else {
+        return false;
+    };
+    let authority = authority.as_str();
+    if authority.contains('@') {
+        return false;
+    }
     match origin {
         Some(origin) => {
             let (want_scheme, want_authority) = origin.split_once("://").unwrap_or(("", origin));
@@ -150,17 +156,17 @@ pub(super) fn plausible_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control)
 }
 
-/// `text` as one URL path segment (everything but unreserved characters percent-encoded).
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `text` as one URL path segment or query value (everything but unreserved characters
+/// percent-encoded).
 pub(super) fn path_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(text, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]
@@ -190,6 +196,11 @@ mod tests {
             ("referer", "https://evil.example/lms.example")
         ]));
         assert!(!same(&[("host", "lms.example"), ("origin", "null")]));
+        assert!(!same(&[("host", "lms.example"), ("origin", "lms.example")]));
+        assert!(!same(&[
+            ("host", "lms.example"),
+            ("referer", "https://user@lms.example/x")
+        ]));
         assert!(same(&[("host", "lms.example")]));
         // X-Forwarded-Host is not trusted: anyone can send it.
         assert!(!same(&[
@@ -243,5 +254,6 @@ mod tests {
     fn path_segments_are_escaped() {
         assert_eq!(path_segment("wh_ab-1.x~"), "wh_ab-1.x~");
         assert_eq!(path_segment("a/b c"), "a%2Fb%20c");
+        assert_eq!(path_segment("é&="), "%C3%A9%26%3D");
     }
 }

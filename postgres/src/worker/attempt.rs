@@ -371,15 +371,11 @@ impl<T: Transport + 'static> Worker<T> {
             tx.rollback().await?;
             return Ok(None);
         }
-        if let Some(applied) = applied {
-            if let Some(notice) = applied.notice {
-                operational::health(&mut tx, tenant, endpoint.id(), now, notice, applied.after)
-                    .await?;
-            }
-        }
-        if next == Next::GaveUp(GiveUpReason::Exhausted) {
-            operational::exhausted(&mut tx, tenant, endpoint.id(), delivery, now).await?;
-        }
+        let report = operational::Report {
+            health: applied.and_then(|a| a.notice.map(|notice| (notice, a.after))),
+            exhausted: (next == Next::GaveUp(GiveUpReason::Exhausted)).then_some(&*delivery),
+        };
+        operational::publish(&mut tx, tenant, endpoint.id(), now, report).await?;
         tx.commit().await?;
         let (tenant, endpoint) = (tenant.to_owned(), endpoint.id().to_owned());
         match applied.and_then(|a| a.notice) {

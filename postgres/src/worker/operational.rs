@@ -4,7 +4,9 @@
 //! they report: they commit with it or not at all.
 //!
 //! Never to the endpoint they are about (it is failing), and nothing is written when no other
-//! endpoint subscribes. A delivery of an operational event that runs out of retries publishes
+//! endpoint subscribes. They are written under a savepoint: if writing them fails (a row of
+//! the tenant's endpoints unreadable, say), they are skipped with a warning, and the attempt
+//! they report is recorded all the same. A delivery of an operational event that runs out of retries publishes
 //! nothing (two failing operations endpoints would otherwise report each other forever); an
 //! operations endpoint's own health changes are reported to the others, once per change.
 
@@ -14,14 +16,57 @@ use lms_webhooks::event::{
     DeliveryExhausted, EndpointHealthReport, OperationalEvent, OperationalType,
 };
 use lms_webhooks::{Envelope, Event, EventId, Timestamp};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 
 use crate::publish::publish_at;
 use crate::sql::status_name;
 use crate::StoreError;
 
+/// What one recorded attempt has to report: its endpoint's health notice (with the health after
+/// it), and whether its delivery ran out of retries.
+pub(super) struct Report<'a> {
+    pub(super) health: Option<(HealthNotice, Health)>,
+    pub(super) exhausted: Option<&'a Delivery>,
+}
+
+/// Publishes what `report` says about `endpoint`, inside the caller's transaction, under a
+/// savepoint (see the module's documentation). Only an error that leaves the transaction
+/// unusable (a lost connection) is returned.
+pub(super) async fn publish(
+    conn: &mut PgConnection,
+    tenant: &str,
+    endpoint: &str,
+    now: Timestamp,
+    report: Report<'_>,
+) -> Result<(), StoreError> {
+    if report.health.is_none() && report.exhausted.is_none() {
+        return Ok(());
+    }
+    let mut savepoint = conn.begin().await?;
+    let mut written = Ok(());
+    if let Some((notice, after)) = report.health {
+        written = health(&mut savepoint, tenant, endpoint, now, notice, after).await;
+    }
+    if let (Ok(()), Some(delivery)) = (&written, report.exhausted) {
+        written = exhausted(&mut savepoint, tenant, endpoint, delivery, now).await;
+    }
+    match written {
+        Ok(()) => savepoint.commit().await?,
+        Err(e) => {
+            savepoint.rollback().await?;
+            tracing::warn!(
+                tenant = %tenant,
+                endpoint = %endpoint,
+                error = %e,
+                "webhook operational event not written"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Publishes the event a health notice makes, about `endpoint` (its health `after` the change).
-pub(super) async fn health(
+async fn health(
     conn: &mut PgConnection,
     tenant: &str,
     endpoint: &str,
@@ -61,7 +106,7 @@ pub(super) async fn health(
 
 /// Publishes `operational.delivery.exhausted` for `delivery` (to `endpoint`), unless it
 /// carried an operational event itself.
-pub(super) async fn exhausted(
+async fn exhausted(
     conn: &mut PgConnection,
     tenant: &str,
     endpoint: &str,
@@ -87,13 +132,12 @@ pub(super) async fn exhausted(
             false => event_type,
         })
         .attempts(delivery.attempt_count());
-    match delivery.attempts().last().map(|a| &a.outcome) {
-        Some(outcome) => match (outcome.status_code(), outcome.error_kind()) {
+    if let Some(attempt) = delivery.attempts().last() {
+        match (attempt.outcome.status_code(), attempt.outcome.error_kind()) {
             (Some(status), _) => report = report.last_status(status),
             (None, Some(kind)) => report = report.last_error(kind),
             (None, None) => {}
-        },
-        None => {}
+        }
     }
     let report = report.build().map_err(built)?;
     let event = OperationalEvent::DeliveryExhausted(report);
