@@ -2,7 +2,6 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 /// A receiver on loopback that answers the first request 500 and every later one 200, and
