@@ -232,6 +232,21 @@
 //! or a body: a refusal's message, which may quote a header or a part of the body, is not
 //! logged, only its kind. Without the feature the crate has no `tracing` dependency and these
 //! calls compile to nothing.
+//!
+//! # Cargo features
+//!
+//! None is on by default: typed events, envelopes, signing and verifying, encryption, the
+//! delivery state machine, the URL policy and the receiver need none.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `public-suffix` | [`UrlPolicy`] also refuses names outside the Public Suffix List (`router.lan`); turn it on wherever users type delivery URLs |
+//! | `ureq` | `transport::UreqTransport`, a blocking sender that applies the URL policy where it connects |
+//! | `reqwest` | `transport::ReqwestTransport`, the async one (with `tokio`) |
+//! | `tokio` | `transport::dispatch` (a fan-out with bounded concurrency) and the async driver's sleep |
+//! | `axum` | [`axum`]: the receiver's `Layer` and the `VerifiedWebhook` extractor |
+//! | `tracing` | the events above |
+//! | `schema` | [`schema`]: JSON Schemas and the OpenAPI document |
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]

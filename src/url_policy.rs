@@ -18,9 +18,12 @@ use crate::text::clip;
 /// and so are IPv6 forms that reach IPv4 hosts (IPv4-mapped and -compatible, 6to4, NAT64,
 /// Teredo). IPv4 is read the way browsers and `inet_aton` read it, so `0x7f.1`, `2130706433`
 /// and `017700000001` are all 127.0.0.1. `localhost` and names under `.localhost`, `.local`,
-/// `.localdomain`, `.internal` and `.home.arpa`, and single-label names, are refused; so is
-/// every name that does not end in a suffix of the Public Suffix List with a label before it
-/// (`router.lan`, `nas.home`, `dc01.corp`, `kubernetes.default.svc`).
+/// `.localdomain`, `.internal` and `.home.arpa`, and single-label names, are refused; with the
+/// `public-suffix` feature, so is every name that does not end in a suffix of the Public
+/// Suffix List with a label before it (`router.lan`, `nas.home`, `dc01.corp`,
+/// `kubernetes.default.svc`). Without it such names pass this check, and only the addresses
+/// they resolve to are checked (at connect time by the crate's transports, or by
+/// [`UrlPolicy::check_resolved`]): turn it on wherever users type delivery URLs.
 ///
 /// A name that passes may still resolve to a private address: hosts that resolve DNS
 /// themselves pass the addresses to [`UrlPolicy::check_resolved`] before connecting, which
@@ -557,22 +560,32 @@ impl UrlPolicy {
         if !name.contains('.') {
             return refuse("a single-label name, which resolves inside private networks");
         }
-        // The name must end in a suffix of the Public Suffix List, with a label before it:
-        // `router.lan`, `nas.home`, `kubernetes.default.svc` can only resolve privately.
-        match psl::suffix(name.as_bytes()) {
-            Some(suffix) if suffix.is_known() => {
-                let under_it = name.len() > suffix.as_bytes().len();
-                // A private-section suffix (`herokuapp.com`) is itself a name under an ICANN
-                // one.
-                if under_it || suffix.typ() == Some(psl::Type::Private) {
-                    Ok(())
-                } else {
-                    refuse("a public suffix itself, not a host under one")
-                }
-            }
-            _ => refuse("not under a public suffix (such as .com, .org or .fr), so it can only resolve inside a private network"),
-        }
+        under_public_suffix(name).or_else(refuse)
     }
+}
+
+/// The name ends in a suffix of the Public Suffix List, with a label before it:
+/// `router.lan`, `nas.home`, `kubernetes.default.svc` can only resolve privately.
+#[cfg(feature = "public-suffix")]
+fn under_public_suffix(name: &str) -> Result<(), &'static str> {
+    match psl::suffix(name.as_bytes()) {
+        Some(suffix) if suffix.is_known() => {
+            let under_it = name.len() > suffix.as_bytes().len();
+            // A private-section suffix (`herokuapp.com`) is itself a name under an ICANN one.
+            if under_it || suffix.typ() == Some(psl::Type::Private) {
+                Ok(())
+            } else {
+                Err("a public suffix itself, not a host under one")
+            }
+        }
+        _ => Err("not under a public suffix (such as .com, .org or .fr), so it can only resolve inside a private network"),
+    }
+}
+
+/// Without the `public-suffix` feature, names are not checked against the list.
+#[cfg(not(feature = "public-suffix"))]
+fn under_public_suffix(_: &str) -> Result<(), &'static str> {
+    Ok(())
 }
 
 #[cfg(test)]

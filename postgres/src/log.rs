@@ -63,16 +63,26 @@ pub async fn log_before(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Result<Vec<LogEntry>, BadCursor>, StoreError> {
-    let position = match before.map(|b| parse_cursor(b).ok_or_else(|| BadCursor(b.to_owned()))) {
-        Some(Err(e)) => return Ok(Err(e)),
-        Some(Ok(p)) => Some(p),
-        None => None,
-    };
     let filter = Filter {
         tenant,
         event,
         endpoint,
         narrow: &LogFilter::default(),
+    };
+    keyset(pool, filter, before, limit).await
+}
+
+/// Up to `limit` entries of `filter` older than the position `before` (a [`LogEntry::cursor`]).
+async fn keyset(
+    pool: &PgPool,
+    filter: Filter<'_>,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Result<Vec<LogEntry>, BadCursor>, StoreError> {
+    let position = match before.map(|b| parse_cursor(b).ok_or_else(|| BadCursor(b.to_owned()))) {
+        Some(Err(e)) => return Ok(Err(e)),
+        Some(Ok(p)) => Some(p),
+        None => None,
     };
     entries(pool, filter, position, limit, 0).await.map(Ok)
 }
@@ -150,18 +160,13 @@ pub async fn log_filtered(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Result<Vec<LogEntry>, BadCursor>, StoreError> {
-    let position = match before.map(|b| parse_cursor(b).ok_or_else(|| BadCursor(b.to_owned()))) {
-        Some(Err(e)) => return Ok(Err(e)),
-        Some(Ok(p)) => Some(p),
-        None => None,
-    };
     let filter = Filter {
         tenant,
         event: None,
         endpoint,
         narrow,
     };
-    entries(pool, filter, position, limit, 0).await.map(Ok)
+    keyset(pool, filter, before, limit).await
 }
 
 /// Which entries: a tenant's, maybe of one event, maybe to one endpoint, narrowed.

@@ -17,7 +17,7 @@ use lms_webhooks_postgres::admin::{Access, Admin, Plan};
 use lms_webhooks_postgres::{Outbox, Worker};
 use support::pg::Pg;
 use support::receiver::{recording, Requests};
-use support::store::{fresh_outbox, loopback};
+use support::store::{fresh_outbox, loopback, loopback_transport, worker};
 use tower::ServiceExt;
 
 /// The admin router, and a cookie jar per tenant: each tenant is its own browser.
@@ -36,10 +36,7 @@ fn app(outbox: &Outbox) -> Browser {
 }
 
 fn router(outbox: &Outbox) -> Router {
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
+    let transport = loopback_transport();
     let admin = Admin::new(outbox.clone(), transport, |req: &http::request::Parts| {
         let tenant = req.headers.get("x-tenant")?.to_str().ok()?.to_owned();
         let plan = match req.headers.get("x-plan").map(|p| p.as_bytes()) {
@@ -379,15 +376,7 @@ async fn a_hostile_response_is_shown_as_text_and_secrets_appear_once() {
     let sale = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
     outbox.publish(&mut tx, "school", &sale).await.unwrap();
     tx.commit().await.unwrap();
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
-    Worker::new(outbox.clone(), transport)
-        .with_poll_interval(Duration::from_millis(50))
-        .run_until_idle()
-        .await
-        .unwrap();
+    worker(&outbox).run_until_idle().await.unwrap();
     // The sale, and the ping recovered and resent above (a delivery follows its endpoint to
     // its new URL): every request verifies with the secret shown at creation.
     let arrived = arrived.lock().unwrap().clone();
@@ -611,10 +600,7 @@ async fn the_list_shows_last_triggered_and_failures_set_by_the_worker() {
     let envelope = Envelope::new(Event::sample(EventType::SalesTransactionCompleted));
     outbox.publish(&mut tx, "school", &envelope).await.unwrap();
     tx.commit().await.unwrap();
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
+    let transport = loopback_transport();
     let stats = Worker::new(outbox.clone(), transport)
         .with_poll_interval(Duration::from_millis(20))
         .run_until_idle()
@@ -1063,15 +1049,7 @@ async fn the_list_answers_with_a_trailing_slash_and_nests_under_any_state() {
 
 /// Runs a worker until the queue is done.
 async fn deliver(outbox: &Outbox) {
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
-    Worker::new(outbox.clone(), transport)
-        .with_poll_interval(Duration::from_millis(50))
-        .run_until_idle()
-        .await
-        .unwrap();
+    worker(outbox).run_until_idle().await.unwrap();
 }
 
 async fn publish(pool: &sqlx::PgPool, outbox: &Outbox, t: EventType) -> Envelope {

@@ -14,12 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Outcome};
-use lms_webhooks::transport::ReqwestTransport;
 use lms_webhooks::{Endpoint, Envelope, Event, EventType, Timestamp};
 use lms_webhooks_postgres::{migrate, migrate_to, MasterKey, Outbox, Worker};
 use sqlx::{PgPool, Row};
 use support::pg::Pg;
-use support::store::{loopback, KEY};
+use support::store::{loopback, loopback_transport, KEY};
 
 /// Requests received, by event id, with their bodies.
 type Seen = Arc<Mutex<HashMap<String, Vec<Vec<u8>>>>>;
@@ -223,10 +222,7 @@ async fn every_delivery_of_the_old_schema_carries_on_after_migration_8() {
         .unwrap();
     assert_eq!(operations, 2, "the resend and the cancel");
 
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
+    let transport = loopback_transport();
     let worker = Worker::new(outbox.clone(), transport)
         .with_poll_interval(Duration::from_millis(20))
         .with_lease(Duration::from_secs(5));

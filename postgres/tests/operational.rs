@@ -13,14 +13,13 @@ use std::time::Duration;
 use lms_webhooks::delivery::SuccessRule;
 use lms_webhooks::endpoint::EventFilter;
 use lms_webhooks::retry::RetrySchedule;
-use lms_webhooks::transport::ReqwestTransport;
 use lms_webhooks::{
     Endpoint, Envelope, Event, EventType, OperationalType, Profile, Receiver, Secret, Timestamp,
 };
-use lms_webhooks_postgres::{Notice, Outbox, Worker};
+use lms_webhooks_postgres::{Notice, Outbox};
 use support::pg::Pg;
 use support::receiver::{recording, Requests};
-use support::store::{fresh_outbox, loopback};
+use support::store::{fresh_outbox, loopback, worker};
 
 /// Adds an endpoint answering `status()`, with no retries and `threshold` deliveries in a row
 /// before it turns `Failed`, subscribed to `patterns`: its requests and its secret.
@@ -66,12 +65,7 @@ async fn publish(pool: &sqlx::PgPool, outbox: &Outbox, tenant: &str) -> Envelope
 
 async fn drain(outbox: &Outbox, notices: &Arc<Mutex<Vec<Notice>>>) {
     let seen = Arc::clone(notices);
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
-    Worker::new(outbox.clone(), transport)
-        .with_poll_interval(Duration::from_millis(50))
+    worker(outbox)
         .with_hook(move |n| seen.lock().unwrap().push(n))
         .run_until_idle()
         .await

@@ -11,11 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lms_webhooks::transport::ReqwestTransport;
 use lms_webhooks::{Endpoint, Envelope, Event, EventType, Timestamp};
 use lms_webhooks_postgres::Worker;
 use support::pg::Pg;
-use support::store::{fresh_outbox, loopback};
+use support::store::{fresh_outbox, loopback, loopback_transport};
 
 /// Answers 500 to the first two requests of each event at each path, then 200.
 fn flaky() -> String {
@@ -90,10 +89,7 @@ async fn the_tables_weigh_at_most_twice_the_bodies() {
         }
         tx.commit().await.unwrap();
     }
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
+    let transport = loopback_transport();
     let stats = Worker::new(outbox.clone(), transport)
         .with_concurrency(8)
         .with_poll_interval(Duration::from_millis(10))

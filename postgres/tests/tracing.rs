@@ -9,11 +9,10 @@ mod support;
 use std::time::Duration;
 
 use lms_webhooks::retry::RetrySchedule;
-use lms_webhooks::transport::ReqwestTransport;
 use lms_webhooks::{Endpoint, Envelope, Event, Secret, SuccessRule, Timestamp};
 use lms_webhooks_postgres::Worker;
 use support::pg::Pg;
-use support::store::{fresh_outbox, loopback};
+use support::store::{fresh_outbox, loopback, loopback_transport};
 
 // One thread: every task the worker spawns logs to this test's subscriber.
 #[tokio::test(flavor = "current_thread")]
@@ -55,10 +54,7 @@ async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
     outbox.publish(&mut tx, "school", &envelope).await.unwrap();
     tx.commit().await.unwrap();
 
-    let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-        .unwrap()
-        .with_policy(loopback())
-        .unwrap();
+    let transport = loopback_transport();
     let stats = Worker::new(outbox.clone(), transport)
         .with_poll_interval(Duration::from_millis(20))
         .run_until_idle()

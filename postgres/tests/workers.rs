@@ -21,7 +21,7 @@ use lms_webhooks::{
 use lms_webhooks_postgres::Worker;
 use sqlx::Row;
 use support::pg::Pg;
-use support::store::{fresh_outbox, loopback};
+use support::store::{fresh_outbox, loopback, loopback_transport};
 
 /// A receiver on loopback: verifies with the secrets it knows now, records what it accepted.
 #[derive(Clone, Default)]
@@ -509,10 +509,7 @@ async fn a_connection_lost_mid_attempt_loses_nothing() {
     // lost. A worker that runs afterwards (or the same one) delivers what the lease freed.
     if stats.is_err() || outbox.stats().await.unwrap().pending > 0 {
         tokio::time::sleep(Duration::from_secs(2)).await; // the lease runs out
-        let transport = ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
-            .unwrap()
-            .with_policy(loopback())
-            .unwrap();
+        let transport = loopback_transport();
         Worker::new(outbox.clone(), transport)
             .with_poll_interval(Duration::from_millis(100))
             .run_until_idle()

@@ -3,8 +3,11 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
+use std::time::Duration;
+
+use lms_webhooks::transport::ReqwestTransport;
 use lms_webhooks::UrlPolicy;
-use lms_webhooks_postgres::{migrate, MasterKey, Outbox};
+use lms_webhooks_postgres::{migrate, MasterKey, Outbox, Worker};
 use sqlx::PgPool;
 
 use super::pg::Pg;
@@ -36,4 +39,17 @@ pub fn loopback() -> UrlPolicy {
     UrlPolicy::new()
         .with_http_allowed(true)
         .with_private_allowed(true)
+}
+
+/// The transport the tests send with: [`loopback`] allowed, 2 s to connect, 5 s in all.
+pub fn loopback_transport() -> ReqwestTransport {
+    ReqwestTransport::new(Duration::from_secs(2), Duration::from_secs(5))
+        .unwrap()
+        .with_policy(loopback())
+        .unwrap()
+}
+
+/// A worker on `outbox` sending with [`loopback_transport`], polling every 50 ms.
+pub fn worker(outbox: &Outbox) -> Worker<ReqwestTransport> {
+    Worker::new(outbox.clone(), loopback_transport()).with_poll_interval(Duration::from_millis(50))
 }
