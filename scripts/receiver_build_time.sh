@@ -40,7 +40,13 @@ fn main() {
     ];
     let verifier = Verifier::new(Scheme::standard(), [secret]);
     let at = Timestamp::from_unix(1_614_265_330).unwrap();
-    println!("{:?}", verifier.verify(at, &headers[..], br#"{"test": 2432232314}"#).is_ok());
+    let verified = verifier.verify(at, &headers[..], br#"{"test": 2432232314}"#).is_ok();
+    // Default features leave v1a out: its keys are refused, naming the feature.
+    let refused = matches!(
+        Secret::parse("whpk_MCowBQYDK2VwAyEA"),
+        Err(lms_webhooks::SecretError::NeedsFeature { feature: "v1a", .. })
+    );
+    println!("{:?}", verified && refused);
 }'
 
 app reference 'standardwebhooks = "1"' '

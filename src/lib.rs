@@ -235,11 +235,13 @@
 //!
 //! # Cargo features
 //!
-//! None is on by default: typed events, envelopes, signing and verifying, encryption, the
-//! delivery state machine, the URL policy and the receiver need none.
+//! None is on by default: typed events, envelopes, signing and verifying (Standard Webhooks
+//! `v1`, body HMAC, tokens), encryption, the delivery state machine, the URL policy and the
+//! receiver need none.
 //!
 //! | feature | what it adds |
 //! |---|---|
+//! | `v1a` | Standard Webhooks `v1a`: Ed25519 `whsk_` keys that sign and `whpk_` keys that verify (`ed25519-dalek`); without it [`Secret::parse`] refuses them, naming the feature |
 //! | `public-suffix` | [`UrlPolicy`] also refuses names outside the Public Suffix List (`router.lan`); turn it on wherever users type delivery URLs |
 //! | `ureq` | `transport::UreqTransport`, a blocking sender that applies the URL policy where it connects |
 //! | `reqwest` | `transport::ReqwestTransport`, the async one (with `tokio`) |

@@ -10,8 +10,8 @@
 //! | Ed25519 signing key | `whsk_` and base64 | Standard Webhooks `v1a`: the 64-byte key pair (seed and public key), or the 32-byte seed alone |
 //! | Ed25519 public key | `whpk_` and base64 | Standard Webhooks `v1a`: 32 bytes, verifies only |
 //!
-//! The first three are shared secrets (HMAC keys). The last two are the asymmetric pair of
-//! Standard Webhooks `v1a`: the sender keeps the `whsk_` key and signs with it
+//! The first three are shared secrets (HMAC keys). The last two (feature `v1a`) are the
+//! asymmetric pair of Standard Webhooks `v1a`: the sender keeps the `whsk_` key and signs with it
 //! ([`Secret::generate_ed25519`]); receivers hold only the `whpk_` key
 //! ([`Secret::public_key`]), which verifies and cannot sign, so a leaked receiver key forges
 //! nothing. Both travel through the same APIs as shared secrets (a sender's secret list, a
@@ -64,8 +64,10 @@ pub struct Secret {
     /// `None` when such a secret is not base64.
     standard_keyed: OnceLock<Option<Hmac<Sha256>>>,
     /// The Ed25519 key of a `whsk_` secret (zeroized on drop by `ed25519-dalek`).
+    #[cfg(feature = "v1a")]
     signing: OnceLock<ed25519_dalek::SigningKey>,
     /// The Ed25519 public key of a `whsk_` or `whpk_` secret, decompressed once.
+    #[cfg(feature = "v1a")]
     public: OnceLock<Option<ed25519_dalek::VerifyingKey>>,
 }
 
@@ -109,6 +111,14 @@ pub enum SecretError {
     InvalidBase64 {
         /// `whsec_` or `base64:`.
         prefix: &'static str,
+    },
+    /// An Ed25519 key (`whsk_`, `whpk_`) given to a build without the `v1a` feature.
+    #[error("`{prefix}` keys (Standard Webhooks v1a, Ed25519) need the lms-webhooks feature `{feature}`")]
+    NeedsFeature {
+        /// `whsk_` or `whpk_`.
+        prefix: &'static str,
+        /// The feature: `v1a`.
+        feature: &'static str,
     },
     /// The bytes after `whsk_` or `whpk_` are not an Ed25519 key.
     #[error("the text after `{prefix}` is not an Ed25519 {what}: {reason}")]
@@ -195,6 +205,8 @@ impl Secret {
     /// assert_eq!(Secret::generate_standard()?.public_key(), None);
     /// # Ok::<(), lms_webhooks::SecretError>(())
     /// ```
+    #[cfg(feature = "v1a")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "v1a")))]
     pub fn generate_ed25519() -> Result<Secret, SecretError> {
         let mut seed = Zeroizing::new(vec![0u8; 32]);
         random::fill(&mut seed)?;
@@ -202,13 +214,19 @@ impl Secret {
     }
 
     /// The `whpk_` public key of a `whsk_` signing key (the key itself for a `whpk_` one);
-    /// `None` for shared secrets, which have none.
+    /// `None` for shared secrets, which have none (and without the `v1a` feature, which
+    /// parses no Ed25519 key).
     pub fn public_key(&self) -> Option<Secret> {
-        let key = self.ed25519_public()?;
-        Some(Secret::new(
-            Zeroizing::new(key.to_bytes().to_vec()),
-            Form::Whpk,
-        ))
+        #[cfg(feature = "v1a")]
+        {
+            let key = self.ed25519_public()?;
+            Some(Secret::new(
+                Zeroizing::new(key.to_bytes().to_vec()),
+                Form::Whpk,
+            ))
+        }
+        #[cfg(not(feature = "v1a"))]
+        None
     }
 
     /// Whether this is an Ed25519 key (`whsk_` or `whpk_`) rather than a shared secret.
@@ -217,6 +235,7 @@ impl Secret {
     }
 
     /// The Ed25519 signing key of a `whsk_` secret.
+    #[cfg(feature = "v1a")]
     pub(crate) fn ed25519_signing(&self) -> Option<&ed25519_dalek::SigningKey> {
         if self.form != Form::Whsk {
             return None;
@@ -229,6 +248,7 @@ impl Secret {
     }
 
     /// The Ed25519 public key of a `whsk_` or `whpk_` secret.
+    #[cfg(feature = "v1a")]
     pub(crate) fn ed25519_public(&self) -> Option<&ed25519_dalek::VerifyingKey> {
         self.public
             .get_or_init(|| match self.form {
@@ -275,6 +295,7 @@ impl Secret {
             Form::Base64 => format!("{}{}", Self::BASE64_PREFIX, STANDARD.encode(&*self.bytes)),
             Form::Raw => String::from_utf8_lossy(&self.bytes).into_owned(),
             // The 64-byte key pair, as Svix and libsodium write Ed25519 secret keys.
+            #[cfg(feature = "v1a")]
             Form::Whsk => match self.ed25519_signing() {
                 Some(key) => {
                     let pair = Zeroizing::new(key.to_keypair_bytes());
@@ -282,6 +303,9 @@ impl Secret {
                 }
                 None => String::new(),
             },
+            // Never made without the feature (parsing refuses `whsk_`).
+            #[cfg(not(feature = "v1a"))]
+            Form::Whsk => String::new(),
             Form::Whpk => format!("{}{}", Self::WHPK_PREFIX, STANDARD.encode(&*self.bytes)),
         })
     }
@@ -304,13 +328,28 @@ impl Secret {
             form,
             keyed: OnceLock::new(),
             standard_keyed: OnceLock::new(),
+            #[cfg(feature = "v1a")]
             signing: OnceLock::new(),
+            #[cfg(feature = "v1a")]
             public: OnceLock::new(),
         }
     }
 
+    /// Without the `v1a` feature, Ed25519 keys are refused, saying which feature reads them.
+    #[cfg(not(feature = "v1a"))]
+    fn ed25519(_: &str, form: Form) -> Result<Secret, SecretError> {
+        Err(SecretError::NeedsFeature {
+            prefix: match form {
+                Form::Whsk => Self::WHSK_PREFIX,
+                _ => Self::WHPK_PREFIX,
+            },
+            feature: "v1a",
+        })
+    }
+
     /// A `whsk_` key (the 64-byte pair, whose public half must match its seed, or the 32-byte
     /// seed) or a `whpk_` key (32 bytes, a valid point of small order refused).
+    #[cfg(feature = "v1a")]
     fn ed25519(b64: &str, form: Form) -> Result<Secret, SecretError> {
         let (prefix, what) = match form {
             Form::Whsk => (Self::WHSK_PREFIX, "signing key"),

@@ -339,6 +339,7 @@ impl Endpoint {
         let new = match self.secret.form() {
             SecretForm::Raw => Secret::generate_alphanumeric()?,
             // A `v1a` endpoint stays asymmetric: give receivers the new key's `public_key()`.
+            #[cfg(feature = "v1a")]
             SecretForm::Whsk | SecretForm::Whpk => Secret::generate_ed25519()?,
             _ => Secret::generate_standard()?,
         };

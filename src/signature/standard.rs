@@ -3,8 +3,11 @@
 //! rotates; and v1a: the Ed25519 signature of the same content, `v1a,<base64>`, made with a
 //! `whsk_` key and verified with its `whpk_` public key.
 
+#[cfg(feature = "v1a")]
 use base64::engine::general_purpose::STANDARD;
+#[cfg(feature = "v1a")]
 use base64::Engine as _;
+#[cfg(feature = "v1a")]
 use ed25519_dalek::Signer as _;
 use hmac::Mac;
 use http::header::HeaderName;
@@ -99,12 +102,7 @@ pub(super) fn signature_value(
             value.push(' ');
         }
         if secret.is_asymmetric() {
-            let key = secret.ed25519_signing().ok_or(SignError::UnsupportedKey(
-                "a whpk_ public key only verifies: sign with its whsk_ key",
-            ))?;
-            let content = content.get_or_insert_with(|| signed_content(id, ts, body));
-            value.push_str("v1a,");
-            value.push_str(&STANDARD.encode(key.sign(content).to_bytes()));
+            push_v1a(&mut value, secret, &mut content, (id, ts, body))?;
         } else {
             let tag = mac(secret, id, ts, body).ok_or(SignError::SecretNotBase64 { index })?;
             value.push_str("v1,");
@@ -114,7 +112,39 @@ pub(super) fn signature_value(
     Ok(value)
 }
 
+/// Appends `v1a,<base64>`: the Ed25519 signature of `{id}.{ts}.{body}` (built into `content`
+/// once for all keys) by `secret`'s `whsk_` key.
+#[cfg(feature = "v1a")]
+fn push_v1a(
+    value: &mut String,
+    secret: &Secret,
+    content: &mut Option<Vec<u8>>,
+    (id, ts, body): (&str, i64, &[u8]),
+) -> Result<(), SignError> {
+    let key = secret.ed25519_signing().ok_or(SignError::UnsupportedKey(
+        "a whpk_ public key only verifies: sign with its whsk_ key",
+    ))?;
+    let content = content.get_or_insert_with(|| signed_content(id, ts, body));
+    value.push_str("v1a,");
+    value.push_str(&STANDARD.encode(key.sign(content).to_bytes()));
+    Ok(())
+}
+
+/// Without the `v1a` feature no Ed25519 key is ever parsed: unreachable, and an error if not.
+#[cfg(not(feature = "v1a"))]
+fn push_v1a(
+    _: &mut String,
+    _: &Secret,
+    _: &mut Option<Vec<u8>>,
+    _: (&str, i64, &[u8]),
+) -> Result<(), SignError> {
+    Err(SignError::UnsupportedKey(
+        "Ed25519 keys need the lms-webhooks feature `v1a`",
+    ))
+}
+
 /// `{id}.{ts}.{body}` in one buffer, for Ed25519 (which reads its message twice).
+#[cfg(feature = "v1a")]
 fn signed_content(id: &str, ts: i64, body: &[u8]) -> Vec<u8> {
     let mut digits = [0u8; 20];
     let ts = format_i64(ts, &mut digits);
@@ -191,10 +221,15 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     let mut content = None;
     // Secrets outside, signatures inside: one HMAC (or one public key) per secret.
     for (index, secret) in secrets.iter().enumerate() {
-        let matched = match (secret.is_asymmetric(), secret.ed25519_public()) {
-            // An Ed25519 key never stands in as an HMAC key (parsing makes this unreachable).
-            (true, None) => false,
-            (false, _) => {
+        let matched = match secret.is_asymmetric() {
+            true => v1a_matches(
+                secret,
+                &signatures,
+                &mut content,
+                (id, ts, body),
+                &mut saw_v1a,
+            ),
+            false => {
                 let expected =
                     mac(secret, id, ts, body).ok_or(VerifyError::SecretNotBase64 { index })?;
                 signatures.split(' ').any(|entry| {
@@ -206,18 +241,6 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
                     decode_base64_tag(encoded).is_some_and(|given| tag_eq(&expected, &given))
                 })
             }
-            (true, Some(public)) => signatures.split(' ').any(|entry| {
-                let Some(("v1a", encoded)) = entry.split_once(',') else {
-                    return false;
-                };
-                saw_v1a = true;
-                let Some(signature) = decode_ed25519_signature(encoded) else {
-                    return false;
-                };
-                let content = content.get_or_insert_with(|| signed_content(id, ts, body));
-                // Strict: no malleable signatures, no small-order keys.
-                public.verify_strict(content, &signature).is_ok()
-            }),
         };
         if matched {
             return Ok(Verified {
@@ -242,7 +265,48 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     }
 }
 
+/// Whether one of the `v1a,` entries of `signatures` is the Ed25519 signature of
+/// `{id}.{ts}.{body}` (built into `content` once) by `secret`'s public key; `saw` is set when
+/// there is such an entry. Strict: no malleable signatures, no small-order keys.
+#[cfg(feature = "v1a")]
+fn v1a_matches(
+    secret: &Secret,
+    signatures: &str,
+    content: &mut Option<Vec<u8>>,
+    (id, ts, body): (&str, i64, &[u8]),
+    saw: &mut bool,
+) -> bool {
+    // An Ed25519 key never stands in as an HMAC key (parsing makes a key-less one unreachable).
+    let Some(public) = secret.ed25519_public() else {
+        return false;
+    };
+    signatures.split(' ').any(|entry| {
+        let Some(("v1a", encoded)) = entry.split_once(',') else {
+            return false;
+        };
+        *saw = true;
+        let Some(signature) = decode_ed25519_signature(encoded) else {
+            return false;
+        };
+        let content = content.get_or_insert_with(|| signed_content(id, ts, body));
+        public.verify_strict(content, &signature).is_ok()
+    })
+}
+
+/// Without the `v1a` feature no Ed25519 key is ever parsed: nothing matches.
+#[cfg(not(feature = "v1a"))]
+fn v1a_matches(
+    _: &Secret,
+    _: &str,
+    _: &mut Option<Vec<u8>>,
+    _: (&str, i64, &[u8]),
+    _: &mut bool,
+) -> bool {
+    false
+}
+
 /// A `v1a` signature: base64 of 64 bytes.
+#[cfg(feature = "v1a")]
 fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
     let bytes = STANDARD.decode(encoded).ok()?;
     let bytes: [u8; 64] = bytes.try_into().ok()?;
