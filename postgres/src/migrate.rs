@@ -50,6 +50,41 @@ const MIGRATIONS: &[(i32, &str)] = &[
              $claim$;\n"
         ),
     ),
+    (
+        12,
+        concat!(
+            include_str!("../migrations/0012_record_claim.sql"),
+            // The grouped write of outcomes, then a claim of the room it freed: one round
+            // trip, one transaction. The write's statement reads its rows from the first
+            // eighteen parameters, by position; the claim is `lmsw_claim` (migration 11).
+            "CREATE FUNCTION lmsw_record_claim(
+               text[], bigint[], text[], timestamptz[], integer[], timestamptz[], integer[],
+               text[], text[], text[], timestamptz[], bigint[], integer[], text[], text[],
+               text[], text[], timestamptz[],
+               p_owner text, p_limit bigint, p_lease_secs double precision,
+               p_now timestamptz, p_expired boolean)
+             RETURNS TABLE (written bigint[], id bigint, tenant text, event_id text,
+               endpoint_id text, body bytea, created_at timestamptz, state text,
+               next_due timestamptz, attempt_count integer, round_start integer,
+               round_first_at timestamptz, seed bigint, gave_up_reason text,
+               gave_up_at timestamptz, sealed bytea, rate double precision, status text,
+               consecutive_failures integer, failing_since timestamptz,
+               last_triggered_at timestamptz)
+             LANGUAGE plpgsql VOLATILE AS $record$
+             #variable_conflict use_column
+             BEGIN
+               ",
+            include_str!("../migrations/record/write.sql"),
+            " SELECT coalesce(array_agg(d.id), '{}') INTO written FROM d;
+               RETURN NEXT;
+               IF p_limit > 0 THEN
+                 RETURN QUERY SELECT NULL::bigint[], c.* FROM lmsw_claim(NULL, NULL, NULL,
+                   p_owner, p_limit, p_lease_secs, p_now, p_expired, NULL) c;
+               END IF;
+             END
+             $record$;\n"
+        ),
+    ),
 ];
 
 /// An arbitrary key for the advisory lock that serialises migrations across processes.

@@ -10,11 +10,11 @@ use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Timestamp};
 use sqlx::Row;
 
-use crate::record::{record_attempt, Recorder, Written};
+use crate::record::{record_attempt, Written};
 use crate::rows::store as store_delivery;
 use crate::StoreError;
 
-use super::{operational, Claimed, Counters, Leased, Notice, Slot, Worker};
+use super::{operational, Claimed, Counters, Leased, Notice, Recorder, Slot, Worker};
 
 impl<T: Transport + 'static> Worker<T> {
     /// One leased delivery, attempted; one that cannot be (its row unreadable, its endpoint
@@ -157,7 +157,7 @@ impl<T: Transport + 'static> Worker<T> {
                 &mut delivery,
                 &target,
                 outcome,
-                recorder,
+                (recorder, slot),
             )
             .await?;
         report_attempt(self.now(), tenant, endpoint_id, &delivery, next);
@@ -315,7 +315,8 @@ impl<T: Transport + 'static> Worker<T> {
 
     /// The outcome, the attempt row and the endpoint's status, in one transaction (one
     /// statement when the endpoint's status bookkeeping does not change, the usual case: no
-    /// lock on the endpoint row then). `None` when the lease was lost meanwhile (another worker
+    /// lock on the endpoint row then; that statement goes through the worker's writer, which
+    /// gives back the delivery's `slot` or fills it again). `None` when the lease was lost meanwhile (another worker
     /// has the delivery: nothing is written).
     async fn record(
         &self,
@@ -323,7 +324,7 @@ impl<T: Transport + 'static> Worker<T> {
         delivery: &mut Delivery,
         target: &lms_webhooks::Target,
         outcome: Outcome,
-        recorder: &Recorder,
+        (recorder, slot): (&Recorder, Slot),
     ) -> Result<Option<Next>, StoreError> {
         let Leased {
             id,
@@ -352,7 +353,7 @@ impl<T: Transport + 'static> Worker<T> {
             // that arrive meanwhile; it also moves "Last Triggered" (to the second) and resets
             // a failure count that a concurrent attempt may have raised since the claim.
             let written = match Written::new(id, lease, tenant, endpoint.id(), delivery, due) {
-                Some(row) => recorder.write(row).await?,
+                Some(row) => recorder.write(row, slot).await?,
                 None => {
                     let mut conn = self.pool.acquire().await?;
                     store_delivery(&mut conn, id, delivery, Some(lease)).await?

@@ -6,9 +6,10 @@ mod claim;
 mod notice;
 mod operational;
 mod slots;
+mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,6 @@ use sqlx::{PgPool, Row};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
-use crate::record::Recorder;
 use crate::sql::CHANNEL;
 use crate::{Outbox, StoreError};
 
@@ -29,6 +29,7 @@ pub(crate) use claim::{PICK, TAKE};
 use notice::Counters;
 pub use notice::{Hook, Notice, WorkerStats};
 use slots::{Slot, Slots};
+use writer::{Recorder, Refills, Shared};
 
 /// A worker: any number of them, in any number of processes, share one outbox.
 ///
@@ -156,6 +157,18 @@ fn joined(done: Result<Result<(), StoreError>, tokio::task::JoinError>) -> Resul
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Ok(()),
     }
+}
+
+/// What the two claimers of a running worker share.
+#[derive(Clone, Copy)]
+struct Claims<'a> {
+    slots: &'a Slots,
+    wake: &'a Notify,
+    stop: &'a watch::Sender<bool>,
+    counters: &'a Arc<Counters>,
+    recorder: &'a Recorder,
+    refills: &'a Refills,
+    busy: &'a AtomicBool,
 }
 
 /// How long `run_until_idle`'s claims lease nothing before it asks whether the queue is done.
@@ -338,14 +351,31 @@ impl<T: Transport + 'static> Worker<T> {
         };
         let mut shutdown = std::pin::pin!(shutdown);
         let (stop, _) = watch::channel(false);
-        let recorder = Recorder::start(self.pool.clone());
         let slots = Slots::new(self.concurrency);
+        let busy = Arc::new(AtomicBool::new(false));
+        let (recorder, refills) = self.start_recorder(Shared {
+            slots: slots.clone(),
+            stop: stop.subscribe(),
+            counters: Arc::clone(&counters),
+            busy: Arc::clone(&busy),
+        });
+        let claims = Claims {
+            slots: &slots,
+            wake: &wake,
+            stop: &stop,
+            counters: &counters,
+            recorder: &recorder,
+            refills: &refills,
+            busy: &busy,
+        };
         // Two claimers share the slots, so that one's claim is under way while the other's
-        // deliveries start: a claim is a round trip, and attempts end one by one.
+        // deliveries start: a claim is a round trip, and attempts end one by one. The writer
+        // of outcomes claims too, the room that its writes free, and hands what it leased to
+        // whichever claimer waits.
         let claimers = async {
             let (a, b) = tokio::join!(
-                self.dispatch(&slots, &wake, &stop, &counters, &recorder, until_idle),
-                self.dispatch(&slots, &wake, &stop, &counters, &recorder, until_idle),
+                self.dispatch(&claims, until_idle),
+                self.dispatch(&claims, until_idle),
             );
             a.and(b)
         };
@@ -358,11 +388,14 @@ impl<T: Transport + 'static> Worker<T> {
                 result = &mut claimers => break result,
             }
         };
+        // The writer claims nothing more; what it leased before it knew is attempted.
+        let _ = stop.send(true);
+        let rest = self.finish(&claims).await;
         waker.abort();
         if let Some(sampler) = sampler {
             sampler.abort();
         }
-        result?;
+        result.and(rest)?;
         Ok(WorkerStats {
             attempts: counters.attempts.load(Ordering::Relaxed),
             delivered: counters.delivered.load(Ordering::Relaxed),
@@ -376,17 +409,18 @@ impl<T: Transport + 'static> Worker<T> {
     }
 
     /// Claims as many due deliveries as there are free slots, in one statement, and runs each
-    /// as its own task. On shutdown, or when an attempt fails for good, stops claiming and lets
-    /// the attempts in flight finish.
-    async fn dispatch(
-        &self,
-        slots: &Slots,
-        wake: &Notify,
-        stop: &watch::Sender<bool>,
-        counters: &Arc<Counters>,
-        recorder: &Recorder,
-        until_idle: bool,
-    ) -> Result<(), StoreError> {
+    /// as its own task, with those the writer's claims leased. On shutdown, or when an attempt
+    /// fails for good, stops claiming and lets the attempts in flight finish.
+    async fn dispatch(&self, claims: &Claims<'_>, until_idle: bool) -> Result<(), StoreError> {
+        let Claims {
+            slots,
+            wake,
+            stop,
+            counters,
+            recorder,
+            refills,
+            busy,
+        } = *claims;
         let mut stopped = stop.subscribe();
         let mut in_flight = tokio::task::JoinSet::new();
         let mut first_error = None;
@@ -419,20 +453,9 @@ impl<T: Transport + 'static> Worker<T> {
                         if !claimed.is_empty() {
                             last_leased = std::time::Instant::now();
                         }
+                        busy.store(!drained, Ordering::Relaxed);
                         for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
-                            let (me, counters, recorder) =
-                                (self.clone(), Arc::clone(counters), recorder.clone());
-                            // What the attempt logs carries its delivery.
-                            let span = tracing::debug_span!(
-                                "webhook_delivery",
-                                tenant = %claim.tenant,
-                                endpoint = %claim.endpoint_id,
-                                delivery = claim.id,
-                            );
-                            in_flight.spawn(
-                                async move { me.attempt(claim, slot, &counters, &recorder).await }
-                                    .instrument(span),
-                            );
+                            self.start(&mut in_flight, claim, slot, counters, recorder);
                         }
                         // Slots left unfilled are given back as `free` drops.
                     }
@@ -484,6 +507,12 @@ impl<T: Transport + 'static> Worker<T> {
             };
             tokio::select! {
                 _ = stopped.wait_for(|s| *s) => break,
+                Some(refill) = async { refills.lock().await.recv().await } => {
+                    last_leased = std::time::Instant::now();
+                    for (claim, slot) in refill {
+                        self.start(&mut in_flight, claim, slot, counters, recorder);
+                    }
+                }
                 () = freed, if !drained => {}
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Err(e) = joined(done) {
@@ -503,6 +532,57 @@ impl<T: Transport + 'static> Worker<T> {
         if first_error.is_some() {
             // The other claimer stops too.
             let _ = stop.send(true);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Starts `claim`'s attempt in `slot`, as a task of `in_flight`.
+    fn start(
+        &self,
+        in_flight: &mut tokio::task::JoinSet<Result<(), StoreError>>,
+        claim: Claimed,
+        slot: Slot,
+        counters: &Arc<Counters>,
+        recorder: &Recorder,
+    ) {
+        let (me, counters, recorder) = (self.clone(), Arc::clone(counters), recorder.clone());
+        // What the attempt logs carries its delivery.
+        let span = tracing::debug_span!(
+            "webhook_delivery",
+            tenant = %claim.tenant,
+            endpoint = %claim.endpoint_id,
+            delivery = claim.id,
+        );
+        in_flight.spawn(
+            async move { me.attempt(claim, slot, &counters, &recorder).await }.instrument(span),
+        );
+    }
+
+    /// Once the claimers have stopped (and the writer with them): attempts the deliveries the
+    /// writer leased meanwhile, as the claimers let theirs finish.
+    async fn finish(&self, claims: &Claims<'_>) -> Result<(), StoreError> {
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut first_error = None;
+        loop {
+            while let Ok(refill) = claims.refills.lock().await.try_recv() {
+                for (claim, slot) in refill {
+                    self.start(
+                        &mut in_flight,
+                        claim,
+                        slot,
+                        claims.counters,
+                        claims.recorder,
+                    );
+                }
+            }
+            match in_flight.join_next().await {
+                Some(done) => {
+                    if let Err(e) = joined(done) {
+                        first_error.get_or_insert(e);
+                    }
+                }
+                None => break,
+            }
         }
         first_error.map_or(Ok(()), Err)
     }

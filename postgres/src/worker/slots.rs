@@ -20,6 +20,7 @@ const DEPTH: usize = 8;
 /// How far ahead follows how fast requests go: when they take a millisecond, up to `8 n`; when
 /// they take seconds, none beyond the `n` on the wire, so that a delivery is never leased to
 /// wait behind slow requests while another worker, or the next claim, could send it.
+#[derive(Clone)]
 pub(super) struct Slots {
     n: usize,
     sending: Arc<Semaphore>,
@@ -57,18 +58,27 @@ impl Slots {
     /// slot (a request could go out now), or when at least half the lease-ahead depth is free.
     /// Otherwise none: the deliveries already leased keep the wire busy meanwhile.
     pub(super) fn take_free(&self) -> Vec<Slot> {
+        self.refill(Vec::new())
+    }
+
+    /// The places of deliveries whose outcomes are being written (`returned`), to be filled
+    /// again by the claim that runs with the write, and more free places if the depth allows
+    /// (the rule of [`Slots::take_free`], counting the returned places as free); the places
+    /// that are not worth a claim are given back.
+    pub(super) fn refill(&self, mut returned: Vec<Slot>) -> Vec<Slot> {
         let depth = self.depth();
-        let held = self.n * DEPTH - self.leased.available_permits();
+        let held =
+            (self.n * DEPTH - self.leased.available_permits()).saturating_sub(returned.len());
         let free = depth.saturating_sub(held);
         if free == 0 || (free < depth / 2 && self.waiting.load(Ordering::SeqCst) > 0) {
             return Vec::new();
         }
-        let mut taken = Vec::with_capacity(free);
-        while taken.len() < free {
+        returned.truncate(free);
+        while returned.len() < free {
             let Ok(leased) = Arc::clone(&self.leased).try_acquire_owned() else {
                 break;
             };
-            taken.push(Slot {
+            returned.push(Slot {
                 sending: None,
                 sent_at: None,
                 leased: Some(leased),
@@ -78,7 +88,7 @@ impl Slots {
                 freed: Arc::clone(&self.freed),
             });
         }
-        taken
+        returned
     }
 }
 

@@ -1,0 +1,6 @@
+-- lms-webhooks-postgres, migration 12: a worker writes a group of outcomes and claims the
+-- room they free in one round trip (`lmsw_record_claim`). A lease lasts from the claim to the
+-- written outcome, and an endpoint's cap counts leases: the write that ends some of them now
+-- leases the next deliveries at once (a volatile function takes a fresh snapshot per
+-- statement, so the claim sees the leases the write just released), where that took another
+-- round trip, after the attempt noticed its slot free, before. The tables do not change.
