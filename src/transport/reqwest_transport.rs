@@ -18,6 +18,9 @@ use crate::endpoint::UrlPolicy;
 ///   **every address its name resolves to**, in the resolver the client connects with, so a
 ///   name rebound to `127.0.0.1` is a failed attempt (`refused: 127.0.0.1 is a loopback
 ///   address`), and there is no second lookup between the check and the connection;
+/// - the URL is checked as the policy reads it (`http`'s parser) and, when reqwest's own parser
+///   (the `url` crate's, WHATWG) reads its host as an address, that address is checked too: a
+///   URL the two parsers read differently never reaches a refused address;
 /// - no redirect is followed (a 3xx is a failed attempt); connect and total timeouts, the total
 ///   one covering the response body;
 /// - at most [`Outcome::MAX_EXCERPT`] bytes of the response are read, then the connection is
@@ -204,6 +207,20 @@ fn message(e: &reqwest::Error) -> String {
     chain
 }
 
+/// The URL as reqwest reads it (the WHATWG parser of the `url` crate, where the policy read
+/// it with `http`'s): when that reading is an address literal, the policy checks that address.
+/// Names need nothing more: every address reqwest connects to by name comes from the policy's
+/// resolver. So a URL the two parsers read differently (a host one of them decodes to an
+/// address) can never reach an address the policy refuses.
+fn check_literal(policy: &UrlPolicy, url: &reqwest::Url) -> Result<(), crate::endpoint::UrlError> {
+    let host = url.host_str().unwrap_or_default();
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    match literal.unwrap_or(host).parse::<std::net::IpAddr>() {
+        Ok(addr) => policy.check_addr(addr),
+        Err(_) => Ok(()),
+    }
+}
+
 impl Transport for ReqwestTransport {
     async fn send(&self, request: Request<Bytes>) -> Outcome {
         if let Err(e) = self.policy.check(&request.uri().to_string()) {
@@ -213,6 +230,9 @@ impl Transport for ReqwestTransport {
             Ok(request) => request,
             Err(e) => return Outcome::error(message(&e)),
         };
+        if let Err(e) = check_literal(&self.policy, request.url()) {
+            return Outcome::error(format!("refused: {e}"));
+        }
         let mut response = match self.client.execute(request).await {
             Ok(response) => response,
             Err(e) if e.is_timeout() => return Outcome::Timeout,
@@ -236,5 +256,34 @@ impl Transport for ReqwestTransport {
         }
         excerpt.truncate(Outcome::MAX_EXCERPT);
         Outcome::response(status, retry_after.as_deref(), &excerpt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_literal_is_checked_as_reqwest_reads_it() {
+        let policy = UrlPolicy::new().with_http_allowed(true);
+        // The WHATWG parser reads the hex, the short and the whole-number forms as 127.0.0.1.
+        for url in [
+            "http://127.0.0.1/",
+            "http://0x7f.1/",
+            "http://2130706433:8080/",
+            "http://[::1]/",
+            "http://[::ffff:10.0.0.1]/",
+        ] {
+            let parsed = reqwest::Url::parse(url).unwrap();
+            assert!(check_literal(&policy, &parsed).is_err(), "{url} passed");
+        }
+        for url in [
+            "https://crm.example.com/in",
+            "http://8.8.8.8/",
+            "http://[2001:4860:4860::8888]/",
+        ] {
+            let parsed = reqwest::Url::parse(url).unwrap();
+            assert!(check_literal(&policy, &parsed).is_ok(), "{url} refused");
+        }
     }
 }
