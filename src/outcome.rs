@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::format_description::BorrowedFormatItem;
-use time::macros::format_description;
 use time::PrimitiveDateTime;
 
 use crate::text::clip;
@@ -174,10 +173,15 @@ pub fn parse_retry_after(now: Timestamp, value: &str) -> Option<Duration> {
     if !value.is_empty() && value.len() <= 12 && value.bytes().all(|b| b.is_ascii_digit()) {
         return value.parse::<u64>().ok().map(Duration::from_secs);
     }
-    const IMF_FIXDATE: &[BorrowedFormatItem<'_>] = format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    let at = PrimitiveDateTime::parse(value, IMF_FIXDATE)
+    // Parsed once, at the first date seen (no `time` macros: receivers build without them).
+    static IMF_FIXDATE: std::sync::LazyLock<Vec<BorrowedFormatItem<'static>>> =
+        std::sync::LazyLock::new(|| {
+            time::format_description::parse_borrowed::<2>(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT",
+            )
+            .unwrap_or_default()
+        });
+    let at = PrimitiveDateTime::parse(value, IMF_FIXDATE.as_slice())
         .ok()?
         .assume_utc();
     let at = Timestamp::try_from(at).ok()?;

@@ -142,7 +142,12 @@ impl Timestamp {
         self.0
     }
 
-    const MAX: Timestamp = Timestamp(time::macros::datetime!(9999-12-31 23:59:59.999_999_999 UTC));
+    /// 9999-12-31T23:59:59.999999999Z, the last instant of year 9999.
+    const MAX: Timestamp =
+        match OffsetDateTime::from_unix_timestamp_nanos(253_402_300_799_999_999_999) {
+            Ok(t) => Timestamp(t),
+            Err(_) => panic!("year 9999 is in time's range"),
+        };
 
     fn checked(t: OffsetDateTime) -> Result<Timestamp, TimestampError> {
         let t = t.to_offset(UtcOffset::UTC);
