@@ -456,6 +456,63 @@ async fn a_delivery_left_by_a_deleted_endpoint_ends() {
     assert!(noted >= 3, "{noted}");
 }
 
+/// The grouped write claims the room it frees in the same call: with a cap of one, the claim
+/// that runs after the write (`lmsw_record_claim`) leases the next delivery, which it could
+/// not if it read the leases as they were before the write (one snapshot for both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grouped_write_claims_the_room_it_frees() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 8).await;
+    add(&outbox, "t", "one", Some(1)).await;
+    publish(&pool, &outbox, "t", 2).await;
+    let claim =
+        "SELECT id, event_id FROM lmsw_claim(NULL, NULL, NULL, $1, 5, 60, now(), false, NULL)";
+    let first = sqlx::query(claim).bind("a").fetch_all(&pool).await.unwrap();
+    assert_eq!(first.len(), 1, "the cap of one leases one");
+    let (id, event): (i64, String) = (first[0].get("id"), first[0].get("event_id"));
+    assert!(sqlx::query(claim)
+        .bind("x")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .is_empty());
+    let rows = sqlx::query(
+        "SELECT written, id FROM lmsw_record_claim(ARRAY['a'], ARRAY[$1::bigint], ARRAY['done'],
+           ARRAY[NULL::timestamptz], ARRAY[1], ARRAY[NULL::timestamptz], ARRAY[1], ARRAY['t'],
+           ARRAY[$2], ARRAY['one'], ARRAY[now()], ARRAY[3::bigint], ARRAY[200],
+           ARRAY[NULL::text], ARRAY['delivered'], ARRAY[''], ARRAY[NULL::text],
+           ARRAY[NULL::timestamptz], 'b', 5, 60, now(), false)",
+    )
+    .bind(id)
+    .bind(&event)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let written: Vec<Option<Vec<i64>>> = rows.iter().map(|r| r.get("written")).collect();
+    assert_eq!(
+        written,
+        [Some(vec![id]), None],
+        "the write's ids, then one claimed row"
+    );
+    let next: i64 = rows[1].get("id");
+    assert_ne!(next, id);
+    let owners: Vec<(i64, String, Option<String>)> =
+        sqlx::query("SELECT id, state, lease_owner FROM lmsw_deliveries ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get("id"), r.get("state"), r.get("lease_owner")))
+            .collect();
+    assert_eq!(
+        owners,
+        [
+            (id, "done".to_owned(), None),
+            (next, "pending".to_owned(), Some("b".to_owned()))
+        ]
+    );
+}
+
 /// The rows of `sql` (an `EXPLAIN`), as text lines.
 async fn lines_of(conn: &mut sqlx::PgConnection, sql: String) -> Vec<String> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))

@@ -316,8 +316,8 @@ impl<T: Transport + 'static> Worker<T> {
     /// The outcome, the attempt row and the endpoint's status, in one transaction (one
     /// statement when the endpoint's status bookkeeping does not change, the usual case: no
     /// lock on the endpoint row then; that statement goes through the worker's writer, which
-    /// gives back the delivery's `slot` or fills it again). `None` when the lease was lost meanwhile (another worker
-    /// has the delivery: nothing is written).
+    /// gives back the delivery's `slot` or fills it again). `None` when the lease was lost
+    /// meanwhile (another worker has the delivery: nothing is written).
     async fn record(
         &self,
         leased: Leased<'_>,

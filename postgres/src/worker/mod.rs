@@ -42,7 +42,8 @@ use writer::{Recorder, Refills, Shared};
 /// one statement, and the endpoint's status with them in one transaction when it changes. At
 /// most `concurrency` requests are on the wire at once; while outcomes are being written (in
 /// groups: the outcomes that arrive during one write go in the next), the next requests go
-/// out. A worker that dies mid-attempt loses nothing: when its lease expires another worker
+/// out, and while the queue has more, each group's write leases the next deliveries into the
+/// room it frees, in the same round trip. A worker that dies mid-attempt loses nothing: when its lease expires another worker
 /// takes the delivery (at least once; the event id is the receivers' deduplication key).
 /// Workers wake on `NOTIFY` from a publish, and poll as a fallback.
 ///
