@@ -14,7 +14,7 @@ use http::header::HeaderName;
 
 use super::headers::{malformed, missing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use super::{finish, HeaderLookup, SignError, Tolerance, Verified, VerifyError};
-use crate::codec::{decode_base64_tag, format_i64, push_base64_tag, tag_eq};
+use crate::codec::{decode_base64_tag, push_base64_tag, tag_eq};
 use crate::{Secret, Timestamp};
 
 /// Standard Webhooks v1 (the default scheme), with `webhook-` or `svix-` header names.
@@ -146,8 +146,8 @@ fn push_v1a(
 /// `{id}.{ts}.{body}` in one buffer, for Ed25519 (which reads its message twice).
 #[cfg(feature = "v1a")]
 fn signed_content(id: &str, ts: i64, body: &[u8]) -> Vec<u8> {
-    let mut digits = [0u8; 20];
-    let ts = format_i64(ts, &mut digits);
+    let mut digits = itoa::Buffer::new();
+    let ts = digits.format(ts).as_bytes();
     let mut content = Vec::with_capacity(id.len() + ts.len() + body.len() + 2);
     content.extend_from_slice(id.as_bytes());
     content.push(b'.');
@@ -316,11 +316,11 @@ fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
 /// HMAC-SHA256 over `{id}.{ts}.{body}`, fed in parts: the signed content is never copied.
 /// `None` when the secret has no `whsec_` prefix and is not base64.
 fn mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> Option<[u8; 32]> {
-    let mut digits = [0u8; 20];
+    let mut digits = itoa::Buffer::new();
     let mut mac = secret.standard_hmac()?;
     mac.update(id.as_bytes());
     mac.update(b".");
-    mac.update(format_i64(ts, &mut digits));
+    mac.update(digits.format(ts).as_bytes());
     mac.update(b".");
     mac.update(body);
     Some(finish(mac))
