@@ -9,8 +9,6 @@
 
 mod support;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lms_webhooks::delivery::{Delivery, Outcome};
@@ -18,32 +16,8 @@ use lms_webhooks::{Endpoint, Envelope, Event, EventType, Timestamp};
 use lms_webhooks_postgres::{migrate, migrate_to, MasterKey, Outbox, Worker};
 use sqlx::{PgPool, Row};
 use support::pg::Pg;
+use support::receiver::recording;
 use support::store::{loopback, loopback_transport, KEY};
-
-/// Requests received, by event id, with their bodies.
-type Seen = Arc<Mutex<HashMap<String, Vec<Vec<u8>>>>>;
-
-fn receiver() -> (String, Seen) {
-    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks", server.server_addr().to_ip().unwrap());
-    let seen: Seen = Arc::default();
-    let keep = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for mut request in server.incoming_requests() {
-            let id = request
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("webhook-id"))
-                .map(|h| h.value.to_string())
-                .unwrap_or_default();
-            let mut body = Vec::new();
-            let _ = request.as_reader().read_to_end(&mut body);
-            keep.lock().unwrap().entry(id).or_default().push(body);
-            let _ = request.respond(tiny_http::Response::empty(200));
-        }
-    });
-    (url, seen)
-}
 
 /// A row as the earlier versions wrote it: the core crate's JSON.
 #[allow(clippy::too_many_arguments)]
@@ -99,7 +73,7 @@ async fn every_delivery_of_the_old_schema_carries_on_after_migration_8() {
     let pool = PgPool::connect(&url).await.unwrap();
     // The schema as the last release left it: migration 4.
     migrate_to(&pool, 4).await.unwrap();
-    let (to, seen) = receiver();
+    let (to, seen) = recording(|| (200, ""));
     let now = Timestamp::now();
     let hour_ago = now.checked_sub(Duration::from_secs(3_600)).unwrap();
     let endpoint = |id: &str| Endpoint::create(hour_ago, id, &to, &loopback()).unwrap().0;
@@ -231,7 +205,19 @@ async fn every_delivery_of_the_old_schema_carries_on_after_migration_8() {
         stats.delivered, 4,
         "pending, failing, leased, other layout: {stats:?}"
     );
-    let got = |id: &str| seen.lock().unwrap().get(id).cloned().unwrap_or_default();
+    // The bodies received for event `id` (its `webhook-id` header).
+    let got = |id: &str| -> Vec<Vec<u8>> {
+        let seen = seen.lock().unwrap();
+        let of = |headers: &Vec<(String, String)>| {
+            headers
+                .iter()
+                .any(|(name, value)| name.eq_ignore_ascii_case("webhook-id") && value == id)
+        };
+        seen.iter()
+            .filter(|(h, _)| of(h))
+            .map(|(_, body)| body.clone())
+            .collect()
+    };
     for d in [&pending, &failing, &leased] {
         assert_eq!(got(d.event_id()).len(), 1, "{}", d.event_id());
     }
