@@ -454,7 +454,7 @@ impl<T: Transport + 'static> Worker<T> {
                         if !claimed.is_empty() {
                             last_leased = std::time::Instant::now();
                         }
-                        busy.store(!drained, Ordering::Relaxed);
+                        busy.store(!claimed.is_empty(), Ordering::Relaxed);
                         for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
                             self.start(&mut in_flight, claim, slot, counters, recorder);
                         }
