@@ -9,7 +9,7 @@ mod slots;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ pub(crate) use claim::{PICK, TAKE};
 use notice::Counters;
 pub use notice::{Hook, Notice, WorkerStats};
 use slots::{Slot, Slots};
-use writer::{Recorder, Refills, Shared};
+use writer::{Recorder, Refilling, Refills, Shared, RECENT};
 
 /// A worker: any number of them, in any number of processes, share one outbox.
 ///
@@ -169,7 +169,7 @@ struct Claims<'a> {
     counters: &'a Arc<Counters>,
     recorder: &'a Recorder,
     refills: &'a Refills,
-    busy: &'a AtomicBool,
+    refilling: &'a Refilling,
 }
 
 /// How long `run_until_idle`'s claims lease nothing before it asks whether the queue is done.
@@ -353,12 +353,12 @@ impl<T: Transport + 'static> Worker<T> {
         let mut shutdown = std::pin::pin!(shutdown);
         let (stop, _) = watch::channel(false);
         let slots = Slots::new(self.concurrency);
-        let busy = Arc::new(AtomicBool::new(false));
+        let refilling = Arc::new(Refilling::new());
         let (recorder, refills) = self.start_recorder(Shared {
             slots: slots.clone(),
             stop: stop.subscribe(),
             counters: Arc::clone(&counters),
-            busy: Arc::clone(&busy),
+            refilling: Arc::clone(&refilling),
         });
         let claims = Claims {
             slots: &slots,
@@ -367,7 +367,7 @@ impl<T: Transport + 'static> Worker<T> {
             counters: &counters,
             recorder: &recorder,
             refills: &refills,
-            busy: &busy,
+            refilling: &refilling,
         };
         // Two claimers share the slots, so that one's claim is under way while the other's
         // deliveries start: a claim is a round trip, and attempts end one by one. The writer
@@ -420,7 +420,7 @@ impl<T: Transport + 'static> Worker<T> {
             counters,
             recorder,
             refills,
-            busy,
+            refilling,
         } = *claims;
         let mut stopped = stop.subscribe();
         let mut in_flight = tokio::task::JoinSet::new();
@@ -440,7 +440,14 @@ impl<T: Transport + 'static> Worker<T> {
             let freed = slots.freed.notified();
             let mut drained = false;
             // The slots are taken first, then filled: the other claimer cannot take them too.
-            let mut free = slots.take_free();
+            // While the writer claims with each write, the room that ends of leases free is
+            // its to fill (see `Refilling::by_writer`).
+            let by_writer = refilling.by_writer();
+            let mut free = if by_writer {
+                Vec::new()
+            } else {
+                slots.take_free()
+            };
             if !free.is_empty() {
                 match self.claim(free.len()).await {
                     Ok(claimed) => {
@@ -454,7 +461,7 @@ impl<T: Transport + 'static> Worker<T> {
                         if !claimed.is_empty() {
                             last_leased = std::time::Instant::now();
                         }
-                        busy.store(!claimed.is_empty(), Ordering::Relaxed);
+                        refilling.claimed(claimed.len());
                         for (claim, slot) in claimed.into_iter().zip(free.drain(..)) {
                             self.start(&mut in_flight, claim, slot, counters, recorder);
                         }
@@ -515,6 +522,8 @@ impl<T: Transport + 'static> Worker<T> {
                     }
                 }
                 () = freed, if !drained => {}
+                // Left to the writer: look again once its claims may have stopped.
+                () = tokio::time::sleep(RECENT), if by_writer => {}
                 Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                     if let Err(e) = joined(done) {
                         first_error = Some(e);

@@ -2,8 +2,9 @@
 //! arrived meanwhile in one statement, as a database groups commits, and, while the queue has
 //! more, claims the room those outcomes free in the same round trip.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use lms_webhooks::transport::Transport;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -41,15 +42,68 @@ pub(super) struct Shared {
     /// Set once the worker stops: the writer then claims nothing more.
     pub(super) stop: watch::Receiver<bool>,
     pub(super) counters: Arc<Counters>,
+    pub(super) refilling: Arc<Refilling>,
+}
+
+/// How long after the writer's last claim the dispatchers leave the claiming to it (and how
+/// long they wait before they look again when they do).
+pub(super) const RECENT: Duration = Duration::from_millis(10);
+
+/// Who claims the room that ends of leases free: the writer, with each write, while the
+/// queue has more; the dispatchers otherwise.
+pub(super) struct Refilling {
     /// Whether the last claim (a dispatcher's or the writer's) leased anything: the queue had
     /// due deliveries, and a write claims the room it frees. (Not "all it asked for": with a
     /// backlog, the claims come back short because the endpoints are at their caps, and the
     /// write that ends some of those leases is exactly when there is room: draining 10,000
     /// deliveries over 10 endpoints, the writer claimed with 22 of its writes under that rule,
-    /// and with 377 writes, leasing about 18 deliveries each, under this one.) Otherwise the freed places go back, and the dispatchers claim when something
-    /// is due: a write in a quiet queue claims nothing, and the first write after a burst
-    /// costs one claim that finds nothing due.
-    pub(super) busy: Arc<AtomicBool>,
+    /// and with 377 writes, leasing about 18 deliveries each, under this one.) Otherwise the
+    /// freed places go back, and the dispatchers claim when something is due: a write in a
+    /// quiet queue claims nothing, and the first write after a burst costs one claim that
+    /// finds nothing due.
+    busy: AtomicBool,
+    /// When the writer last claimed, in microseconds since `epoch`.
+    claimed_at: AtomicU64,
+    epoch: Instant,
+}
+
+impl Refilling {
+    pub(super) fn new() -> Refilling {
+        Refilling {
+            busy: AtomicBool::new(false),
+            claimed_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// A claim leased `leased` deliveries.
+    pub(super) fn claimed(&self, leased: usize) {
+        self.busy.store(leased > 0, Ordering::Relaxed);
+    }
+
+    fn busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    /// Whether the dispatchers leave the claiming to the writer now: the queue has more, and
+    /// the writer claimed within [`RECENT`] (its writes come one after the other, and each
+    /// claims the room it frees, where a dispatcher's claim, woken by the same ends of
+    /// leases, would mostly find the endpoints at their caps: a third of the database's time
+    /// draining a backlog went to such claims). When the writes slow down (slow endpoints,
+    /// a quiet queue), the dispatchers claim again after [`RECENT`] at most.
+    pub(super) fn by_writer(&self) -> bool {
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.busy()
+            && now.saturating_sub(self.claimed_at.load(Ordering::Relaxed))
+                < RECENT.as_micros() as u64
+    }
+
+    /// The writer's claim leased `leased` deliveries.
+    fn writer_claimed(&self, leased: usize) {
+        self.claimed(leased);
+        let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.claimed_at.store(now, Ordering::Relaxed);
+    }
 }
 
 impl<T: Transport + 'static> Worker<T> {
@@ -70,7 +124,7 @@ impl<T: Transport + 'static> Worker<T> {
                     places.push(slot);
                     replies.push(reply);
                 }
-                let room = if shared.busy.load(Ordering::Relaxed) && !*shared.stop.borrow() {
+                let room = if shared.refilling.busy() && !*shared.stop.borrow() {
                     shared.slots.refill(places)
                 } else {
                     // Given back: the dispatchers claim when they see them free.
@@ -91,7 +145,7 @@ impl<T: Transport + 'static> Worker<T> {
                         counters
                             .claimed
                             .fetch_add(claimed.len() as u64, Ordering::Relaxed);
-                        shared.busy.store(!claimed.is_empty(), Ordering::Relaxed);
+                        shared.refilling.writer_claimed(claimed.len());
                         // Places left unfilled are given back as they drop.
                         let refill: Refill = claimed.into_iter().zip(room).collect();
                         // Before the replies: the attempts that wait for them are still in
