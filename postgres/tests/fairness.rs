@@ -4,8 +4,6 @@
 //! endpoint with a backlog does not hold up another endpoint, of another tenant or the same;
 //! and the claim's plans read only the partial indexes, whatever the plan cache does.
 
-#[path = "../../tests/support/log.rs"]
-mod log;
 mod support;
 
 use std::collections::HashMap;
@@ -512,59 +510,6 @@ async fn the_grouped_write_claims_the_room_it_frees() {
             (id, "done".to_owned(), None),
             (next, "pending".to_owned(), Some("b".to_owned()))
         ]
-    );
-}
-
-/// A worker whose claims come back short because the endpoint is at its cap (a backlog
-/// behind a cap of one, four slots asking) still has each write claim the room it frees: the
-/// writer's grouped write leases the next delivery in the same round trip (its `trace` event
-/// says so), where it used to leave the room to the next claim whenever the last claim had
-/// leased fewer deliveries than it asked for; and the dispatchers, whose claims would find
-/// the cap taken, leave the claiming to it.
-// One thread: every task the worker spawns logs to this test's subscriber.
-#[tokio::test(flavor = "current_thread")]
-async fn a_write_claims_the_room_it_frees_while_a_cap_holds_claims_short() {
-    let captured = log::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let pg = Pg::start();
-    let (pool, outbox) = fresh_outbox(&pg, 8).await;
-    add(&outbox, "t", "one", Some(1)).await;
-    publish(&pool, &outbox, "t", 30).await;
-    // No gate: every request is answered at once.
-    let (transport, _) = Gated::new(&[]);
-    let stats = Worker::new(outbox.clone(), transport.clone())
-        .with_concurrency(4)
-        .with_poll_interval(Duration::from_millis(20))
-        .run_until_idle()
-        .await
-        .unwrap();
-    assert_eq!((stats.delivered, transport.most("/one")), (30, 1));
-    let (_, lines) = captured.read();
-    let claims = log::events(&lines, "webhook claim");
-    assert!(
-        claims
-            .iter()
-            .all(|c| c["leased"].as_u64() < c["wanted"].as_u64()),
-        "every claim asks for more than the cap of one: {claims:?}"
-    );
-    let writes = log::events(&lines, "webhook outcomes written, claim");
-    let refilled = writes.iter().filter(|w| w["leased"] == 1).count();
-    assert!(
-        refilled >= 3,
-        "writes that leased the next delivery: {refilled} of {writes:?}"
-    );
-    // Meanwhile the dispatchers leave the claiming to the writer: about one claim per
-    // delivery when they claimed at every end of an attempt (45 to 51, all but a few finding
-    // the cap taken), 5 or 6 now.
-    assert!(
-        claims.len() < 20,
-        "the dispatchers claimed {} times for 30 deliveries",
-        claims.len()
     );
 }
 

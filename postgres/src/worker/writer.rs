@@ -47,20 +47,22 @@ pub(super) struct Shared {
 
 /// How long after the writer's last claim the dispatchers leave the claiming to it (and how
 /// long they wait before they look again when they do).
-pub(super) const RECENT: Duration = Duration::from_millis(10);
+pub(super) const RECENT: Duration = Duration::from_millis(50);
 
 /// Who claims the room that ends of leases free: the writer, with each write, while the
 /// queue has more; the dispatchers otherwise.
 pub(super) struct Refilling {
-    /// Whether the last claim (a dispatcher's or the writer's) leased anything: the queue had
-    /// due deliveries, and a write claims the room it frees. (Not "all it asked for": with a
-    /// backlog, the claims come back short because the endpoints are at their caps, and the
-    /// write that ends some of those leases is exactly when there is room: draining 10,000
-    /// deliveries over 10 endpoints, the writer claimed with 22 of its writes under that rule,
-    /// and with 377 writes, leasing about 18 deliveries each, under this one.) Otherwise the
-    /// freed places go back, and the dispatchers claim when something is due: a write in a
-    /// quiet queue claims nothing, and the first write after a burst costs one claim that
-    /// finds nothing due.
+    /// Whether the queue had due deliveries at the last look: a dispatcher's claim that leased
+    /// something, or the writer's last claim. A write claims the room it frees while this
+    /// holds. (Not "the last claim leased all it asked for": with a backlog, claims come back
+    /// short because the endpoints are at their caps, and the write that ends some of those
+    /// leases is exactly when there is room: draining 10,000 deliveries over 10 endpoints, the
+    /// writer claimed with 22 of its writes under that rule, and with 377 writes, leasing
+    /// about 18 deliveries each, under this one. Nor does a dispatcher's claim that leased
+    /// nothing clear it: it may have found every due endpoint at its cap.) Only the writer's
+    /// claim that leases nothing clears it: then the freed places go back, and the dispatchers
+    /// claim when something is due. A write in a quiet queue claims nothing, and the first
+    /// write after a burst costs one claim that finds nothing due.
     busy: AtomicBool,
     /// When the writer last claimed, in microseconds since `epoch`.
     claimed_at: AtomicU64,
@@ -76,9 +78,11 @@ impl Refilling {
         }
     }
 
-    /// A claim leased `leased` deliveries.
+    /// A dispatcher's claim leased `leased` deliveries.
     pub(super) fn claimed(&self, leased: usize) {
-        self.busy.store(leased > 0, Ordering::Relaxed);
+        if leased > 0 {
+            self.busy.store(true, Ordering::Relaxed);
+        }
     }
 
     fn busy(&self) -> bool {
@@ -100,7 +104,7 @@ impl Refilling {
 
     /// The writer's claim leased `leased` deliveries.
     fn writer_claimed(&self, leased: usize) {
-        self.claimed(leased);
+        self.busy.store(leased > 0, Ordering::Relaxed);
         let now = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.claimed_at.store(now, Ordering::Relaxed);
     }
