@@ -4,6 +4,43 @@ use sqlx::{PgPool, Row};
 
 use crate::StoreError;
 
+/// The claim in one round trip (`lmsw_claim`): both statements run in the database, the
+/// second with a fresh snapshot (a volatile PL/pgSQL function takes one per statement). Each
+/// migration that changes the claim creates the function again from the statements it
+/// installs (`$pick`, `$take`, under `migrations/`); the statements of earlier migrations stay
+/// as they were, beside them, as migrations are history.
+macro_rules! claim_function {
+    ($create:literal, $pick:literal, $take:literal) => {
+        concat!(
+            $create,
+            " FUNCTION lmsw_claim(
+               p_tenants text[], p_ids text[], p_caps integer[], p_owner text,
+               p_limit bigint, p_lease_secs double precision, p_now timestamptz,
+               p_expired boolean, p_heads timestamptz[])
+             RETURNS TABLE (id bigint, tenant text, event_id text, endpoint_id text,
+               body bytea, created_at timestamptz, state text, next_due timestamptz,
+               attempt_count integer, round_start integer, round_first_at timestamptz,
+               seed bigint, gave_up_reason text, gave_up_at timestamptz, sealed bytea,
+               rate double precision, status text, consecutive_failures integer,
+               failing_since timestamptz, last_triggered_at timestamptz)
+             LANGUAGE plpgsql VOLATILE AS $claim$
+             #variable_conflict use_column
+             BEGIN
+               ",
+            include_str!(concat!("../migrations/", $pick)),
+            " INTO p_tenants, p_ids, p_caps, p_heads;
+               IF p_tenants IS NULL THEN
+                 RETURN;
+               END IF;
+               RETURN QUERY ",
+            include_str!(concat!("../migrations/", $take)),
+            ";
+             END
+             $claim$;\n"
+        )
+    };
+}
+
 /// Every migration, in order: `(version, SQL)`.
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../migrations/0001_outbox.sql")),
@@ -20,34 +57,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
         11,
         concat!(
             include_str!("../migrations/0011_claim_clock.sql"),
-            // The claim in one round trip: both statements run in the database, the second
-            // with a fresh snapshot (a volatile PL/pgSQL function takes one per statement).
-            // The function is created by the last migration that changed the claim; the
-            // next change drops it and creates it again in a migration of its own.
-            "CREATE FUNCTION lmsw_claim(
-               p_tenants text[], p_ids text[], p_caps integer[], p_owner text,
-               p_limit bigint, p_lease_secs double precision, p_now timestamptz,
-               p_expired boolean, p_heads timestamptz[])
-             RETURNS TABLE (id bigint, tenant text, event_id text, endpoint_id text,
-               body bytea, created_at timestamptz, state text, next_due timestamptz,
-               attempt_count integer, round_start integer, round_first_at timestamptz,
-               seed bigint, gave_up_reason text, gave_up_at timestamptz, sealed bytea,
-               rate double precision, status text, consecutive_failures integer,
-               failing_since timestamptz, last_triggered_at timestamptz)
-             LANGUAGE plpgsql VOLATILE AS $claim$
-             #variable_conflict use_column
-             BEGIN
-               ",
-            include_str!("../migrations/claim/pick.sql"),
-            " INTO p_tenants, p_ids, p_caps, p_heads;
-               IF p_tenants IS NULL THEN
-                 RETURN;
-               END IF;
-               RETURN QUERY ",
-            include_str!("../migrations/claim/take.sql"),
-            ";
-             END
-             $claim$;\n"
+            claim_function!("CREATE", "claim/v11/pick.sql", "claim/v11/take.sql"),
         ),
     ),
     (
@@ -83,6 +93,13 @@ const MIGRATIONS: &[(i32, &str)] = &[
                END IF;
              END
              $record$;\n"
+        ),
+    ),
+    (
+        13,
+        concat!(
+            include_str!("../migrations/0013_lanes.sql"),
+            claim_function!("CREATE OR REPLACE", "claim/pick.sql", "claim/take.sql"),
         ),
     ),
 ];

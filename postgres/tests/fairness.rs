@@ -513,6 +513,35 @@ async fn the_grouped_write_claims_the_room_it_frees() {
     );
 }
 
+/// Claims lock and mark an endpoint's lane, a narrow row of its own (migration 13): it comes
+/// with the endpoint, however the endpoint is added, and goes with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_s_lane_comes_and_goes_with_it() {
+    let pg = Pg::start();
+    let (pool, outbox) = fresh_outbox(&pg, 4).await;
+    add(&outbox, "t", "a", None).await;
+    add(&outbox, "t", "b", Some(2)).await;
+    let lanes = || async {
+        sqlx::query(
+            "SELECT endpoint_id, served_at = '-infinity' AS fresh FROM lmsw_lanes ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<String, _>("endpoint_id"), r.get::<bool, _>("fresh")))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(lanes().await, [("a".into(), true), ("b".into(), true)]);
+    publish(&pool, &outbox, "t", 1).await;
+    let claim =
+        "SELECT endpoint_id FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now(), false, NULL)";
+    assert_eq!(sqlx::query(claim).fetch_all(&pool).await.unwrap().len(), 2);
+    assert_eq!(lanes().await, [("a".into(), false), ("b".into(), false)]);
+    outbox.delete_endpoint("t", "a").await.unwrap();
+    assert_eq!(lanes().await, [("b".into(), false)]);
+}
+
 /// The rows of `sql` (an `EXPLAIN`), as text lines.
 async fn lines_of(conn: &mut sqlx::PgConnection, sql: String) -> Vec<String> {
     sqlx::raw_sql(sqlx::AssertSqlSafe(sql))

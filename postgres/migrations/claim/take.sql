@@ -2,7 +2,7 @@
 -- first one's locks were taken): for the endpoints `$1`, `$2` with caps `$3`, in that order,
 -- each one's free share of deliveries due at `$7` (the worker's clock; no more than `$5`
 -- from one endpoint: a large cap reads no more of its queue than the claim can take),
--- round-robin, `$5` in all, leased to `$4` for `$6` seconds; the endpoints marked served;
+-- round-robin, `$5` in all, leased to `$4` for `$6` seconds; their lanes marked served;
 -- the deliveries returned with their body and their endpoint as it is now. `$9` holds each endpoint's first queued
 -- due time as the first statement found it: the queue is read from there, past the index
 -- entries that deliveries leased since the last VACUUM leave before it. (A delivery queued
@@ -41,9 +41,9 @@ leased AS (
     d.next_due, d.attempt_count, d.round_start, d.round_first_at, d.seed, d.gave_up_reason,
     d.gave_up_at),
 served AS (
-  UPDATE lmsw_endpoints e SET served_at = clock_timestamp()
-  FROM (SELECT DISTINCT tenant, endpoint_id FROM leased) s
-  WHERE e.tenant = s.tenant AND e.id = s.endpoint_id)
+  UPDATE lmsw_lanes s SET served_at = clock_timestamp()
+  FROM (SELECT DISTINCT tenant, endpoint_id FROM leased) x
+  WHERE s.tenant = x.tenant AND s.endpoint_id = x.endpoint_id)
 SELECT leased.id, leased.tenant, leased.event_id, leased.endpoint_id,
   coalesce(leased.body, m.body) AS body, leased.created_at, leased.state,
   leased.next_due, leased.attempt_count, leased.round_start,
