@@ -429,6 +429,9 @@ impl<T: Transport + 'static> Worker<T> {
         let mut outage_since = None;
         // When a claim of this loop last leased something (see `run_until_idle` below).
         let mut last_leased = std::time::Instant::now();
+        // Whether a publish's `NOTIFY` woke this loop: new work, which the writer's claims
+        // would only find at its next write.
+        let mut told = false;
         'run: while !*stopped.borrow() {
             while let Some(done) = in_flight.try_join_next() {
                 if let Err(e) = joined(done) {
@@ -441,8 +444,8 @@ impl<T: Transport + 'static> Worker<T> {
             let mut drained = false;
             // The slots are taken first, then filled: the other claimer cannot take them too.
             // While the writer claims with each write, the room that ends of leases free is
-            // its to fill (see `Refilling::by_writer`).
-            let by_writer = refilling.by_writer();
+            // its to fill (see `Refilling::by_writer`), unless a publish just woke this loop.
+            let by_writer = refilling.by_writer() && !std::mem::take(&mut told);
             let mut free = if by_writer {
                 Vec::new()
             } else {
@@ -530,7 +533,10 @@ impl<T: Transport + 'static> Worker<T> {
                         break;
                     }
                 }
-                _ = tokio::time::timeout(wait, notified), if drained || in_flight.is_empty() => {}
+                woken = tokio::time::timeout(wait, notified),
+                    if drained || in_flight.is_empty() || by_writer => {
+                    told = woken.is_ok();
+                }
             }
         }
         // Graceful: the attempts in flight finish and are recorded.
