@@ -3,8 +3,9 @@
 //!
 //! Every endpoint is a lane. The first statement finds the endpoints that have a due delivery
 //! (a walk over the queue index that reads one entry per endpoint), keeps those below their
-//! cap of deliveries in flight, and locks the least recently served of them (`SKIP LOCKED`:
-//! concurrent claimers take other endpoints). The second statement, with a fresh snapshot
+//! cap of deliveries in flight, and locks the lanes of the least recently served of them (an
+//! endpoint's narrow row of claims, `lmsw_lanes`; `SKIP LOCKED`: concurrent claimers take
+//! other endpoints). The second statement, with a fresh snapshot
 //! that sees every lease committed before those locks were taken, counts each endpoint's live
 //! leases again, takes at most its free share of due deliveries, round-robin across the
 //! endpoints (every endpoint's first, then every endpoint's second, ...), leases them and
@@ -115,7 +116,7 @@ impl<T: Transport + 'static> Worker<T> {
     }
 
     /// Ends the due deliveries whose endpoint is gone (a publish raced its deletion), at most
-    /// once a second: a claim never takes them (it locks the endpoint first), so a worker
+    /// once a second: a claim never takes them (it serves only endpoints that exist), so a worker
     /// whose queue runs dry looks for them.
     pub(super) async fn sweep(&self) -> Result<(), StoreError> {
         {
