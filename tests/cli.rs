@@ -717,3 +717,23 @@ fn schema_prints_a_type_schema_or_the_openapi_document() {
         assert_eq!(run(bad, b"").status.code(), Some(1), "{bad:?}");
     }
 }
+
+/// Output piped into a reader that has gone (`webhook sample … | head -c0`) ends the CLI as it
+/// ends Unix tools, by `SIGPIPE`, without a panic's message and exit code 101.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_cli_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = Command::new(cli::binary())
+        .args(["sample", "sales.transaction.completed"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.signal(), Some(libc::SIGPIPE), "{o:?}");
+    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -109,6 +109,7 @@ pub enum Exit {
 }
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let result = flags::utf8_args(std::env::args_os().skip(1)).and_then(|args| run(&args));
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,
@@ -117,6 +118,18 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// Output piped into a reader that stops early (`webhook schema --openapi | head`) ends the
+/// process as it ends Unix tools (by `SIGPIPE`, silently), not with a panic in `println!`:
+/// Rust programs ignore `SIGPIPE` unless told otherwise.
+fn quiet_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; `SIG_DFL` is a
+    // valid disposition for `SIGPIPE`.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -8,6 +8,18 @@ use std::process::ExitCode;
 
 use lms_webhooks::UrlPolicy;
 
+/// Output piped into a reader that stops early (`outbox log | head`) ends the process as it
+/// ends Unix tools (by `SIGPIPE`, silently), not with a panic in `println!`: Rust programs
+/// ignore `SIGPIPE` unless told otherwise.
+fn quiet_on_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; `SIG_DFL` is a
+    // valid disposition for `SIGPIPE`.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The examples' `main`: the arguments as UTF-8 (else an error), then `run` on a
 /// multi-thread runtime; errors on stderr with exit 1.
 pub fn main_with<F, Fut>(run: F) -> ExitCode
@@ -15,6 +27,7 @@ where
     F: FnOnce(Vec<String>) -> Fut,
     Fut: Future<Output = Result<(), String>>,
 {
+    quiet_on_broken_pipe();
     let args: Vec<String> = match std::env::args_os()
         .skip(1)
         .map(|a| a.into_string())
