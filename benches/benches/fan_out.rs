@@ -13,6 +13,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT}
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use hmac::{Hmac, KeyInit, Mac};
 use lms_webhooks::endpoint::{fan_out, Endpoint, UrlPolicy};
+use lms_webhooks::signature::Message;
 use lms_webhooks::{Envelope, Event, EventType, SalesEvent, Timestamp};
 use sha2::Sha256;
 
@@ -98,6 +99,28 @@ fn bench(c: &mut Criterion) {
             BenchmarkId::new("fan_out_only", n),
             &endpoints,
             |b, endpoints| b.iter(|| fan_out(now, &envelope, endpoints).unwrap()),
+        );
+        // What a host with its own HTTP types pays: the deliveries and each one's signature
+        // (`Scheme::signature_value`, the value of its signature header, with the endpoint's
+        // current secrets), no `http::Request`.
+        group.bench_with_input(
+            BenchmarkId::new("ours_signatures", n),
+            &endpoints,
+            |b, endpoints| {
+                b.iter(|| {
+                    let out = fan_out(now, &envelope, endpoints).unwrap();
+                    for (d, e) in out.deliveries.iter().zip(endpoints.iter()) {
+                        let target = e.target(now);
+                        let message = Message::new(d.event_id(), now, d.body());
+                        black_box(
+                            target
+                                .scheme()
+                                .signature_value(target.secrets(), &message)
+                                .unwrap(),
+                        );
+                    }
+                })
+            },
         );
         group.bench_with_input(BenchmarkId::new("ours", n), &endpoints, |b, endpoints| {
             b.iter(|| {
