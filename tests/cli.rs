@@ -735,5 +735,9 @@ fn a_closed_pipe_ends_the_cli_quietly() {
         .output()
         .unwrap();
     assert_eq!(o.status.signal(), Some(libc::SIGPIPE), "{o:?}");
-    assert!(o.stderr.is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -16,17 +16,23 @@ use support::pg::Pg;
 use support::receiver::recording;
 use support::store::{fresh_outbox, loopback, loopback_transport};
 
-// One thread: every task the worker spawns logs to this test's subscriber.
-#[tokio::test(flavor = "current_thread")]
-async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
+/// This thread's events up to `level`, as JSON lines (with the current span), until the guard
+/// drops.
+fn capture(level: tracing::Level) -> (log::Captured, tracing::subscriber::DefaultGuard) {
     let captured = log::Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .json()
-        .with_max_level(tracing::Level::DEBUG)
+        .with_max_level(level)
         .with_current_span(true)
         .with_writer(captured.clone())
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    (captured.clone(), tracing::subscriber::set_default(subscriber))
+}
+
+// One thread: every task the worker spawns logs to this test's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
+    let (captured, _guard) = capture(tracing::Level::DEBUG);
 
     let pg = Pg::start();
     let (pool, outbox) = fresh_outbox(&pg, 8).await;
@@ -115,13 +121,7 @@ async fn logs_carry_the_fields_and_no_secret_signature_or_body() {
 /// for; and the dispatchers, whose claims would find the cap taken, leave the claiming to it.
 #[tokio::test(flavor = "current_thread")]
 async fn a_write_claims_the_room_it_frees_while_a_cap_holds_claims_short() {
-    let captured = log::Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(captured.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture(tracing::Level::TRACE);
 
     let pg = Pg::start();
     let (pool, outbox) = fresh_outbox(&pg, 8).await;
