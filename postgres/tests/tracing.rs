@@ -26,7 +26,10 @@ fn capture(level: tracing::Level) -> (log::Captured, tracing::subscriber::Defaul
         .with_current_span(true)
         .with_writer(captured.clone())
         .finish();
-    (captured.clone(), tracing::subscriber::set_default(subscriber))
+    (
+        captured.clone(),
+        tracing::subscriber::set_default(subscriber),
+    )
 }
 
 // One thread: every task the worker spawns logs to this test's subscriber.
