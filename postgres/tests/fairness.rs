@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use lms_webhooks::delivery::Outcome;
 use lms_webhooks::transport::Transport;
 use lms_webhooks::{Endpoint, Envelope, Event, EventType, Timestamp};
-use lms_webhooks_postgres::{Outbox, StoreError, Worker, CLAIM_STATEMENTS};
+use lms_webhooks_postgres::{
+    migrate, migrate_to, MasterKey, Outbox, StoreError, Worker, CLAIM_STATEMENTS,
+};
 use sqlx::{PgPool, Row};
 use support::pg::Pg;
-use support::store::{fresh_outbox, loopback};
+use support::store::{fresh_outbox, loopback, KEY};
 use tokio::sync::watch;
 
 /// What the gated transport saw, per endpoint (the URL's path).
@@ -540,6 +542,47 @@ async fn an_endpoint_s_lane_comes_and_goes_with_it() {
     assert_eq!(lanes().await, [("a".into(), false), ("b".into(), false)]);
     outbox.delete_endpoint("t", "a").await.unwrap();
     assert_eq!(lanes().await, [("b".into(), false)]);
+}
+
+/// Migration 13 gives the endpoints that exist before it their lanes, with when each was last
+/// served, and the claim serves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_13_gives_existing_endpoints_their_lanes() {
+    let pg = Pg::start();
+    let pool = PgPool::connect(&pg.fresh_database().await).await.unwrap();
+    migrate_to(&pool, 12).await.unwrap();
+    let outbox = Outbox::open(pool.clone(), MasterKey::parse(KEY).unwrap())
+        .await
+        .unwrap();
+    add(&outbox, "t", "a", None).await;
+    add(&outbox, "t", "b", None).await;
+    sqlx::query("UPDATE lmsw_endpoints SET served_at = '2026-01-01T00:00:00Z' WHERE id = 'a'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    publish(&pool, &outbox, "t", 1).await;
+    migrate(&pool).await.unwrap();
+    let lanes: Vec<(String, String)> = sqlx::query(
+        "SELECT endpoint_id,
+           coalesce(to_char(served_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), served_at::text) AS served
+         FROM lmsw_lanes ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("endpoint_id"), r.get("served")))
+    .collect();
+    assert_eq!(
+        lanes,
+        [
+            ("a".to_owned(), "2026-01-01".to_owned()),
+            ("b".to_owned(), "-infinity".to_owned())
+        ]
+    );
+    let claim =
+        "SELECT endpoint_id FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now(), false, NULL)";
+    assert_eq!(sqlx::query(claim).fetch_all(&pool).await.unwrap().len(), 2);
 }
 
 /// The rows of `sql` (an `EXPLAIN`), as text lines.
