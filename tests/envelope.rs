@@ -153,6 +153,29 @@ fn non_objects_and_duplicates_are_rejected() {
     );
 }
 
+/// A payload is read in one pass (each key a field or kept in `extra`), with the derive's
+/// rules: a field given twice is refused and named, a null optional field is absent, a key
+/// written with escapes is still its field, unknown keys keep their order-free values.
+#[test]
+fn payload_fields_read_in_one_pass_keep_the_derive_rules() {
+    let dup = br#"{"id":"evt_1","type":"sales.transaction.completed","timestamp":"2026-11-23T09:30:00Z","data":{"id":"tr_1","amount":{"amount":1,"currency":"EUR"},"customer":{"email":"a@example.com"},"id":"tr_2"}}"#;
+    match err(dup) {
+        EnvelopeError::Data { path, message, .. } => {
+            assert_eq!(path, "data");
+            assert!(message.contains("duplicate field `id`"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let escaped = br#"{"id":"evt_1","type":"sales.transaction.completed","timestamp":"2026-11-23T09:30:00Z","data":{"\u0069d":"tr_1","amount":{"amount":1,"currency":"EUR"},"customer":{"email":"a@example.com"},"status":null,"n\u00f6te":[1]}}"#;
+    let env = Envelope::from_slice(escaped).unwrap();
+    let Event::Sales(SalesEvent::TransactionCompleted(tx)) = env.event() else {
+        panic!("wrong variant: {:?}", env.event());
+    };
+    assert_eq!((tx.id.as_str(), tx.status.as_ref()), ("tr_1", None));
+    assert_eq!(tx.extra.get("nöte"), Some(&json!([1])));
+    assert_eq!(tx.extra.len(), 1);
+}
+
 #[test]
 fn each_missing_envelope_field_is_named() {
     for field in ["id", "type", "timestamp", "data"] {

@@ -22,7 +22,7 @@ macro_rules! payload {
         ///
         #[doc = concat!("Build one with [`", stringify!($name), "::builder`]; fields the crate does")]
         /// not model are kept in `extra`, so nothing a platform sends is lost.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize)]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[non_exhaustive]
         pub struct $name {
@@ -40,6 +40,54 @@ macro_rules! payload {
             /// Platform-specific fields this crate does not model, kept as they were sent.
             #[serde(flatten)]
             pub extra: $crate::event::Extra,
+        }
+
+        // Read in one pass: each key is a field or goes to `extra` (serde's derive with a
+        // flattened map buffers the whole object first, then reads every field from the
+        // buffer). The same rules as the derive: required fields must be there, optional ones
+        // may be absent or null, lists absent, a field given twice is an error.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Visitor;
+                impl<'de> serde::de::Visitor<'de> for Visitor {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str(concat!("struct ", stringify!($name)))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$name, A::Error> {
+                        $( let mut $rfield: Option<$rty> = None; )*
+                        $( let mut $ofield: Option<Option<$oty>> = None; )*
+                        $( let mut $lfield: Option<Vec<$lty>> = None; )*
+                        let mut extra = $crate::event::Extra::new();
+                        while let Some(key) = map.next_key::<$crate::event::common::Key<'de>>()? {
+                            match key.as_str() {
+                                $( stringify!($rfield) => $crate::event::common::field(
+                                    &mut map, &mut $rfield, stringify!($rfield))?, )*
+                                $( stringify!($ofield) => $crate::event::common::field(
+                                    &mut map, &mut $ofield, stringify!($ofield))?, )*
+                                $( stringify!($lfield) => $crate::event::common::field(
+                                    &mut map, &mut $lfield, stringify!($lfield))?, )*
+                                _ => {
+                                    let value = map.next_value::<serde_json::Value>()?;
+                                    extra.insert(key.into_string(), value);
+                                }
+                            }
+                        }
+                        Ok($name {
+                            $( $rfield: $rfield.ok_or_else(|| {
+                                <A::Error as serde::de::Error>::missing_field(stringify!($rfield))
+                            })?, )*
+                            $( $ofield: $ofield.flatten(), )*
+                            $( $lfield: $lfield.unwrap_or_default(), )*
+                            extra,
+                        })
+                    }
+                }
+                deserializer.deserialize_map(Visitor)
+            }
         }
 
         impl $name {
