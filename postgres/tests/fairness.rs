@@ -523,25 +523,44 @@ async fn an_endpoint_s_lane_comes_and_goes_with_it() {
     let (pool, outbox) = fresh_outbox(&pg, 4).await;
     add(&outbox, "t", "a", None).await;
     add(&outbox, "t", "b", Some(2)).await;
-    let lanes = || async {
-        sqlx::query(
-            "SELECT endpoint_id, served_at = '-infinity' AS fresh FROM lmsw_lanes ORDER BY 1",
-        )
-        .fetch_all(&pool)
+    // Each lane, and whether it was never served.
+    let fresh = || async {
+        lanes(&pool)
+            .await
+            .into_iter()
+            .map(|(id, served)| (id, served == "-infinity"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(fresh().await, [("a".into(), true), ("b".into(), true)]);
+    publish(&pool, &outbox, "t", 1).await;
+    assert_eq!(claim_all(&pool).await, 2);
+    assert_eq!(fresh().await, [("a".into(), false), ("b".into(), false)]);
+    outbox.delete_endpoint("t", "a").await.unwrap();
+    assert_eq!(fresh().await, [("b".into(), false)]);
+}
+
+/// Every lane: its endpoint and the day it was last served (`-infinity`: never).
+async fn lanes(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query(
+        "SELECT endpoint_id,
+           coalesce(to_char(served_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), served_at::text) AS served
+         FROM lmsw_lanes ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get("endpoint_id"), r.get("served")))
+    .collect()
+}
+
+/// Claims up to 8 due deliveries for a worker `w#1`: how many it leased.
+async fn claim_all(pool: &PgPool) -> usize {
+    sqlx::query("SELECT id FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now(), false, NULL)")
+        .fetch_all(pool)
         .await
         .unwrap()
-        .iter()
-        .map(|r| (r.get::<String, _>("endpoint_id"), r.get::<bool, _>("fresh")))
-        .collect::<Vec<_>>()
-    };
-    assert_eq!(lanes().await, [("a".into(), true), ("b".into(), true)]);
-    publish(&pool, &outbox, "t", 1).await;
-    let claim =
-        "SELECT endpoint_id FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now(), false, NULL)";
-    assert_eq!(sqlx::query(claim).fetch_all(&pool).await.unwrap().len(), 2);
-    assert_eq!(lanes().await, [("a".into(), false), ("b".into(), false)]);
-    outbox.delete_endpoint("t", "a").await.unwrap();
-    assert_eq!(lanes().await, [("b".into(), false)]);
+        .len()
 }
 
 /// Migration 13 gives the endpoints that exist before it their lanes, with when each was last
@@ -562,27 +581,14 @@ async fn migration_13_gives_existing_endpoints_their_lanes() {
         .unwrap();
     publish(&pool, &outbox, "t", 1).await;
     migrate(&pool).await.unwrap();
-    let lanes: Vec<(String, String)> = sqlx::query(
-        "SELECT endpoint_id,
-           coalesce(to_char(served_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), served_at::text) AS served
-         FROM lmsw_lanes ORDER BY 1",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| (r.get("endpoint_id"), r.get("served")))
-    .collect();
     assert_eq!(
-        lanes,
+        lanes(&pool).await,
         [
             ("a".to_owned(), "2026-01-01".to_owned()),
             ("b".to_owned(), "-infinity".to_owned())
         ]
     );
-    let claim =
-        "SELECT endpoint_id FROM lmsw_claim(NULL, NULL, NULL, 'w#1', 8, 60, now(), false, NULL)";
-    assert_eq!(sqlx::query(claim).fetch_all(&pool).await.unwrap().len(), 2);
+    assert_eq!(claim_all(&pool).await, 2);
 }
 
 /// The rows of `sql` (an `EXPLAIN`), as text lines.
