@@ -186,7 +186,9 @@ impl<'de> Deserialize<'de> for EventId {
 pub struct Envelope {
     id: EventId,
     timestamp: Timestamp,
-    event: Event,
+    // Boxed: an `Event` is as large as its largest payload (over 700 bytes), and a read moves
+    // the envelope several times on its way out; a pointer moves for free.
+    event: Box<Event>,
 }
 
 /// Why an envelope could not be read or written.
@@ -255,7 +257,7 @@ impl Envelope {
         Envelope {
             id,
             timestamp,
-            event,
+            event: Box::new(event),
         }
     }
 
@@ -290,7 +292,7 @@ impl Envelope {
 
     /// The parts: id, occurred-at, event.
     pub fn into_parts(self) -> (EventId, Timestamp, Event) {
-        (self.id, self.timestamp, self.event)
+        (self.id, self.timestamp, *self.event)
     }
 
     /// Serializes to JSON bytes, once, to be shared by every delivery of the event.
@@ -391,7 +393,7 @@ impl Envelope {
         Ok(Envelope {
             id,
             timestamp,
-            event,
+            event: Box::new(event),
         })
     }
 }

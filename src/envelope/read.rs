@@ -23,7 +23,7 @@ pub(super) fn one_pass(bytes: &[u8]) -> Option<Envelope> {
     let timestamp = Timestamp::parse_rfc3339(&fields.timestamp?).ok()?;
     let event = match fields.data? {
         Data::Read(event) => event,
-        Data::Raw(raw) => Event::from_type_and_data(&fields.event_type?, raw).ok()?,
+        Data::Raw(raw) => Box::new(Event::from_type_and_data(&fields.event_type?, raw).ok()?),
     };
     Some(Envelope {
         id,
@@ -37,11 +37,10 @@ pub(super) fn one_pass(bytes: &[u8]) -> Option<Envelope> {
 #[serde(transparent)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
 
-/// `data`, read into its event, or kept raw when `type` had not come yet. (One per read, moved
-/// once into the envelope: its size is no concern, and a box would cost an allocation.)
-#[allow(clippy::large_enum_variant)]
+/// `data`, read into its event (boxed where it is read, as the envelope keeps it), or kept raw
+/// when `type` had not come yet.
 enum Data<'a> {
-    Read(Event),
+    Read(Box<Event>),
     Raw(&'a RawValue),
 }
 
@@ -102,11 +101,14 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                         .as_deref()
                         .map(|t| (t, t.parse::<EventType>()));
                     fields.data = Some(match known {
-                        Some((_, Ok(t))) => Data::Read(map.next_value_seed(Typed(t))?),
+                        Some((_, Ok(t))) => Data::Read(Box::new(map.next_value_seed(Typed(t))?)),
                         Some((t, Err(EventTypeError::NotInCatalogue { .. }))) => {
                             match t.parse::<OperationalType>() {
-                                Ok(t) => Data::Read(map.next_value_seed(Operational(t))?),
-                                Err(_) => Data::Read(Event::unknown(t, map.next_value::<Value>()?)),
+                                Ok(t) => Data::Read(Box::new(map.next_value_seed(Operational(t))?)),
+                                Err(_) => Data::Read(Box::new(Event::unknown(
+                                    t,
+                                    map.next_value::<Value>()?,
+                                ))),
                             }
                         }
                         _ => Data::Raw(map.next_value::<&'de RawValue>()?),
