@@ -16,8 +16,8 @@
 //! - receivers read the platforms' own body shapes too (LearnWorlds, LearnInk: [`Profile`]),
 //!   and other languages get every event's JSON Schema and an OpenAPI document (the `schema`
 //!   feature);
-//! - where a platform encrypts bodies (Learnybox), an [`EncryptionKey`] encrypts and
-//!   authenticates them (AES-256-CBC, then HMAC-SHA256 checked before decryption).
+//! - where a platform encrypts bodies (Learnybox), an `EncryptionKey` (the `encryption`
+//!   feature) encrypts and authenticates them (AES-256-CBC, then HMAC-SHA256 checked before decryption).
 //!
 //! The crate is sans-IO: it opens no socket, never sleeps and reads the clock only in the few
 //! conveniences that say so ([`Timestamp::now`], [`EventId::new`], [`Envelope::new`]); every
@@ -94,15 +94,17 @@
 //! # Encrypted payloads
 //!
 //! Where a platform encrypts bodies (Learnybox: AES-256-CBC under the account's key), an
-//! [`EncryptionKey`] encrypts then MACs, and checks the MAC before it decrypts anything
-//! ([`encryption`]).
+//! `EncryptionKey` encrypts then MACs, and checks the MAC before it decrypts anything (the
+//! `encryption` module, with the `encryption` feature).
 //!
 //! ```
+//! # #[cfg(feature = "encryption")] {
 //! use lms_webhooks::EncryptionKey;
 //!
 //! let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
 //! let body = key.encrypt(b"{}")?; // {"iv": …, "value": …, "mac": …}, a fresh IV each time
 //! assert_eq!(key.decrypt(&body)?, b"{}");
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -236,11 +238,12 @@
 //! # Cargo features
 //!
 //! None is on by default: typed events, envelopes, signing and verifying (Standard Webhooks
-//! `v1`, body HMAC, tokens), encryption, the delivery state machine, the URL policy and the
-//! receiver need none.
+//! `v1`, body HMAC, tokens), the delivery state machine, the URL policy and the receiver need
+//! none.
 //!
 //! | feature | what it adds |
 //! |---|---|
+//! | `encryption` | the `encryption` module: `EncryptionKey` (AES-256-CBC, then HMAC-SHA256 checked before decryption, as Learnybox encrypts), `Endpoint::with_encryption`, `Target::with_encryption` and `Receiver::with_key`; without it a receiver for an encrypted profile answers `Misconfigured`, and an endpoint stored with a key is refused when read, naming the feature |
 //! | `v1a` | Standard Webhooks `v1a`: Ed25519 `whsk_` keys that sign and `whpk_` keys that verify (`ed25519-dalek`); without it [`Secret::parse`] refuses them, naming the feature |
 //! | `public-suffix` | [`UrlPolicy`] also refuses names outside the Public Suffix List (`router.lan`); turn it on wherever users type delivery URLs |
 //! | `ureq` | `transport::UreqTransport`, a blocking sender that applies the URL policy where it connects |
@@ -260,6 +263,8 @@ pub mod axum;
 mod codec;
 pub mod dedupe;
 pub mod delivery;
+#[cfg(feature = "encryption")]
+#[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
 pub mod encryption;
 pub mod endpoint;
 pub mod envelope;
@@ -284,6 +289,7 @@ pub mod transport;
 mod url_policy;
 
 pub use delivery::{Delivery, Next, Outcome, SuccessRule, Target};
+#[cfg(feature = "encryption")]
 pub use encryption::{DecryptError, EncryptError, EncryptionKey, KeyError};
 pub use endpoint::{DeliveryUrl, Endpoint, EndpointStatus, Registry, UrlPolicy};
 pub use envelope::{Envelope, EnvelopeError, EventId, EventIdError};

@@ -37,7 +37,8 @@ use std::time::Duration;
 
 use http::{Request, StatusCode};
 
-use crate::encryption::{DecryptError, EncryptionKey, DEFAULT_MAX_BODY_LEN};
+#[cfg(feature = "encryption")]
+use crate::encryption::{DecryptError, EncryptionKey};
 use crate::profile::Profile;
 use crate::signature::{HeaderLookup, Tolerance, Verifier, VerifyError};
 use crate::{EnvelopeError, Event, Secret, Timestamp};
@@ -80,6 +81,8 @@ pub enum ReceiveError {
     #[error("signature: {0}")]
     Signature(#[source] VerifyError),
     /// The encrypted body was refused.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     #[error("decryption: {0}")]
     Decrypt(#[source] DecryptError),
     /// The (decrypted) body is not a valid envelope.
@@ -108,8 +111,11 @@ impl ReceiveError {
                 VerifyError::NoSecret | VerifyError::SecretNotBase64 { .. },
             ) => StatusCode::INTERNAL_SERVER_ERROR,
             ReceiveError::Signature(_) | ReceiveError::TooOld { .. } => StatusCode::UNAUTHORIZED,
+            #[cfg(feature = "encryption")]
             ReceiveError::Decrypt(DecryptError::MacMismatch) => StatusCode::UNAUTHORIZED,
-            ReceiveError::Decrypt(_) | ReceiveError::Payload(_) => StatusCode::BAD_REQUEST,
+            #[cfg(feature = "encryption")]
+            ReceiveError::Decrypt(_) => StatusCode::BAD_REQUEST,
+            ReceiveError::Payload(_) => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -118,9 +124,11 @@ impl ReceiveError {
 ///
 /// # Examples
 ///
-/// A Learnybox receiver: the body is encrypted and carries its own MAC.
+/// A Learnybox receiver: the body is encrypted and carries its own MAC (the `encryption`
+/// feature).
 ///
 /// ```
+/// # #[cfg(feature = "encryption")] {
 /// use lms_webhooks::{EncryptionKey, Envelope, Event, EventType, Profile, Receiver, Timestamp};
 ///
 /// let key = EncryptionKey::parse("Zx8k2mQ4vLr7Tn1pWc6yHb3sFd9gJe5a")?;
@@ -136,12 +144,14 @@ impl ReceiveError {
 /// let forged = EncryptionKey::parse("another-32-character-secret-key!")?.encrypt(b"{}")?;
 /// let refused = receiver.receive(Timestamp::now(), &no_headers, &forged).unwrap_err();
 /// assert_eq!(refused.http_status(), 401);
+/// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Receiver {
     profile: Profile,
     verifier: Verifier,
+    #[cfg(feature = "encryption")]
     key: Option<EncryptionKey>,
     max_body_len: usize,
     strict: bool,
@@ -153,12 +163,17 @@ pub struct Receiver {
 /// platform's own queue.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
+/// The largest body a receiver reads unless told otherwise (and the most an encrypted body
+/// decrypts to): 4 MiB.
+pub(crate) const DEFAULT_MAX_BODY_LEN: usize = 4 * 1024 * 1024;
+
 impl Receiver {
     /// A receiver for `profile`; add its secret(s) and, if it encrypts, its key.
     pub fn new(profile: Profile) -> Receiver {
         Receiver {
             verifier: Verifier::new(profile.scheme().clone(), []),
             profile,
+            #[cfg(feature = "encryption")]
             key: None,
             max_body_len: DEFAULT_MAX_BODY_LEN,
             strict: false,
@@ -174,6 +189,8 @@ impl Receiver {
     }
 
     /// Decrypts with `key` (encrypted profiles).
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     #[must_use]
     pub fn with_key(mut self, key: EncryptionKey) -> Receiver {
         self.key = Some(key);
@@ -291,15 +308,23 @@ impl Receiver {
         } else {
             None
         };
+        #[cfg(feature = "encryption")]
         let plaintext;
         let payload = if self.profile.encrypted() {
-            let key = self.key.as_ref().ok_or(ReceiveError::Misconfigured(
-                "an encrypted profile needs a key",
-            ))?;
-            plaintext = key
-                .decrypt_limited(body, self.max_body_len)
-                .map_err(ReceiveError::Decrypt)?;
-            plaintext.as_slice()
+            #[cfg(feature = "encryption")]
+            {
+                let key = self.key.as_ref().ok_or(ReceiveError::Misconfigured(
+                    "an encrypted profile needs a key",
+                ))?;
+                plaintext = key
+                    .decrypt_limited(body, self.max_body_len)
+                    .map_err(ReceiveError::Decrypt)?;
+                plaintext.as_slice()
+            }
+            #[cfg(not(feature = "encryption"))]
+            return Err(ReceiveError::Misconfigured(
+                "an encrypted profile needs lms-webhooks' `encryption` feature",
+            ));
         } else {
             body
         };

@@ -53,6 +53,7 @@ pub(crate) fn received(profile: &str, result: &Result<Received, ReceiveError>) {
                 ReceiveError::TooLarge { .. } => "too_large",
                 ReceiveError::Misconfigured(_) => "misconfigured",
                 ReceiveError::Signature(_) => "signature",
+                #[cfg(feature = "encryption")]
                 ReceiveError::Decrypt(_) => "decrypt",
                 ReceiveError::Payload(_) => "payload",
                 ReceiveError::TooOld { .. } => "too_old",

@@ -3,6 +3,7 @@
 //! manual operation ([`OperationError`]) and loading a stored delivery ([`LoadError`]).
 
 use super::{GiveUpReason, State};
+#[cfg(feature = "encryption")]
 use crate::encryption::EncryptError;
 use crate::signature::SignError;
 use crate::status::EndpointStatus;
@@ -43,6 +44,8 @@ pub enum RequestError {
         target: String,
     },
     /// The body could not be encrypted.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     #[error(transparent)]
     Encrypt(#[from] EncryptError),
     /// The request could not be signed.

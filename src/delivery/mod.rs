@@ -289,10 +289,13 @@ impl Delivery {
             }
             status => return Err(RequestError::Held { status }),
         }
+        #[cfg(feature = "encryption")]
         let body = match target.encryption() {
             Some(key) => Bytes::from(key.encrypt(&self.body)?),
             None => self.body.clone(),
         };
+        #[cfg(not(feature = "encryption"))]
+        let body = self.body.clone();
         let mut headers = HeaderMap::with_capacity(8);
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::SuccessRule;
+#[cfg(feature = "encryption")]
 use crate::encryption::EncryptionKey;
 use crate::retry::RetrySchedule;
 use crate::status::EndpointStatus;
@@ -47,6 +48,7 @@ pub struct Target {
     status: EndpointStatus,
     scheme: Scheme,
     secrets: Vec<Secret>,
+    #[cfg(feature = "encryption")]
     encryption: Option<EncryptionKey>,
     retry: RetrySchedule,
     success: SuccessRule,
@@ -55,14 +57,15 @@ pub struct Target {
 
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Target")
-            .field("endpoint_id", &self.endpoint_id)
+        let mut f = f.debug_struct("Target");
+        f.field("endpoint_id", &self.endpoint_id)
             .field("url", &self.url)
             .field("status", &self.status)
             .field("scheme", &self.scheme)
-            .field("secrets", &self.secrets.len())
-            .field("encrypted", &self.encryption.is_some())
-            .field("retry", &self.retry)
+            .field("secrets", &self.secrets.len());
+        #[cfg(feature = "encryption")]
+        f.field("encrypted", &self.encryption.is_some());
+        f.field("retry", &self.retry)
             .field("success", &self.success)
             .field("max_retry_after", &self.max_retry_after)
             .finish()
@@ -79,6 +82,7 @@ impl Target {
             status: EndpointStatus::Active,
             scheme: Scheme::standard(),
             secrets: Vec::new(),
+            #[cfg(feature = "encryption")]
             encryption: None,
             retry: RetrySchedule::standard_webhooks(),
             success: SuccessRule::Any2xx,
@@ -123,6 +127,8 @@ impl Target {
     }
 
     /// Encrypts bodies with `key` before signing.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     #[must_use]
     pub fn with_encryption(mut self, key: EncryptionKey) -> Target {
         self.encryption = Some(key);
@@ -176,6 +182,8 @@ impl Target {
     }
 
     /// The encryption key, if bodies are encrypted.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     pub fn encryption(&self) -> Option<&EncryptionKey> {
         self.encryption.as_ref()
     }

@@ -80,7 +80,7 @@ type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
 type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
 
 /// The largest encrypted body [`EncryptionKey::decrypt`] reads: 4 MiB.
-pub const DEFAULT_MAX_BODY_LEN: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_BODY_LEN: usize = crate::receiver::DEFAULT_MAX_BODY_LEN;
 
 /// A 32-byte AES-256 and HMAC-SHA256 key. `Debug` redacts it; it is zeroized on drop.
 ///

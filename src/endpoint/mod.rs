@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::delivery::{Delivery, Next, Outcome, RecordError, RequestError, SuccessRule, Target};
+#[cfg(feature = "encryption")]
 use crate::encryption::EncryptionKey;
 use crate::event::TestPing;
 use crate::memo::Memo;
@@ -97,8 +98,14 @@ pub struct Endpoint {
     secret: Secret,
     #[serde(default)]
     retired: Vec<Retired>,
+    #[cfg(feature = "encryption")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     encryption: Option<EncryptionKey>,
+    /// Without the `encryption` feature, an endpoint stored with a key is refused rather than
+    /// read as one that sends its bodies in the clear.
+    #[cfg(not(feature = "encryption"))]
+    #[serde(default, skip_serializing, deserialize_with = "refuse_encryption")]
+    encryption: (),
     retry: RetrySchedule,
     #[serde(default)]
     success: SuccessRule,
@@ -144,7 +151,10 @@ impl Endpoint {
                 scheme: Scheme::standard(),
                 secret,
                 retired: Vec::new(),
+                #[cfg(feature = "encryption")]
                 encryption: None,
+                #[cfg(not(feature = "encryption"))]
+                encryption: (),
                 retry: RetrySchedule::standard_webhooks(),
                 success: SuccessRule::Any2xx,
                 layout: Layout::Canonical,
@@ -175,7 +185,7 @@ impl Endpoint {
     /// Takes a platform profile's settings: its signature scheme (the secret is kept when the
     /// profile signs with Standard Webhooks, and must be set with [`Endpoint::with_signing`]
     /// otherwise), body layout, retry schedule and success rule. For an encrypted profile
-    /// (Learnybox), add the key with [`Endpoint::with_encryption`].
+    /// (Learnybox), add the key with `Endpoint::with_encryption` (the `encryption` feature).
     #[must_use]
     pub fn with_profile(mut self, profile: &Profile) -> Endpoint {
         self.scheme = profile.scheme().clone();
@@ -194,6 +204,8 @@ impl Endpoint {
     }
 
     /// Encrypts bodies with `key`.
+    #[cfg(feature = "encryption")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "encryption")))]
     #[must_use]
     pub fn with_encryption(mut self, key: EncryptionKey) -> Endpoint {
         self.encryption = Some(key);
@@ -399,15 +411,16 @@ impl Endpoint {
     }
 
     fn build_target(&self, now: Timestamp) -> Target {
-        let mut target = Target::new(self.url.clone())
+        let target = Target::new(self.url.clone())
             .with_endpoint_id(Arc::clone(&self.id))
             .with_status(self.status)
             .with_scheme(self.scheme.clone())
             .with_secrets(self.signing_secrets(now))
             .with_retry(self.retry.clone())
             .with_success(self.success);
+        #[cfg(feature = "encryption")]
         if let Some(key) = &self.encryption {
-            target = target.with_encryption(key.clone());
+            return target.with_encryption(key.clone());
         }
         target
     }
@@ -567,5 +580,17 @@ impl Endpoint {
     pub fn record_test_result(&mut self, now: Timestamp, next: Next) -> EndpointStatus {
         self.apply_health(now, HealthChange::of_test(now, next));
         self.status
+    }
+}
+
+/// An endpoint's stored `encryption` key read by a build without the `encryption` feature: an
+/// error naming the feature (absent or `null` is fine).
+#[cfg(not(feature = "encryption"))]
+fn refuse_encryption<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    match Option::<serde::de::IgnoredAny>::deserialize(deserializer)? {
+        None => Ok(()),
+        Some(_) => Err(serde::de::Error::custom(
+            "the endpoint encrypts its bodies: reading it needs lms-webhooks' `encryption` feature",
+        )),
     }
 }
