@@ -3,7 +3,8 @@
 # Webhooks request) on this crate with its default features, and on the reference
 # `standardwebhooks` crate. Each builds from an empty target directory (the registry's
 # downloads are shared and fetched first, so the network is not timed). Prints both times, the
-# number of crates each builds, and the ratio.
+# number of crates each builds, and the ratio; then the floor: the crate's default
+# dependencies alone, without its code.
 #
 # usage: scripts/receiver_build_time.sh
 set -euo pipefail
@@ -65,8 +66,24 @@ fn main() {
 # The reference app needs `http` for its header map, as the reference crate itself does.
 sed -i 's/^standardwebhooks = "1"$/standardwebhooks = "1"\nhttp = "1"/' "$work/reference/Cargo.toml"
 
+# The floor: an app that depends on exactly the crate's default dependencies (same versions and
+# features, read from its manifest) and contains none of its code. What the default features
+# need costs this much before a line of lms-webhooks is compiled.
+floor_deps=$(cd "$repo" && cargo metadata -q --no-deps --format-version 1 | python3 -c '
+import json, sys
+meta = json.load(sys.stdin)
+pkg = next(p for p in meta["packages"] if p["name"] == "lms-webhooks")
+for d in pkg["dependencies"]:
+    if d["kind"] is None and not d["optional"]:
+        default = str(d["uses_default_features"]).lower()
+        features = ", ".join(json.dumps(f) for f in d["features"])
+        print(d["name"] + " = { version = " + json.dumps(d["req"]) + ", default-features = "
+              + default + ", features = [" + features + "] }")
+')
+app floor "$floor_deps" 'fn main() { println!("true"); }'
+
 declare -A seconds crates
-for name in reference ours; do
+for name in reference floor ours; do
     (cd "$work/$name" && cargo fetch -q)
     start=$(date +%s.%N)
     (cd "$work/$name" && CARGO_TARGET_DIR="$work/$name/target" cargo build -q)
@@ -80,3 +97,4 @@ echo "receiver-only app, cold debug build (one run, same machine):"
 echo "  standardwebhooks:                ${seconds[reference]} s, ${crates[reference]} crates"
 echo "  lms-webhooks (default features): ${seconds[ours]} s, ${crates[ours]} crates"
 python3 -c "print(f'  ratio: {${seconds[ours]} / ${seconds[reference]}:.2f}x')"
+echo "  floor, its dependencies alone:   ${seconds[floor]} s, ${crates[floor]} crates ($(python3 -c "print(f'{${seconds[floor]} / ${seconds[reference]}:.2f}x')"))"
