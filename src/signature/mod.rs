@@ -55,7 +55,7 @@ mod token;
 mod verifier;
 
 use hmac::{Hmac, Mac};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName};
 use sha2::Sha256;
 
 use crate::{Secret, Timestamp};
@@ -257,7 +257,11 @@ impl Scheme {
             Scheme::StandardWebhooks(s) => {
                 let [id_name, ts_name, sig_name] = s.prefix.names();
                 insert(headers, id_name, message.id.as_bytes().to_vec())?;
-                headers.insert(ts_name, HeaderValue::from(message.timestamp.unix()));
+                // Digits on the stack, then one exact-length copy: `HeaderValue::from(i64)`
+                // writes into a growable buffer, which costs a second allocation when frozen.
+                let mut digits = itoa::Buffer::new();
+                let ts = digits.format(message.timestamp.unix());
+                insert(headers, ts_name, ts.as_bytes().to_vec())?;
                 sig_name
             }
             Scheme::BodyHmacHex(s) => s.header.clone(),
