@@ -402,14 +402,18 @@ impl Secret {
 
     /// A fresh HMAC-SHA256 instance keyed with this secret.
     pub(crate) fn hmac(&self) -> Hmac<Sha256> {
-        self.keyed
-            .get_or_init(|| {
-                // HMAC takes keys of every length, so this cannot fail; the fallback (an
-                // empty key) is unreachable but keeps the function total.
-                Hmac::<Sha256>::new_from_slice(&self.bytes)
-                    .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()))
-            })
-            .clone()
+        self.keyed().clone()
+    }
+
+    /// The HMAC-SHA256 state keyed with this secret, computed once: callers clone it straight
+    /// into the instance they feed (one copy of the state, not one per function it passes).
+    fn keyed(&self) -> &Hmac<Sha256> {
+        self.keyed.get_or_init(|| {
+            // HMAC takes keys of every length, so this cannot fail; the fallback (an empty
+            // key) is unreachable but keeps the function total.
+            Hmac::<Sha256>::new_from_slice(&self.bytes)
+                .unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()))
+        })
     }
 
     /// HMAC-SHA256 keyed as Standard Webhooks libraries key it: a secret written without
@@ -417,16 +421,17 @@ impl Secret {
     /// libraries (Python, Node, Go, Svix) do with every secret they are given; `None` when it
     /// is not base64, which they refuse too. `whsec_` and `base64:` secrets are decoded
     /// already.
-    pub(crate) fn standard_hmac(&self) -> Option<Hmac<Sha256>> {
+    /// (The keyed state, to be cloned by the caller as it feeds it.)
+    pub(crate) fn standard_keyed(&self) -> Option<&Hmac<Sha256>> {
         if self.form != Form::Raw {
-            return Some(self.hmac());
+            return Some(self.keyed());
         }
         self.standard_keyed
             .get_or_init(|| {
                 let decoded = Zeroizing::new(STANDARD.decode(self.bytes.as_slice()).ok()?);
                 Hmac::<Sha256>::new_from_slice(&decoded).ok()
             })
-            .clone()
+            .as_ref()
     }
 
     fn decode(b64: &str, prefix: &'static str, form: Form) -> Result<Secret, SecretError> {

@@ -73,6 +73,7 @@ pub use verifier::{Tolerance, Verified, Verifier};
 
 type HmacSha256 = Hmac<Sha256>;
 
+#[inline]
 fn finish(mac: HmacSha256) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }

@@ -317,7 +317,7 @@ fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
 /// `None` when the secret has no `whsec_` prefix and is not base64.
 fn mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> Option<[u8; 32]> {
     let mut digits = itoa::Buffer::new();
-    let mut mac = secret.standard_hmac()?;
+    let mut mac = secret.standard_keyed()?.clone();
     mac.update(id.as_bytes());
     mac.update(b".");
     mac.update(digits.format(ts).as_bytes());
