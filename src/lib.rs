@@ -17,7 +17,8 @@
 //!   and other languages get every event's JSON Schema and an OpenAPI document (the `schema`
 //!   feature);
 //! - where a platform encrypts bodies (Learnybox), an `EncryptionKey` (the `encryption`
-//!   feature) encrypts and authenticates them (AES-256-CBC, then HMAC-SHA256 checked before decryption).
+//!   feature) encrypts and authenticates them (AES-256-CBC, then HMAC-SHA256 checked before
+//!   decryption).
 //!
 //! The crate is sans-IO: it opens no socket, never sleeps and reads the clock only in the few
 //! conveniences that say so ([`Timestamp::now`], [`EventId::new`], [`Envelope::new`]); every
