@@ -54,11 +54,11 @@ fn run_app(args: &[&str]) -> String {
     );
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     std::fs::write(dir.join("src/main.rs"), MAIN).unwrap();
-    // The workspace's lock file pins the same versions, all already downloaded.
+    // The workspace's lock file pins the same versions, all downloaded by the workspace's build.
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
-        .args(["run", "--quiet", "--offline", "--"])
+        .args(["run", "--quiet", "--"])
         .args(args)
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", dir.join("target"))
