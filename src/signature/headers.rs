@@ -95,11 +95,32 @@ impl<K: AsRef<str>, V: AsRef<str>> HeaderLookup for [(K, V)] {
             .find(|(k, _)| k.as_ref().trim().eq_ignore_ascii_case(name))
             .map(|(_, v)| Cow::Borrowed(v.as_ref()))
     }
+
+    fn headers_named<'a>(&'a self, names: &[HeaderName], found: &mut [Option<Cow<'a, str>>]) {
+        // One pass, each pair's name trimmed once (a lookup per name trimmed every pair's
+        // name again: 48 trims for a request's 8 headers); the first pair of a name wins, as
+        // in `header`.
+        for slot in found.iter_mut() {
+            *slot = None;
+        }
+        for (k, v) in self {
+            let k = k.as_ref().trim();
+            for (wanted, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && k.eq_ignore_ascii_case(wanted.as_str()) {
+                    *slot = Some(Cow::Borrowed(v.as_ref()));
+                }
+            }
+        }
+    }
 }
 
 impl<K: AsRef<str>, V: AsRef<str>> HeaderLookup for Vec<(K, V)> {
     fn header(&self, name: &str) -> Option<Cow<'_, str>> {
         self.as_slice().header(name)
+    }
+
+    fn headers_named<'a>(&'a self, names: &[HeaderName], found: &mut [Option<Cow<'a, str>>]) {
+        self.as_slice().headers_named(names, found);
     }
 }
 
@@ -207,5 +228,31 @@ mod tests {
             assert_eq!(found[2].as_deref(), Some("v1,first"));
             assert_eq!(found[0], None);
         }
+    }
+
+    /// The same for name/value pairs, whose names are matched trimmed and in any case.
+    #[test]
+    fn reading_several_pairs_at_once_is_reading_each() {
+        let names = [
+            HeaderName::from_static("svix-id"),
+            HeaderName::from_static("webhook-id"),
+            HeaderName::from_static("webhook-signature"),
+            HeaderName::from_static("absent"),
+        ];
+        let pairs = vec![
+            ("Host", "example.com"),
+            (" Webhook-Signature ", "v1,first"),
+            ("WEBHOOK-ID", "msg_1"),
+            ("webhook-signature", "v1,second"),
+            ("webhook-id-extra", "no"),
+        ];
+        let mut found: [Option<Cow<'_, str>>; 4] = Default::default();
+        pairs.headers_named(&names, &mut found);
+        let each: Vec<Option<Cow<'_, str>>> = names.iter().map(|n| pairs.header_named(n)).collect();
+        assert_eq!(found.to_vec(), each);
+        assert_eq!(found[1].as_deref(), Some("msg_1"));
+        assert_eq!(found[2].as_deref(), Some("v1,first"));
+        assert_eq!(found[0], None);
+        assert_eq!(found[3], None);
     }
 }
