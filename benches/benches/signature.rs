@@ -95,6 +95,26 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("verify", "standardwebhooks"), |b| {
             b.iter(|| reference.verify(black_box(&body), &headers).unwrap())
         });
+        // The same request as name/value pairs (how many frameworks hand headers over, and
+        // the README's examples), among five other headers as a request has them.
+        let mut pairs: Vec<(String, String)> = [
+            ("host", "crm.example.com"),
+            ("user-agent", "lms-webhooks/0.1"),
+            ("content-type", "application/json"),
+            ("content-length", "256"),
+            ("accept", "*/*"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        pairs.extend(
+            headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap().to_owned())),
+        );
+        group.bench_function(BenchmarkId::new("verify_pairs", "ours"), |b| {
+            b.iter(|| verifier.verify(now, &pairs[..], black_box(&body)).unwrap())
+        });
         group.finish();
 
         let hex = Scheme::from(BodyHmacHex::learnomy());
