@@ -198,7 +198,7 @@ pub(super) fn insert(
 mod tests {
     use super::*;
 
-    /// What the tests ask for: two names of each family, one never present.
+    /// What the tests ask for: names of both families, and one never present.
     fn wanted() -> [HeaderName; 4] {
         [
             HeaderName::from_static("svix-id"),
