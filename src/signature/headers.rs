@@ -75,15 +75,33 @@ impl HeaderLookup for HeaderMap {
             }
             return;
         }
-        for slot in found.iter_mut() {
-            *slot = None;
-        }
         // `iter` gives each name's values in order: the first one seen is the first value.
-        for (name, value) in self {
-            for (wanted, slot) in names.iter().zip(found.iter_mut()) {
-                if slot.is_none() && wanted == name {
-                    *slot = Some(text(value.as_bytes()));
-                }
+        first_of_each(
+            self,
+            names,
+            found,
+            |wanted, name| wanted == *name,
+            |value| text(value.as_bytes()),
+        );
+    }
+}
+
+/// Fills each of `found` with the value of the first of `entries` whose name `is` the name in
+/// the same place of `names` (none: `None`), in one pass over the entries.
+fn first_of_each<'a, K, V: Copy>(
+    entries: impl IntoIterator<Item = (K, V)>,
+    names: &[HeaderName],
+    found: &mut [Option<Cow<'a, str>>],
+    is: impl Fn(&HeaderName, &K) -> bool,
+    value: impl Fn(V) -> Cow<'a, str>,
+) {
+    for slot in found.iter_mut() {
+        *slot = None;
+    }
+    for (name, v) in entries {
+        for (wanted, slot) in names.iter().zip(found.iter_mut()) {
+            if slot.is_none() && is(wanted, &name) {
+                *slot = Some(value(v));
             }
         }
     }
@@ -100,17 +118,14 @@ impl<K: AsRef<str>, V: AsRef<str>> HeaderLookup for [(K, V)] {
         // One pass, each pair's name trimmed once (a lookup per name trimmed every pair's
         // name again: 48 trims for a request's 8 headers); the first pair of a name wins, as
         // in `header`.
-        for slot in found.iter_mut() {
-            *slot = None;
-        }
-        for (k, v) in self {
-            let k = k.as_ref().trim();
-            for (wanted, slot) in names.iter().zip(found.iter_mut()) {
-                if slot.is_none() && k.eq_ignore_ascii_case(wanted.as_str()) {
-                    *slot = Some(Cow::Borrowed(v.as_ref()));
-                }
-            }
-        }
+        let pairs = self.iter().map(|(k, v)| (k.as_ref().trim(), v));
+        first_of_each(
+            pairs,
+            names,
+            found,
+            |wanted, name| name.eq_ignore_ascii_case(wanted.as_str()),
+            |v| Cow::Borrowed(v.as_ref()),
+        );
     }
 }
 
