@@ -151,10 +151,8 @@ impl Endpoint {
                 scheme: Scheme::standard(),
                 secret,
                 retired: Vec::new(),
-                #[cfg(feature = "encryption")]
-                encryption: None,
-                #[cfg(not(feature = "encryption"))]
-                encryption: (),
+                // `None`, or `()` without the `encryption` feature.
+                encryption: Default::default(),
                 retry: RetrySchedule::standard_webhooks(),
                 success: SuccessRule::Any2xx,
                 layout: Layout::Canonical,
