@@ -316,7 +316,7 @@ impl Scheme {
                     if headers.header(svix[i].as_str()).is_none()
                         && headers.header(webhook[i].as_str()).is_none()
                     {
-                        return Err(headers::missing(configured));
+                        return Err(headers::missing(configured.as_str()));
                     }
                 }
                 Ok(())
@@ -325,7 +325,7 @@ impl Scheme {
             | Scheme::PresharedToken(PresharedToken { header }) => {
                 match headers.header(header.as_str()) {
                     Some(_) => Ok(()),
-                    None => Err(headers::missing(header)),
+                    None => Err(headers::missing(header.as_str())),
                 }
             }
         }

@@ -42,16 +42,39 @@ impl HeaderPrefix {
             HeaderName::from_static(WEBHOOK_SIGNATURE),
         ];
         const SVIX: [HeaderName; 3] = [
-            HeaderName::from_static("svix-id"),
-            HeaderName::from_static("svix-timestamp"),
-            HeaderName::from_static("svix-signature"),
+            HeaderName::from_static(SVIX_ID),
+            HeaderName::from_static(SVIX_TIMESTAMP),
+            HeaderName::from_static(SVIX_SIGNATURE),
         ];
         match self {
             HeaderPrefix::Webhook => WEBHOOK,
             HeaderPrefix::Svix => SVIX,
         }
     }
+
+    /// The same names as text.
+    pub(super) const fn texts(self) -> [&'static str; 3] {
+        match self {
+            HeaderPrefix::Webhook => [WEBHOOK_ID, WEBHOOK_TIMESTAMP, WEBHOOK_SIGNATURE],
+            HeaderPrefix::Svix => [SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE],
+        }
+    }
 }
+
+const SVIX_ID: &str = "svix-id";
+const SVIX_TIMESTAMP: &str = "svix-timestamp";
+const SVIX_SIGNATURE: &str = "svix-signature";
+
+/// What a receiver reads, each header's `svix-` name before its `webhook-` one (see [`verify`]);
+/// a static, so that nothing is built or dropped per request.
+static WANTED: [HeaderName; 6] = [
+    HeaderName::from_static(SVIX_ID),
+    HeaderName::from_static(WEBHOOK_ID),
+    HeaderName::from_static(SVIX_TIMESTAMP),
+    HeaderName::from_static(WEBHOOK_TIMESTAMP),
+    HeaderName::from_static(SVIX_SIGNATURE),
+    HeaderName::from_static(WEBHOOK_SIGNATURE),
+];
 
 impl StandardWebhooks {
     /// `webhook-*` headers.
@@ -168,29 +191,22 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     // Each header is read as the svix libraries read it: the `svix-` name first, then the
     // `webhook-` one, header by header (a request may carry some of each). A missing header
     // is named as the configured family spells it.
-    let names = scheme.prefix.names();
-    let [svix_id, svix_ts, svix_sig] = HeaderPrefix::Svix.names();
-    let [wh_id, wh_ts, wh_sig] = HeaderPrefix::Webhook.names();
-    let wanted = [svix_id, wh_id, svix_ts, wh_ts, svix_sig, wh_sig];
     let mut found: [Option<std::borrow::Cow<'_, str>>; 6] = Default::default();
-    headers.headers_named(&wanted, &mut found);
+    headers.headers_named(&WANTED, &mut found);
     let [svix_id, wh_id, svix_ts, wh_ts, svix_sig, wh_sig] = found;
-    let [id_name, ts_name, sig_name] = &names;
+    // Only errors name headers: text, nothing to build.
+    let [id_name, ts_name, sig_name] = scheme.prefix.texts();
     let id = svix_id.or(wh_id).ok_or_else(|| missing(id_name))?;
     let id = id.trim();
     if id.is_empty() {
-        return Err(malformed(id_name.as_str(), "it is empty".to_owned()));
+        return Err(malformed(id_name, "it is empty".to_owned()));
     }
     let ts_text = svix_ts.or(wh_ts).ok_or_else(|| missing(ts_name))?;
-    let ts = parse_unix_seconds(ts_text.trim()).ok_or_else(|| {
-        malformed(
-            ts_name.as_str(),
-            "expected Unix seconds, e.g. 1700000000".to_owned(),
-        )
-    })?;
+    let ts = parse_unix_seconds(ts_text.trim())
+        .ok_or_else(|| malformed(ts_name, "expected Unix seconds, e.g. 1700000000".to_owned()))?;
     if ts > 99_999_999_999 {
         return Err(malformed(
-            ts_name.as_str(),
+            ts_name,
             format!(
                 "`{ts}` looks like milliseconds; Standard Webhooks timestamps are Unix seconds"
             ),
@@ -232,8 +248,8 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
             false => {
                 let expected =
                     mac(secret, id, ts, body).ok_or(VerifyError::SecretNotBase64 { index })?;
-                signatures.split(' ').any(|entry| {
-                    let Some(("v1", encoded)) = entry.split_once(',') else {
+                entries(&signatures).any(|entry| {
+                    let Some(encoded) = entry.strip_prefix("v1,") else {
                         return false;
                     };
                     saw_v1 = true;
@@ -256,11 +272,11 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
         Err(VerifyError::Mismatch)
     } else if holds_shared {
         Err(VerifyError::NoV1Signature {
-            header: sig_name.as_str().to_owned(),
+            header: sig_name.to_owned(),
         })
     } else {
         Err(VerifyError::NoV1aSignature {
-            header: sig_name.as_str().to_owned(),
+            header: sig_name.to_owned(),
         })
     }
 }
@@ -280,8 +296,8 @@ fn v1a_matches(
     let Some(public) = secret.ed25519_public() else {
         return false;
     };
-    signatures.split(' ').any(|entry| {
-        let Some(("v1a", encoded)) = entry.split_once(',') else {
+    entries(signatures).any(|entry| {
+        let Some(encoded) = entry.strip_prefix("v1a,") else {
             return false;
         };
         *saw = true;
@@ -313,6 +329,32 @@ fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
     Some(ed25519_dalek::Signature::from_bytes(&bytes))
 }
 
+/// The entries of a signature header, `version,signature`, as `value.split(' ')` gives them;
+/// a `v1` entry (47 bytes: `v1,` and 44 of base64) is taken without searching for its end.
+fn entries(value: &str) -> impl Iterator<Item = &str> {
+    const V1_LEN: usize = 3 + 44;
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let end = match text.as_bytes().get(V1_LEN) {
+            _ if !text.starts_with("v1,") => text.find(' '),
+            None if text.len() == V1_LEN => None,
+            Some(b' ') => Some(V1_LEN),
+            _ => text.find(' '),
+        };
+        match end {
+            Some(end) => {
+                rest = Some(&text[end + 1..]);
+                Some(&text[..end])
+            }
+            None => {
+                rest = None;
+                Some(text)
+            }
+        }
+    })
+}
+
 /// HMAC-SHA256 over `{id}.{ts}.{body}`, fed in parts: the signed content is never copied.
 /// `None` when the secret has no `whsec_` prefix and is not base64.
 fn mac(secret: &Secret, id: &str, ts: i64, body: &[u8]) -> Option<[u8; 32]> {
@@ -340,6 +382,33 @@ fn parse_unix_seconds(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_are_what_splitting_at_spaces_gives() {
+        let v1 = format!("v1,{}", "A".repeat(43) + "=");
+        let v1a = format!("v1a,{}", "B".repeat(86) + "==");
+        let cases = [
+            String::new(),
+            " ".to_owned(),
+            v1.clone(),
+            format!("{v1} {v1a}"),
+            format!("{v1a} {v1}"),
+            format!("{v1}  {v1} "),
+            format!(" {v1}"),
+            format!("{v1}x {v1}"),
+            format!("{v1},{v1}"),
+            v1[..46].to_owned(),
+            format!("{}é {v1}", &v1[..46]),
+            "v1,short v2,other v1".to_owned(),
+        ];
+        for case in &cases {
+            assert_eq!(
+                entries(case).collect::<Vec<_>>(),
+                case.split(' ').collect::<Vec<_>>(),
+                "{case:?}"
+            );
+        }
+    }
 
     #[test]
     fn unix_seconds_are_digits_only() {
