@@ -10,27 +10,25 @@ use subtle::ConstantTimeEq;
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// The standard-alphabet base64 of a 32-byte tag (44 characters, one `=`), appended to `out`.
+/// The standard-alphabet base64 of a 32-byte tag: 44 characters, one `=`.
 ///
 /// Written out for the one size signatures have: it is on every request's hot path.
-pub(crate) fn push_base64_tag(out: &mut String, tag: &[u8; 32]) {
+pub(crate) fn base64_tag(tag: &[u8; 32]) -> [u8; 44] {
     let mut text = [b'='; 44];
-    let sextet = |v: u32, shift: u32| B64[((v >> shift) & 63) as usize];
-    for (chars, bytes) in text.chunks_exact_mut(4).zip(tag.chunks(3)) {
-        let v = bytes
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (16 - 8 * i));
-        chars[0] = sextet(v, 18);
-        chars[1] = sextet(v, 12);
-        chars[2] = sextet(v, 6);
-        if bytes.len() == 3 {
-            chars[3] = sextet(v, 0);
+    let sextet = |v: u64, shift: u32| B64[((v >> shift) & 63) as usize];
+    // Six bytes make eight characters: five groups, then the last two bytes make three
+    // characters and keep the `=`.
+    for (chars, bytes) in text.chunks_exact_mut(8).zip(tag.chunks_exact(6)) {
+        let v = bytes.iter().fold(0u64, |v, &b| v << 8 | u64::from(b));
+        for (i, c) in (0u32..).zip(chars.iter_mut()) {
+            *c = sextet(v, 42 - 6 * i);
         }
-        // 32 = 10 × 3 + 2: the last group holds two bytes and keeps its `=`.
     }
-    // The alphabet and `=` are ASCII: always one valid `str`.
-    out.push_str(std::str::from_utf8(&text).unwrap_or_default());
+    let v = u64::from(tag[30]) << 8 | u64::from(tag[31]);
+    text[40] = sextet(v, 10);
+    text[41] = sextet(v, 4);
+    text[42] = sextet(v << 2, 0);
+    text
 }
 
 /// Decodes exactly the 44-character canonical base64 of a 32-byte tag; anything else is `None`.
@@ -142,8 +140,7 @@ mod tests {
         for seed in 0u8..=255 {
             let tag: [u8; 32] =
                 std::array::from_fn(|i| seed.wrapping_mul(31).wrapping_add(i as u8 * 7));
-            let mut ours = String::new();
-            push_base64_tag(&mut ours, &tag);
+            let ours = String::from_utf8(base64_tag(&tag).to_vec()).unwrap();
             assert_eq!(ours, STANDARD.encode(tag));
             assert_eq!(decode_base64_tag(&ours), Some(tag));
         }
@@ -200,8 +197,8 @@ mod tests {
                 .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok());
             assert_eq!(decode_base64_tag(&text), expected, "{text:?}");
             let tag: [u8; 32] = std::array::from_fn(|_| next() as u8);
-            let mut encoded = String::new();
-            push_base64_tag(&mut encoded, &tag);
+            let encoded = String::from_utf8(base64_tag(&tag).to_vec()).unwrap();
+            assert_eq!(encoded, STANDARD.encode(tag));
             assert_eq!(decode_base64_tag(&encoded), Some(tag));
         }
     }

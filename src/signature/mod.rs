@@ -253,7 +253,7 @@ impl Scheme {
         message: &Message<'_>,
         headers: &mut HeaderMap,
     ) -> Result<(), SignError> {
-        let value = self.signature_value(secrets, message)?;
+        let value = self.value_bytes(secrets, message)?;
         let signature_header = match self {
             Scheme::StandardWebhooks(s) => {
                 let [id_name, ts_name, sig_name] = s.prefix.names();
@@ -268,7 +268,7 @@ impl Scheme {
             Scheme::BodyHmacHex(s) => s.header.clone(),
             Scheme::PresharedToken(s) => s.header.clone(),
         };
-        insert(headers, signature_header, value.into_bytes())
+        insert(headers, signature_header, value)
     }
 
     /// The signature header's value alone: `v1,<base64>[ v1,<base64>...]`, the (prefixed) hex
@@ -280,6 +280,16 @@ impl Scheme {
         secrets: &[Secret],
         message: &Message<'_>,
     ) -> Result<String, SignError> {
+        let value = self.value_bytes(secrets, message)?;
+        // Always text: base64 and `v1,` (ASCII), hex, or a token that was a `String`.
+        String::from_utf8(value).map_err(|_| SignError::InvalidHeaderValue {
+            header: self.signature_header().as_str().to_owned(),
+        })
+    }
+
+    /// The signature header's value as bytes, what a header value is made of: Standard
+    /// Webhooks signatures are written as ASCII bytes, never checked as text on the way.
+    fn value_bytes(&self, secrets: &[Secret], message: &Message<'_>) -> Result<Vec<u8>, SignError> {
         let first = secrets.first().ok_or(SignError::NoSecret)?;
         if !matches!(self, Scheme::StandardWebhooks(_)) && first.is_asymmetric() {
             return Err(SignError::UnsupportedKey(
@@ -298,8 +308,8 @@ impl Scheme {
                     message.body,
                 )?
             }
-            Scheme::BodyHmacHex(s) => s.signature_value(first, message.body),
-            Scheme::PresharedToken(s) => s.value(first),
+            Scheme::BodyHmacHex(s) => s.signature_value(first, message.body).into_bytes(),
+            Scheme::PresharedToken(s) => s.value(first).into_bytes(),
         })
     }
 

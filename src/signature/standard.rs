@@ -14,7 +14,7 @@ use http::header::HeaderName;
 
 use super::headers::{malformed, missing, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP};
 use super::{finish, HeaderLookup, SignError, Tolerance, Verified, VerifyError};
-use crate::codec::{decode_base64_tag, push_base64_tag, tag_eq};
+use crate::codec::{base64_tag, decode_base64_tag, tag_eq};
 use crate::{Secret, Timestamp};
 
 /// Standard Webhooks v1 (the default scheme), with `webhook-` or `svix-` header names.
@@ -104,13 +104,13 @@ impl Default for StandardWebhooks {
 }
 
 /// The signatures of `message`, one per secret, space-separated: `v1,<base64>` for a shared
-/// secret, `v1a,<base64>` for a `whsk_` key.
+/// secret, `v1a,<base64>` for a `whsk_` key (ASCII).
 pub(super) fn signature_value(
     secrets: &[Secret],
     id: &str,
     ts: i64,
     body: &[u8],
-) -> Result<String, SignError> {
+) -> Result<Vec<u8>, SignError> {
     // The exact length: a header value made from a `Vec` whose capacity is its length takes
     // the buffer as it is; any spare capacity costs one more allocation.
     let exact = secrets
@@ -118,18 +118,18 @@ pub(super) fn signature_value(
         .map(|s| if s.is_asymmetric() { 4 + 88 } else { 3 + 44 })
         .sum::<usize>()
         + secrets.len().saturating_sub(1);
-    let mut value = String::with_capacity(exact);
+    let mut value = Vec::with_capacity(exact);
     let mut content = None;
     for (index, secret) in secrets.iter().enumerate() {
         if !value.is_empty() {
-            value.push(' ');
+            value.push(b' ');
         }
         if secret.is_asymmetric() {
             push_v1a(&mut value, secret, &mut content, (id, ts, body))?;
         } else {
             let tag = mac(secret, id, ts, body).ok_or(SignError::SecretNotBase64 { index })?;
-            value.push_str("v1,");
-            push_base64_tag(&mut value, &tag);
+            value.extend_from_slice(b"v1,");
+            value.extend_from_slice(&base64_tag(&tag));
         }
     }
     Ok(value)
@@ -139,7 +139,7 @@ pub(super) fn signature_value(
 /// once for all keys) by `secret`'s `whsk_` key.
 #[cfg(feature = "v1a")]
 fn push_v1a(
-    value: &mut String,
+    value: &mut Vec<u8>,
     secret: &Secret,
     content: &mut Option<Vec<u8>>,
     (id, ts, body): (&str, i64, &[u8]),
@@ -148,15 +148,19 @@ fn push_v1a(
         "a whpk_ public key only verifies: sign with its whsk_ key",
     ))?;
     let content = content.get_or_insert_with(|| signed_content(id, ts, body));
-    value.push_str("v1a,");
-    value.push_str(&STANDARD.encode(key.sign(content).to_bytes()));
+    value.extend_from_slice(b"v1a,");
+    let mut text = [0u8; 88];
+    let written = STANDARD
+        .encode_slice(key.sign(content).to_bytes(), &mut text)
+        .unwrap_or_default();
+    value.extend_from_slice(&text[..written]);
     Ok(())
 }
 
 /// Without the `v1a` feature no Ed25519 key is ever parsed: unreachable, and an error if not.
 #[cfg(not(feature = "v1a"))]
 fn push_v1a(
-    _: &mut String,
+    _: &mut Vec<u8>,
     _: &Secret,
     _: &mut Option<Vec<u8>>,
     _: (&str, i64, &[u8]),
