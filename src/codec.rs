@@ -98,22 +98,44 @@ pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
 
 /// Decodes exactly `out.len() * 2` hex digits (either case) into `out`.
 pub(crate) fn decode_hex(text: &str, out: &mut [u8]) -> Option<()> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
+    decode_hex_with(&hex_table(true), text, out)
+}
+
+/// Decodes exactly `out.len() * 2` lower-case hex digits into `out`: one spelling per value.
+#[cfg(feature = "encryption")]
+pub(crate) fn decode_lower_hex(text: &str, out: &mut [u8]) -> Option<()> {
+    decode_hex_with(&hex_table(false), text, out)
+}
+
+/// Each digit's value, 0xff for anything else (built at compile time where it is used).
+const fn hex_table(upper: bool) -> [u8; 256] {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 16 {
+        let digit = b"0123456789abcdef"[i];
+        table[digit as usize] = i as u8;
+        if upper {
+            table[digit.to_ascii_uppercase() as usize] = i as u8;
         }
+        i += 1;
     }
+    table
+}
+
+/// Invalid digits map to 0xff; one check at the end catches any of them.
+#[inline(always)]
+fn decode_hex_with(table: &[u8; 256], text: &str, out: &mut [u8]) -> Option<()> {
     let digits = text.as_bytes();
     if digits.len() != out.len() * 2 {
         return None;
     }
+    let mut bad = 0u8;
     for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        let (high, low) = (table[usize::from(pair[0])], table[usize::from(pair[1])]);
+        bad |= high | low;
+        *byte = high << 4 | (low & 0x0f);
     }
-    Some(())
+    (bad & 0xf0 == 0).then_some(())
 }
 
 #[cfg(test)]
@@ -131,6 +153,43 @@ mod tests {
         assert_eq!(decode_hex("00abf", &mut out), None);
         assert_eq!(decode_hex("00abfg", &mut out), None);
         assert_eq!(decode_hex("é0abff", &mut out), None);
+    }
+
+    /// Every byte value, in both places of a pair, against the obvious decoder.
+    #[test]
+    fn hex_digits_are_exactly_the_hex_digits() {
+        let expected = |c: u8, upper: bool| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' if upper => Some(c - b'A' + 10),
+            _ => None,
+        };
+        type Decoder = fn(&str, &mut [u8]) -> Option<()>;
+        let decoders: &[(Decoder, bool)] = &[
+            (decode_hex, true),
+            #[cfg(feature = "encryption")]
+            (decode_lower_hex, false),
+        ];
+        for c in (0..=255u8).filter(u8::is_ascii) {
+            for &(decode, upper) in decoders {
+                let mut one = [0u8; 1];
+                let text = String::from_utf8(vec![c, b'7']).unwrap();
+                let got = decode(&text, &mut one).map(|()| one[0]);
+                assert_eq!(got, expected(c, upper).map(|n| n << 4 | 7), "{c:#x}");
+                let text = String::from_utf8(vec![b'7', c]).unwrap();
+                let got = decode(&text, &mut one).map(|()| one[0]);
+                assert_eq!(got, expected(c, upper).map(|n| 0x70 | n), "{c:#x}");
+            }
+        }
+        #[cfg(feature = "encryption")]
+        {
+            let mut out = [0u8; 3];
+            assert_eq!(decode_lower_hex("00abff", &mut out), Some(()));
+            assert_eq!(out, [0x00, 0xab, 0xff]);
+            assert_eq!(decode_lower_hex("00ABff", &mut out), None);
+            assert_eq!(decode_lower_hex("00abfg", &mut out), None);
+            assert_eq!(decode_lower_hex("é0abff", &mut out), None);
+        }
     }
 
     #[test]

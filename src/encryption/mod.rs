@@ -69,7 +69,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::codec::{decode_hex, push_hex, tag_eq};
+use crate::codec::{decode_lower_hex, push_hex, tag_eq};
 use wire::{php_serialized, Parts, Php};
 
 mod wire;
@@ -324,10 +324,7 @@ impl EncryptionKey {
             .map_err(|_| DecryptError::BadBase64 { field: "value" })?;
         let mut given = [0u8; 32];
         // Lower case only, as written: one spelling per MAC, as PHP's string compare expects.
-        if parts.mac.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Err(DecryptError::MalformedMac);
-        }
-        decode_hex(&parts.mac, &mut given).ok_or(DecryptError::MalformedMac)?;
+        decode_lower_hex(&parts.mac, &mut given).ok_or(DecryptError::MalformedMac)?;
 
         let expected = self.mac(&parts.iv, &parts.value);
         if !tag_eq(&expected, &given) {
