@@ -142,20 +142,32 @@ fn decode_hex_with(table: &[u8; 256], text: &str, out: &mut [u8]) -> Option<()> 
 mod tests {
     use super::*;
 
+    type Decoder = fn(&str, &mut [u8]) -> Option<()>;
+
+    /// The hex decoders, each with whether it reads upper case.
+    const HEX_DECODERS: &[(Decoder, bool)] = &[
+        (decode_hex, true),
+        #[cfg(feature = "encryption")]
+        (decode_lower_hex, false),
+    ];
+
     #[test]
     fn hex_round_trip_and_rejections() {
         let mut s = String::new();
         push_hex(&mut s, &[0x00, 0xab, 0xff]);
         assert_eq!(s, "00abff");
-        let mut out = [0u8; 3];
-        assert_eq!(decode_hex("00ABff", &mut out), Some(()));
-        assert_eq!(out, [0x00, 0xab, 0xff]);
-        assert_eq!(decode_hex("00abf", &mut out), None);
-        assert_eq!(decode_hex("00abfg", &mut out), None);
-        assert_eq!(decode_hex("é0abff", &mut out), None);
+        for &(decode, upper) in HEX_DECODERS {
+            let mut out = [0u8; 3];
+            assert_eq!(decode(&s, &mut out), Some(()));
+            assert_eq!(out, [0x00, 0xab, 0xff]);
+            assert_eq!(decode("00ABff", &mut out).is_some(), upper);
+            for bad in ["00abf", "00abfg", "é0abff"] {
+                assert_eq!(decode(bad, &mut out), None, "{bad}");
+            }
+        }
     }
 
-    /// Every byte value, in both places of a pair, against the obvious decoder.
+    /// Every ASCII character, in both places of a pair, against the obvious decoder.
     #[test]
     fn hex_digits_are_exactly_the_hex_digits() {
         let expected = |c: u8, upper: bool| match c {
@@ -164,14 +176,8 @@ mod tests {
             b'A'..=b'F' if upper => Some(c - b'A' + 10),
             _ => None,
         };
-        type Decoder = fn(&str, &mut [u8]) -> Option<()>;
-        let decoders: &[(Decoder, bool)] = &[
-            (decode_hex, true),
-            #[cfg(feature = "encryption")]
-            (decode_lower_hex, false),
-        ];
         for c in (0..=255u8).filter(u8::is_ascii) {
-            for &(decode, upper) in decoders {
+            for &(decode, upper) in HEX_DECODERS {
                 let mut one = [0u8; 1];
                 let text = String::from_utf8(vec![c, b'7']).unwrap();
                 let got = decode(&text, &mut one).map(|()| one[0]);
@@ -180,15 +186,6 @@ mod tests {
                 let got = decode(&text, &mut one).map(|()| one[0]);
                 assert_eq!(got, expected(c, upper).map(|n| 0x70 | n), "{c:#x}");
             }
-        }
-        #[cfg(feature = "encryption")]
-        {
-            let mut out = [0u8; 3];
-            assert_eq!(decode_lower_hex("00abff", &mut out), Some(()));
-            assert_eq!(out, [0x00, 0xab, 0xff]);
-            assert_eq!(decode_lower_hex("00ABff", &mut out), None);
-            assert_eq!(decode_lower_hex("00abfg", &mut out), None);
-            assert_eq!(decode_lower_hex("é0abff", &mut out), None);
         }
     }
 
