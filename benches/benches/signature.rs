@@ -115,6 +115,26 @@ fn bench(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("verify_pairs", "ours"), |b| {
             b.iter(|| verifier.verify(now, &pairs[..], black_box(&body)).unwrap())
         });
+        // The same request as a server hands it over: a `HeaderMap` with those five headers
+        // and three more a proxy adds.
+        let mut request: http::HeaderMap = pairs[..5]
+            .iter()
+            .chain(&[
+                ("accept-encoding".to_owned(), "gzip".to_owned()),
+                ("x-forwarded-for".to_owned(), "203.0.113.7".to_owned()),
+                ("x-request-id".to_owned(), "4bf92f3577b34da6".to_owned()),
+            ])
+            .map(|(k, v)| {
+                (
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(v).unwrap(),
+                )
+            })
+            .collect();
+        request.extend(headers.clone());
+        group.bench_function(BenchmarkId::new("verify_request", "ours"), |b| {
+            b.iter(|| verifier.verify(now, &request, black_box(&body)).unwrap())
+        });
         group.finish();
 
         let hex = Scheme::from(BodyHmacHex::learnomy());
