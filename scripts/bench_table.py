@@ -4,7 +4,9 @@ to its baseline from the same run.
 
     cargo bench -p lms-webhooks-benches && python3 scripts/bench_table.py
 
-Reads target/criterion/**/new/{benchmark,estimates}.json (criterion's own output). Baselines:
+Reads target/criterion/**/new/{benchmark,estimates}.json (criterion's own output) and takes
+each measurement's median, which a burst of noise on a shared machine moves less than the
+mean. Baselines:
 in a group, ids starting with `raw`, `hmac/raw`, `serde_json` or naming the reference crate.
 """
 import json
@@ -18,7 +20,7 @@ for bench in root.glob("**/new/benchmark.json"):
     est = json.loads((bench.parent / "estimates.json").read_text())
     group = meta["group_id"]
     name = "/".join(p for p in (meta.get("function_id"), meta.get("value_str")) if p)
-    rows.setdefault(group, {})[name] = est["mean"]["point_estimate"]
+    rows.setdefault(group, {})[name] = est["median"]["point_estimate"]
 
 if not rows:
     sys.exit("no criterion results under target/criterion: run `cargo bench` first")
@@ -35,7 +37,7 @@ def is_baseline(name):
     return name.startswith(("raw", "hmac/raw", "parse/serde_json", "serialize/serde_json")) or "standardwebhooks" in name
 
 
-print("| group | measurement | mean | vs baseline |")
+print("| group | measurement | median | vs baseline |")
 print("|---|---|---:|---|")
 for group in sorted(rows):
     measured = rows[group]
