@@ -334,14 +334,20 @@ fn decode_ed25519_signature(encoded: &str) -> Option<ed25519_dalek::Signature> {
 }
 
 /// The entries of a signature header, `version,signature`, as `value.split(' ')` gives them;
-/// a `v1` entry (47 bytes: `v1,` and 44 of base64) is taken without searching for its end.
+/// a `v1` entry (47 bytes: `v1,` and 44 of base64) is taken without searching for its end
+/// (a branch-free check that it holds no space, which the compiler vectorizes, costs less).
 fn entries(value: &str) -> impl Iterator<Item = &str> {
     const V1_LEN: usize = 3 + 44;
+    let v1_entry = |text: &str| {
+        text.as_bytes()
+            .get(3..V1_LEN)
+            .is_some_and(|tag| !tag.iter().fold(false, |space, &b| space | (b == b' ')))
+    };
     let mut rest = Some(value);
     std::iter::from_fn(move || {
         let text = rest?;
         let end = match text.as_bytes().get(V1_LEN) {
-            _ if !text.starts_with("v1,") => text.find(' '),
+            _ if !text.starts_with("v1,") || !v1_entry(text) => text.find(' '),
             None if text.len() == V1_LEN => None,
             Some(b' ') => Some(V1_LEN),
             _ => text.find(' '),
@@ -401,6 +407,9 @@ mod tests {
             format!(" {v1}"),
             format!("{v1}x {v1}"),
             format!("{v1},{v1}"),
+            // 47 bytes then a space, with spaces inside: not one entry.
+            format!("v1,A v1a,{} {v1}", "C".repeat(38)),
+            format!("v1,{} {}", "D".repeat(20), "E".repeat(23)),
             v1[..46].to_owned(),
             format!("{}é {v1}", &v1[..46]),
             "v1,short v2,other v1".to_owned(),
