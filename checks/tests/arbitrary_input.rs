@@ -86,6 +86,27 @@ mod envelope {
 mod signature {
     use super::*;
 
+    /// The reference crate signs an id as it is given; a receiver trims only what HTTP calls
+    /// whitespace (spaces, tabs) around it, never a non-ASCII space that is part of the id.
+    #[test]
+    fn an_id_ending_in_a_non_ascii_space_is_signed_as_it_is() {
+        let ours = Secret::from_key(vec![7; 32]).unwrap();
+        let reference = standardwebhooks::Webhook::new(&ours.expose_text()).unwrap();
+        let now = Timestamp::now();
+        let id = "msg_1\u{a0}";
+        let theirs = reference.sign(id, now.unix(), b"{}").unwrap();
+        let verifier = Verifier::new(Scheme::standard(), [ours]);
+        for sent in [id.to_owned(), format!(" {id}\t")] {
+            let h = headers(&[
+                ("webhook-id", &sent),
+                ("webhook-timestamp", &now.unix().to_string()),
+                ("webhook-signature", &theirs),
+            ]);
+            let verified = verifier.verify(now, &h, b"{}").unwrap();
+            assert_eq!(verified.id.as_deref(), Some(id));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
 

@@ -201,12 +201,12 @@ pub(super) fn verify<H: HeaderLookup + ?Sized>(
     // Only errors name headers: text, nothing to build.
     let [id_name, ts_name, sig_name] = scheme.prefix.texts();
     let id = svix_id.or(wh_id).ok_or_else(|| missing(id_name))?;
-    let id = id.trim();
+    let id = id.trim_ascii();
     if id.is_empty() {
         return Err(malformed(id_name, "it is empty".to_owned()));
     }
     let ts_text = svix_ts.or(wh_ts).ok_or_else(|| missing(ts_name))?;
-    let ts = parse_unix_seconds(ts_text.trim())
+    let ts = parse_unix_seconds(ts_text.trim_ascii())
         .ok_or_else(|| malformed(ts_name, "expected Unix seconds, e.g. 1700000000".to_owned()))?;
     if ts > 99_999_999_999 {
         return Err(malformed(
