@@ -102,28 +102,27 @@ fn first_of_each<'a, V: Copy>(
     // The wanted names' text, read once (up to eight on the stack; verifiers want six), and
     // their lengths as bits: most of a request's headers have none of those lengths, and an
     // entry whose bit (`n % 64` for `n` bytes) is clear is passed over at once.
-    let mut lengths = 0u64;
+    let bit = |text: &str| 1u64 << (text.len() % 64);
+    let mut lengths = 0;
     let mut texts = [""; 8];
     let many: Vec<&str>;
     let texts = match texts.get_mut(..names.len()) {
         Some(texts) => {
             for (text, name) in texts.iter_mut().zip(names) {
                 *text = name.as_str();
-                lengths |= 1 << (text.len() % 64);
+                lengths |= bit(text);
             }
             &*texts
         }
         None => {
             many = names.iter().map(HeaderName::as_str).collect();
-            lengths = many
-                .iter()
-                .fold(0, |set, text| set | 1 << (text.len() % 64));
+            lengths = many.iter().fold(0, |set, text| set | bit(text));
             &many
         }
     };
     let mut missing = names.len();
     for (name, v) in entries {
-        if lengths >> (name.len() % 64) & 1 == 0 {
+        if lengths & bit(name) == 0 {
             continue;
         }
         for (wanted, slot) in texts.iter().zip(found.iter_mut()) {

@@ -348,9 +348,10 @@ fn entries(value: &str) -> impl Iterator<Item = &str> {
         let text = rest?;
         let end = match text.as_bytes().get(V1_LEN) {
             _ if !text.starts_with("v1,") || !v1_entry(text) => text.find(' '),
-            None if text.len() == V1_LEN => None,
+            // A `v1` entry holds at least 47 bytes and no space: none after them is the end.
+            None => None,
             Some(b' ') => Some(V1_LEN),
-            _ => text.find(' '),
+            Some(_) => text.find(' '),
         };
         match end {
             Some(end) => {
