@@ -98,16 +98,18 @@ pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
 
 /// Decodes exactly `out.len() * 2` hex digits (either case) into `out`.
 pub(crate) fn decode_hex(text: &str, out: &mut [u8]) -> Option<()> {
-    decode_hex_with(&hex_table(true), text, out)
+    const EITHER_CASE: [u8; 256] = hex_table(true);
+    decode_hex_with(&EITHER_CASE, text, out)
 }
 
 /// Decodes exactly `out.len() * 2` lower-case hex digits into `out`: one spelling per value.
 #[cfg(feature = "encryption")]
 pub(crate) fn decode_lower_hex(text: &str, out: &mut [u8]) -> Option<()> {
-    decode_hex_with(&hex_table(false), text, out)
+    const LOWER_CASE: [u8; 256] = hex_table(false);
+    decode_hex_with(&LOWER_CASE, text, out)
 }
 
-/// Each digit's value, 0xff for anything else (built at compile time where it is used).
+/// Each digit's value, 0xff for anything else (evaluated into a constant where it is used).
 const fn hex_table(upper: bool) -> [u8; 256] {
     let mut table = [0xff; 256];
     let mut i = 0;

@@ -320,13 +320,11 @@ impl Scheme {
     pub fn check_headers<H: HeaderLookup + ?Sized>(&self, headers: &H) -> Result<(), VerifyError> {
         match self {
             Scheme::StandardWebhooks(s) => {
-                let svix = standard::HeaderPrefix::Svix.names();
-                let webhook = standard::HeaderPrefix::Webhook.names();
-                for (i, configured) in s.prefix.names().iter().enumerate() {
-                    if headers.header(svix[i].as_str()).is_none()
-                        && headers.header(webhook[i].as_str()).is_none()
-                    {
-                        return Err(headers::missing(configured.as_str()));
+                let svix = standard::HeaderPrefix::Svix.texts();
+                let webhook = standard::HeaderPrefix::Webhook.texts();
+                for (i, configured) in s.prefix.texts().into_iter().enumerate() {
+                    if headers.header(svix[i]).is_none() && headers.header(webhook[i]).is_none() {
+                        return Err(headers::missing(configured));
                     }
                 }
                 Ok(())
